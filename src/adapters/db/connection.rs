@@ -1,0 +1,147 @@
+//! One connection type over Postgres and SQLite, and an r2d2 manager that picks the backend
+//! from the configured target (never by trial: SQLite would accept any string as a path).
+
+use std::path::PathBuf;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Where the data lives, as chosen by `DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DbTarget {
+    /// A `postgres://` or `postgresql://` URL.
+    Postgres(String),
+    /// A file path for the embedded SQLite store.
+    Sqlite(PathBuf),
+}
+
+impl DbTarget {
+    /// `postgres://…` / `postgresql://…` selects Postgres; anything else is an SQLite path.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("is empty".into());
+        }
+        let lower = raw.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            url::Url::parse(raw).map_err(|e| format!("is not a valid Postgres URL ({e})"))?;
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        if lower.contains("://") {
+            return Err(
+                "has an unsupported scheme (use postgres://… or an SQLite file path)".into(),
+            );
+        }
+        let path = raw.strip_prefix("sqlite:").unwrap_or(raw);
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// A description that is safe to log (no password).
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    format!("Postgres at {u}")
+                }
+                Err(_) => "Postgres".into(),
+            },
+            Self::Sqlite(path) => format!("SQLite file {}", path.display()),
+        }
+    }
+}
+
+impl std::fmt::Debug for DbTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+pub struct Manager {
+    target: DbTarget,
+}
+
+impl Manager {
+    pub fn new(target: DbTarget) -> Self {
+        Self { target }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match &self.target {
+            DbTarget::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+            DbTarget::Sqlite(path) => {
+                let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the writer; NORMAL sync keeps every committed
+                // transaction across a process crash (not across power loss); the busy
+                // timeout covers a second process (e.g. `botper chat`) on the same file.
+                c.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_picks_the_backend() {
+        assert!(DbTarget::parse("postgres://u@h/db").unwrap().is_postgres());
+        assert!(
+            DbTarget::parse("postgresql://u:p@127.0.0.1:5432/db")
+                .unwrap()
+                .is_postgres()
+        );
+        assert_eq!(
+            DbTarget::parse("botper.db").unwrap(),
+            DbTarget::Sqlite("botper.db".into())
+        );
+        assert_eq!(
+            DbTarget::parse("sqlite:/tmp/x.db").unwrap(),
+            DbTarget::Sqlite("/tmp/x.db".into())
+        );
+        assert!(DbTarget::parse("mysql://x").is_err());
+        assert!(DbTarget::parse("  ").is_err());
+    }
+
+    #[test]
+    fn redacted_hides_the_password() {
+        let t = DbTarget::parse("postgres://bob:s3cret@db:5432/botper").unwrap();
+        assert!(!t.redacted().contains("s3cret"));
+        assert!(!format!("{t:?}").contains("s3cret"));
+    }
+}

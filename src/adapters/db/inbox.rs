@@ -1,0 +1,385 @@
+//! `Inbox` on the shared store. Items are claimed with a lease; on Postgres the claim skips
+//! rows another instance has locked (`FOR UPDATE SKIP LOCKED`), so several processes can
+//! share one database. SQLite has a single writer, which makes the same statement atomic.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::schema::{inbox, task_effects};
+use super::{Db, DbConnection, DbError, from_millis, millis};
+use crate::domain::{MessageId, PersonId, RoomId};
+use crate::ports::inbox::DeadLetter;
+use crate::ports::{
+    DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, NewDelivery, WebexEvent,
+};
+
+const CLAIM_POSTGRES: &str = "
+UPDATE inbox SET state = 'processing', attempts = attempts + 1, lease_owner = $1, lease_until = $2
+WHERE id = (
+    SELECT i.id FROM inbox i
+    WHERE i.state IN ('pending', 'processing')
+      AND ((i.state = 'pending' AND i.available_at <= $3)
+        OR (i.state = 'processing' AND i.lease_until < $3))
+      AND NOT EXISTS (
+        SELECT 1 FROM inbox o
+        WHERE o.order_key = i.order_key AND o.id < i.id
+          AND o.state IN ('pending', 'processing'))
+    ORDER BY i.id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED)
+RETURNING id, payload, attempts, received_at";
+
+const CLAIM_SQLITE: &str = "
+UPDATE inbox SET state = 'processing', attempts = attempts + 1, lease_owner = $1, lease_until = $2
+WHERE id = (
+    SELECT i.id FROM inbox i
+    WHERE i.state IN ('pending', 'processing')
+      AND ((i.state = 'pending' AND i.available_at <= $3)
+        OR (i.state = 'processing' AND i.lease_until < $3))
+      AND NOT EXISTS (
+        SELECT 1 FROM inbox o
+        WHERE o.order_key = i.order_key AND o.id < i.id
+          AND o.state IN ('pending', 'processing'))
+    ORDER BY i.id
+    LIMIT 1)
+RETURNING id, payload, attempts, received_at";
+
+#[derive(QueryableByName)]
+struct ClaimedRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    payload: String,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+    #[diesel(sql_type = BigInt)]
+    received_at: i64,
+}
+
+/// The stored form of a [`WebexEvent`] (adapter-private).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum EventDto {
+    MessageCreated {
+        message_id: String,
+        room_id: String,
+        person_id: String,
+    },
+}
+
+impl EventDto {
+    fn encode(e: &WebexEvent) -> Result<String, DbError> {
+        let dto = match e {
+            WebexEvent::MessageCreated {
+                message_id,
+                room_id,
+                person_id,
+            } => EventDto::MessageCreated {
+                message_id: message_id.as_str().to_owned(),
+                room_id: room_id.as_str().to_owned(),
+                person_id: person_id.as_str().to_owned(),
+            },
+        };
+        serde_json::to_string(&dto).map_err(|e| DbError::Other(e.into()))
+    }
+
+    fn decode(json: &str) -> Result<WebexEvent, DbError> {
+        let dto: EventDto = serde_json::from_str(json).map_err(|e| DbError::Other(e.into()))?;
+        Ok(match dto {
+            EventDto::MessageCreated {
+                message_id,
+                room_id,
+                person_id,
+            } => WebexEvent::MessageCreated {
+                message_id: MessageId::new(message_id),
+                room_id: RoomId::new(room_id),
+                person_id: PersonId::new(person_id),
+            },
+        })
+    }
+}
+
+fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Runs an update that must touch the one row `worker` holds.
+fn settle(
+    conn: &mut DbConnection,
+    id: InboxId,
+    worker: &str,
+    update: impl FnOnce(&mut DbConnection, i64, &str) -> QueryResult<usize>,
+) -> Result<(), DbError> {
+    match update(conn, id.0, worker)? {
+        1 => Ok(()),
+        _ => Err(DbError::Other(anyhow::Error::new(LeaseLostMarker(id)))),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("lease lost on {0:?}")]
+struct LeaseLostMarker(InboxId);
+
+/// The row `$worker` holds under a live claim.
+macro_rules! held {
+    ($id:expr, $worker:expr) => {
+        inbox::table
+            .filter(inbox::id.eq($id))
+            .filter(inbox::state.eq("processing"))
+            .filter(inbox::lease_owner.eq($worker))
+    };
+}
+
+impl From<DbError> for InboxError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Unavailable(e) => InboxError::Unavailable(e),
+            DbError::Other(e) => match e.downcast_ref::<LeaseLostMarker>() {
+                Some(LeaseLostMarker(id)) => InboxError::LeaseLost(*id),
+                None => InboxError::Unexpected(e),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl Inbox for Db {
+    #[tracing::instrument(name = "db.inbox.enqueue", skip_all)]
+    async fn enqueue(&self, d: NewDelivery) -> Result<Enqueued, InboxError> {
+        let payload = EventDto::encode(&d.event)?;
+        let order_key = d.event.order_key();
+        self.run(move |conn| {
+            let at = millis(d.received_at);
+            let inserted: QueryResult<i64> = diesel::insert_into(inbox::table)
+                .values((
+                    inbox::resource.eq(&d.key.resource),
+                    inbox::event.eq(&d.key.event),
+                    inbox::data_id.eq(&d.key.data_id),
+                    inbox::order_key.eq(&order_key),
+                    inbox::payload.eq(&payload),
+                    inbox::state.eq("pending"),
+                    inbox::attempts.eq(0),
+                    inbox::available_at.eq(at),
+                    inbox::received_at.eq(at),
+                ))
+                .returning(inbox::id)
+                .get_result(conn);
+            match inserted {
+                Ok(id) => Ok(Enqueued::Accepted(InboxId(id))),
+                Err(e) if is_unique_violation(&e) => Ok(Enqueued::Duplicate),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    #[tracing::instrument(name = "db.inbox.claim", skip_all)]
+    async fn claim(
+        &self,
+        worker: String,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<Option<InboxItem>, InboxError> {
+        let now_ms = millis(now);
+        let until = now_ms.saturating_add(lease.as_millis() as i64);
+        let row: Option<ClaimedRow> = self
+            .run(move |conn| {
+                let sql = match conn {
+                    DbConnection::Postgres(_) => CLAIM_POSTGRES,
+                    DbConnection::Sqlite(_) => CLAIM_SQLITE,
+                };
+                Ok(diesel::sql_query(sql)
+                    .bind::<Text, _>(&worker)
+                    .bind::<BigInt, _>(until)
+                    .bind::<BigInt, _>(now_ms)
+                    .get_result::<ClaimedRow>(conn)
+                    .optional()?)
+            })
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(InboxItem {
+            id: InboxId(row.id),
+            event: EventDto::decode(&row.payload)?,
+            attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+            received_at: from_millis(row.received_at)?,
+        }))
+    }
+
+    async fn complete(
+        &self,
+        id: InboxId,
+        worker: String,
+        now: Timestamp,
+    ) -> Result<(), InboxError> {
+        self.run(move |conn| {
+            settle(conn, id, &worker, |c, id, w| {
+                diesel::update(held!(id, w))
+                    .set((
+                        inbox::state.eq("done"),
+                        inbox::settled_at.eq(Some(millis(now))),
+                        inbox::lease_owner.eq(None::<String>),
+                        inbox::lease_until.eq(None::<i64>),
+                    ))
+                    .execute(c)
+            })
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    async fn retry_later(
+        &self,
+        id: InboxId,
+        worker: String,
+        retry_at: Timestamp,
+        error: String,
+    ) -> Result<(), InboxError> {
+        self.run(move |conn| {
+            settle(conn, id, &worker, |c, id, w| {
+                diesel::update(held!(id, w))
+                    .set((
+                        inbox::state.eq("pending"),
+                        inbox::available_at.eq(millis(retry_at)),
+                        inbox::last_error.eq(Some(error)),
+                        inbox::lease_owner.eq(None::<String>),
+                        inbox::lease_until.eq(None::<i64>),
+                    ))
+                    .execute(c)
+            })
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    async fn dead_letter(
+        &self,
+        id: InboxId,
+        worker: String,
+        error: String,
+        now: Timestamp,
+    ) -> Result<(), InboxError> {
+        self.run(move |conn| {
+            settle(conn, id, &worker, |c, id, w| {
+                diesel::update(held!(id, w))
+                    .set((
+                        inbox::state.eq("dead"),
+                        inbox::last_error.eq(Some(error)),
+                        inbox::settled_at.eq(Some(millis(now))),
+                        inbox::lease_owner.eq(None::<String>),
+                        inbox::lease_until.eq(None::<i64>),
+                    ))
+                    .execute(c)
+            })
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    async fn release(&self, id: InboxId, worker: String) -> Result<(), InboxError> {
+        self.run(move |conn| {
+            settle(conn, id, &worker, |c, id, w| {
+                diesel::update(held!(id, w))
+                    .set((
+                        inbox::state.eq("pending"),
+                        inbox::attempts.eq(inbox::attempts - 1),
+                        inbox::lease_owner.eq(None::<String>),
+                        inbox::lease_until.eq(None::<i64>),
+                    ))
+                    .execute(c)
+            })
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    async fn stats(&self) -> Result<InboxStats, InboxError> {
+        self.run(|conn| {
+            let rows: Vec<(String, i64)> = inbox::table
+                .group_by(inbox::state)
+                .select((inbox::state, diesel::dsl::count_star()))
+                .load(conn)?;
+            let mut s = InboxStats::default();
+            for (state, n) in rows {
+                let n = u64::try_from(n).unwrap_or(0);
+                match state.as_str() {
+                    "pending" => s.pending = n,
+                    "processing" => s.processing = n,
+                    "done" => s.done = n,
+                    "dead" => s.dead = n,
+                    _ => {}
+                }
+            }
+            Ok(s)
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, InboxError> {
+        self.run(move |conn| {
+            let rows: Vec<(i64, String, String, String, i32, Option<String>, i64)> = inbox::table
+                .filter(inbox::state.eq("dead"))
+                .order(inbox::id.desc())
+                .limit(i64::from(limit))
+                .select((
+                    inbox::id,
+                    inbox::resource,
+                    inbox::event,
+                    inbox::data_id,
+                    inbox::attempts,
+                    inbox::last_error,
+                    inbox::received_at,
+                ))
+                .load(conn)?;
+            rows.into_iter()
+                .map(|(id, resource, event, data_id, attempts, err, received)| {
+                    Ok(DeadLetter {
+                        id: InboxId(id),
+                        key: DedupKey {
+                            resource,
+                            event,
+                            data_id,
+                        },
+                        attempts: u32::try_from(attempts).unwrap_or(0),
+                        last_error: err.unwrap_or_default(),
+                        received_at: from_millis(received)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    async fn purge_settled(&self, before: Timestamp) -> Result<u64, InboxError> {
+        let cutoff = millis(before);
+        self.run(move |conn| {
+            conn.transaction::<_, DbError, _>(|conn| {
+                let n = diesel::delete(
+                    inbox::table
+                        .filter(inbox::state.eq("done"))
+                        .filter(inbox::settled_at.lt(cutoff)),
+                )
+                .execute(conn)?;
+                diesel::delete(task_effects::table.filter(task_effects::created_at.lt(cutoff)))
+                    .execute(conn)?;
+                Ok(n as u64)
+            })
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    async fn ping(&self) -> Result<(), InboxError> {
+        self.ping_db().await.map_err(Into::into)
+    }
+}

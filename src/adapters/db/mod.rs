@@ -1,0 +1,160 @@
+//! The store: diesel over an r2d2 pool, one code path for Postgres and SQLite.
+//!
+//! Diesel is synchronous, so every call runs in `tokio::task::spawn_blocking`, and the pool
+//! is asked for a connection inside that closure (`Db::run`). [`Db`] implements the store
+//! ports ([`crate::ports::TaskRepository`], [`crate::ports::Inbox`], …).
+
+mod connection;
+mod inbox;
+mod schema;
+mod tasks;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use diesel::connection::SimpleConnection;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use connection::{DbConnection, DbTarget};
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Serialises migrations when several instances start at once on one Postgres.
+const MIGRATION_LOCK: i64 = 0x426f_7470_6572_0001;
+
+pub type Pool = r2d2::Pool<connection::Manager>;
+
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    target: DbTarget,
+}
+
+/// What went wrong in the store, before each port maps it to its own error type.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DbError {
+    #[error("database unavailable: {0}")]
+    Unavailable(anyhow::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<DieselError> for DbError {
+    fn from(e: DieselError) -> Self {
+        match &e {
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => DbError::Unavailable(e.into()),
+            _ => DbError::Other(e.into()),
+        }
+    }
+}
+
+/// Pool settings; the defaults suit a small service on two cores.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 8,
+            connection_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Db {
+    /// Builds the pool without waiting for the database: a server can start (and report
+    /// "not ready") while the database is still down.
+    pub fn open(target: DbTarget, options: &PoolOptions) -> anyhow::Result<Self> {
+        if let DbTarget::Sqlite(path) = &target
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+        }
+        // SQLite has one writer at a time; one pooled connection keeps write transactions
+        // from ever needing a lock upgrade (SQLITE_BUSY) inside this process.
+        let max_size = if target.is_postgres() {
+            options.max_size.max(1)
+        } else {
+            1
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(0))
+            .connection_timeout(options.connection_timeout)
+            .test_on_check_out(false)
+            .build_unchecked(connection::Manager::new(target.clone()));
+        Ok(Self { pool, target })
+    }
+
+    pub fn target(&self) -> &DbTarget {
+        &self.target
+    }
+
+    /// Applies pending migrations (embedded in the binary) for this backend.
+    pub async fn migrate(&self) -> anyhow::Result<usize> {
+        self.run(|conn| {
+            let applied = match conn {
+                DbConnection::Postgres(pg) => {
+                    pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                    let r = pg
+                        .run_pending_migrations(POSTGRES_MIGRATIONS)
+                        .map(|v| v.len());
+                    pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+                    r
+                }
+                DbConnection::Sqlite(lite) => lite
+                    .run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|v| v.len()),
+            };
+            applied.map_err(|e| DbError::Other(anyhow::anyhow!("migrations failed: {e}")))
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool, inside the caller's
+    /// tracing span.
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool
+                .get()
+                .map_err(|e| DbError::Unavailable(anyhow::Error::new(e)))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Other(anyhow::anyhow!("database task failed: {e}")))?
+    }
+
+    pub(crate) async fn ping_db(&self) -> Result<(), DbError> {
+        self.run(|conn| {
+            use diesel::r2d2::R2D2Connection;
+            conn.ping().map_err(|e| DbError::Unavailable(e.into()))
+        })
+        .await
+    }
+}
+
+pub(crate) fn millis(t: jiff::Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+pub(crate) fn from_millis(ms: i64) -> Result<jiff::Timestamp, DbError> {
+    jiff::Timestamp::from_millisecond(ms)
+        .map_err(|e| DbError::Other(anyhow::anyhow!("bad timestamp {ms} in the database: {e}")))
+}

@@ -1,0 +1,50 @@
+//! Table definitions, kept by hand in step with `migrations/` (both backends share them).
+
+diesel::table! {
+    task_counters (owner) {
+        owner -> Text,
+        last_number -> Integer,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> BigInt,
+        owner -> Text,
+        number -> Integer,
+        title -> Text,
+        done -> SmallInt,
+        created_at -> BigInt,
+        done_at -> Nullable<BigInt>,
+        meeting_id -> Nullable<Text>,
+        meeting_link -> Nullable<Text>,
+        meeting_start -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    inbox (id) {
+        id -> BigInt,
+        resource -> Text,
+        event -> Text,
+        data_id -> Text,
+        order_key -> Text,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        available_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        received_at -> BigInt,
+        settled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    task_effects (effect_key) {
+        effect_key -> Text,
+        outcome -> Text,
+        created_at -> BigInt,
+    }
+}

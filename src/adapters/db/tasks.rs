@@ -1,0 +1,334 @@
+//! `TaskRepository` on the shared store: per-person numbering from a counter row, and
+//! outcomes recorded under their idempotency key in the same transaction as the change.
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::schema::{task_effects, tasks};
+use super::{Db, DbConnection, DbError, from_millis, millis};
+use crate::domain::task::MeetingLink;
+use crate::domain::{PersonId, Task, TaskNumber, TaskOp, TaskOutcome, TaskTitle};
+use crate::ports::{IdempotencyKey, StoreError, TaskRepository};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = tasks)]
+struct TaskRow {
+    number: i32,
+    title: String,
+    done: i16,
+    created_at: i64,
+    meeting_id: Option<String>,
+    meeting_link: Option<String>,
+    meeting_start: Option<i64>,
+}
+
+impl TryFrom<TaskRow> for Task {
+    type Error = DbError;
+
+    fn try_from(r: TaskRow) -> Result<Self, DbError> {
+        let bad = |what: &str| DbError::Other(anyhow::anyhow!("invalid {what} in tasks table"));
+        let number = u32::try_from(r.number)
+            .ok()
+            .and_then(TaskNumber::new)
+            .ok_or_else(|| bad("number"))?;
+        let title = TaskTitle::parse(&r.title).map_err(|_| bad("title"))?;
+        let meeting = match (r.meeting_id, r.meeting_link) {
+            (Some(meeting_id), Some(web_link)) => Some(MeetingLink {
+                meeting_id,
+                web_link,
+                start: r.meeting_start.map(from_millis).transpose()?,
+            }),
+            _ => None,
+        };
+        Ok(Task {
+            number,
+            title,
+            done: r.done != 0,
+            created_at: from_millis(r.created_at)?,
+            meeting,
+        })
+    }
+}
+
+#[derive(QueryableByName)]
+struct NextNumber {
+    #[diesel(sql_type = Integer)]
+    last_number: i32,
+}
+
+fn load_task(
+    conn: &mut DbConnection,
+    owner: &str,
+    number: TaskNumber,
+) -> Result<Option<Task>, DbError> {
+    tasks::table
+        .filter(tasks::owner.eq(owner))
+        .filter(tasks::number.eq(number.get() as i32))
+        .select(TaskRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Task::try_from)
+        .transpose()
+}
+
+fn task_for_meeting(
+    conn: &mut DbConnection,
+    owner: &str,
+    meeting_id: &str,
+) -> Result<Option<Task>, DbError> {
+    tasks::table
+        .filter(tasks::owner.eq(owner))
+        .filter(tasks::meeting_id.eq(meeting_id))
+        .select(TaskRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Task::try_from)
+        .transpose()
+}
+
+fn next_number(conn: &mut DbConnection, owner: &str) -> Result<TaskNumber, DbError> {
+    // `$1` is read as a positional parameter by Postgres and as the first parameter by
+    // SQLite, so one statement serves both.
+    let row: NextNumber = diesel::sql_query(
+        "INSERT INTO task_counters (owner, last_number) VALUES ($1, 1) \
+         ON CONFLICT (owner) DO UPDATE SET last_number = task_counters.last_number + 1 \
+         RETURNING last_number",
+    )
+    .bind::<Text, _>(owner)
+    .get_result(conn)?;
+    u32::try_from(row.last_number)
+        .ok()
+        .and_then(TaskNumber::new)
+        .ok_or_else(|| DbError::Other(anyhow::anyhow!("task counter out of range")))
+}
+
+fn apply_op(
+    conn: &mut DbConnection,
+    owner: &str,
+    op: TaskOp,
+    at: Timestamp,
+) -> Result<TaskOutcome, DbError> {
+    match op {
+        TaskOp::Create { title, meeting } => {
+            if let Some(m) = &meeting
+                && let Some(existing) = task_for_meeting(conn, owner, &m.meeting_id)?
+            {
+                return Ok(TaskOutcome::AlreadyLinked(existing));
+            }
+            let number = next_number(conn, owner)?;
+            diesel::insert_into(tasks::table)
+                .values((
+                    tasks::owner.eq(owner),
+                    tasks::number.eq(number.get() as i32),
+                    tasks::title.eq(title.as_str()),
+                    tasks::done.eq(0i16),
+                    tasks::created_at.eq(millis(at)),
+                    tasks::meeting_id.eq(meeting.as_ref().map(|m| m.meeting_id.clone())),
+                    tasks::meeting_link.eq(meeting.as_ref().map(|m| m.web_link.clone())),
+                    tasks::meeting_start.eq(meeting.as_ref().and_then(|m| m.start.map(millis))),
+                ))
+                .execute(conn)?;
+            Ok(TaskOutcome::Created(Task {
+                number,
+                title,
+                done: false,
+                created_at: at,
+                meeting,
+            }))
+        }
+        TaskOp::Complete(n) => match load_task(conn, owner, n)? {
+            None => Ok(TaskOutcome::NotFound(n)),
+            Some(t) if t.done => Ok(TaskOutcome::AlreadyDone(t)),
+            Some(mut t) => {
+                diesel::update(
+                    tasks::table
+                        .filter(tasks::owner.eq(owner))
+                        .filter(tasks::number.eq(n.get() as i32)),
+                )
+                .set((tasks::done.eq(1i16), tasks::done_at.eq(Some(millis(at)))))
+                .execute(conn)?;
+                t.done = true;
+                Ok(TaskOutcome::Completed(t))
+            }
+        },
+        TaskOp::Delete(n) => match load_task(conn, owner, n)? {
+            None => Ok(TaskOutcome::NotFound(n)),
+            Some(t) => {
+                diesel::delete(
+                    tasks::table
+                        .filter(tasks::owner.eq(owner))
+                        .filter(tasks::number.eq(n.get() as i32)),
+                )
+                .execute(conn)?;
+                Ok(TaskOutcome::Deleted(t))
+            }
+        },
+    }
+}
+
+fn is_unique_violation(e: &DbError) -> bool {
+    matches!(e, DbError::Other(err) if matches!(
+        err.downcast_ref::<diesel::result::Error>(),
+        Some(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _
+        ))
+    ))
+}
+
+fn apply_once(
+    conn: &mut DbConnection,
+    owner: &str,
+    op: &TaskOp,
+    key: Option<&str>,
+    at: Timestamp,
+) -> Result<TaskOutcome, DbError> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        if let Some(key) = key {
+            let recorded: Option<String> = task_effects::table
+                .filter(task_effects::effect_key.eq(key))
+                .select(task_effects::outcome)
+                .first(conn)
+                .optional()?;
+            if let Some(json) = recorded {
+                return OutcomeDto::decode(&json);
+            }
+        }
+        let outcome = apply_op(conn, owner, op.clone(), at)?;
+        if let Some(key) = key {
+            diesel::insert_into(task_effects::table)
+                .values((
+                    task_effects::effect_key.eq(key),
+                    task_effects::outcome.eq(OutcomeDto::encode(&outcome)?),
+                    task_effects::created_at.eq(millis(at)),
+                ))
+                .execute(conn)?;
+        }
+        Ok(outcome)
+    })
+}
+
+#[async_trait]
+impl TaskRepository for Db {
+    #[tracing::instrument(name = "db.tasks.apply", skip_all)]
+    async fn apply(
+        &self,
+        owner: PersonId,
+        op: TaskOp,
+        key: Option<IdempotencyKey>,
+        at: Timestamp,
+    ) -> Result<TaskOutcome, StoreError> {
+        self.run(move |conn| {
+            let key = key.as_ref().map(IdempotencyKey::as_str);
+            match apply_once(conn, owner.as_str(), &op, key, at) {
+                // A concurrent transaction filed the same meeting or recorded the same key
+                // first: run again, and the second run sees what the first one wrote.
+                Err(e) if is_unique_violation(&e) => apply_once(conn, owner.as_str(), &op, key, at),
+                other => other,
+            }
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    #[tracing::instrument(name = "db.tasks.list_open", skip_all)]
+    async fn list_open(&self, owner: PersonId) -> Result<Vec<Task>, StoreError> {
+        self.run(move |conn| {
+            tasks::table
+                .filter(tasks::owner.eq(owner.as_str()))
+                .filter(tasks::done.eq(0i16))
+                .order(tasks::number.asc())
+                .select(TaskRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(Task::try_from)
+                .collect()
+        })
+        .await
+        .map_err(Into::into)
+    }
+}
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Unavailable(e) => StoreError::Unavailable(e),
+            DbError::Other(e) => StoreError::Unexpected(e),
+        }
+    }
+}
+
+/// The recorded form of a [`TaskOutcome`] (adapter-private).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum OutcomeDto {
+    Created { task: TaskDto },
+    AlreadyLinked { task: TaskDto },
+    Completed { task: TaskDto },
+    AlreadyDone { task: TaskDto },
+    Deleted { task: TaskDto },
+    NotFound { number: u32 },
+}
+
+#[derive(Serialize, Deserialize)]
+struct TaskDto {
+    number: u32,
+    title: String,
+    done: bool,
+    created_at: i64,
+    meeting_id: Option<String>,
+    meeting_link: Option<String>,
+    meeting_start: Option<i64>,
+}
+
+impl OutcomeDto {
+    fn encode(o: &TaskOutcome) -> Result<String, DbError> {
+        let t = |t: &Task| TaskDto {
+            number: t.number.get(),
+            title: t.title.as_str().to_owned(),
+            done: t.done,
+            created_at: millis(t.created_at),
+            meeting_id: t.meeting.as_ref().map(|m| m.meeting_id.clone()),
+            meeting_link: t.meeting.as_ref().map(|m| m.web_link.clone()),
+            meeting_start: t.meeting.as_ref().and_then(|m| m.start.map(millis)),
+        };
+        let dto = match o {
+            TaskOutcome::Created(x) => Self::Created { task: t(x) },
+            TaskOutcome::AlreadyLinked(x) => Self::AlreadyLinked { task: t(x) },
+            TaskOutcome::Completed(x) => Self::Completed { task: t(x) },
+            TaskOutcome::AlreadyDone(x) => Self::AlreadyDone { task: t(x) },
+            TaskOutcome::Deleted(x) => Self::Deleted { task: t(x) },
+            TaskOutcome::NotFound(n) => Self::NotFound { number: n.get() },
+        };
+        serde_json::to_string(&dto).map_err(|e| DbError::Other(e.into()))
+    }
+
+    fn decode(json: &str) -> Result<TaskOutcome, DbError> {
+        let dto: Self = serde_json::from_str(json).map_err(|e| DbError::Other(e.into()))?;
+        let t = |d: TaskDto| {
+            Task::try_from(TaskRow {
+                number: d.number as i32,
+                title: d.title,
+                done: i16::from(d.done),
+                created_at: d.created_at,
+                meeting_id: d.meeting_id,
+                meeting_link: d.meeting_link,
+                meeting_start: d.meeting_start,
+            })
+        };
+        Ok(match dto {
+            Self::Created { task } => TaskOutcome::Created(t(task)?),
+            Self::AlreadyLinked { task } => TaskOutcome::AlreadyLinked(t(task)?),
+            Self::Completed { task } => TaskOutcome::Completed(t(task)?),
+            Self::AlreadyDone { task } => TaskOutcome::AlreadyDone(t(task)?),
+            Self::Deleted { task } => TaskOutcome::Deleted(t(task)?),
+            Self::NotFound { number } => TaskOutcome::NotFound(
+                TaskNumber::new(number)
+                    .ok_or_else(|| DbError::Other(anyhow::anyhow!("bad recorded outcome")))?,
+            ),
+        })
+    }
+}

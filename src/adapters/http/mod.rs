@@ -1,0 +1,99 @@
+//! HTTP ingress (warp): the webhook endpoint, health checks and the web pages. The only
+//! module that knows warp.
+
+mod pages;
+pub mod signature;
+mod webhook;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use warp::http::StatusCode;
+use warp::{Filter, Rejection, Reply};
+
+use crate::app::App;
+
+/// Largest webhook body accepted.
+pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
+
+/// What the HTTP edge needs besides the use cases.
+#[derive(Clone)]
+pub struct HttpSettings {
+    pub webhook_secret: Option<SecretString>,
+    pub bot_token_configured: bool,
+}
+
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub app: App,
+    pub settings: Arc<HttpSettings>,
+}
+
+/// Every route, with request tracing and one rejection handler.
+pub fn routes(
+    app: App,
+    settings: HttpSettings,
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let shared = Shared {
+        app,
+        settings: Arc::new(settings),
+    };
+    let with = warp::any().map(move || shared.clone());
+
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| warp::reply::with_status("ok", StatusCode::OK));
+    let readyz = warp::path!("readyz")
+        .and(warp::get())
+        .and(with.clone())
+        .then(|s: Shared| async move {
+            if s.app.ready().await {
+                warp::reply::with_status("ready", StatusCode::OK)
+            } else {
+                warp::reply::with_status("database unavailable", StatusCode::SERVICE_UNAVAILABLE)
+            }
+        });
+    let webhook = warp::path!("webex" / "webhook")
+        .and(warp::post())
+        .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::header::optional::<String>("x-spark-signature"))
+        .and(warp::body::stream())
+        .and(with.clone())
+        .then(webhook::receive);
+    let index = warp::path::end()
+        .and(warp::get())
+        .and(with.clone())
+        .map(pages::index);
+
+    healthz
+        .or(readyz)
+        .or(webhook)
+        .or(index)
+        .with(warp::trace(
+            |info| tracing::info_span!("http", method = %info.method(), path = %info.path()),
+        ))
+        .recover(handle_rejection)
+}
+
+async fn handle_rejection(r: Rejection) -> Result<impl Reply, Infallible> {
+    let (status, message) = if r.is_not_found() {
+        (StatusCode::NOT_FOUND, "not found")
+    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+    } else if r.find::<warp::reject::InvalidHeader>().is_some() {
+        (StatusCode::BAD_REQUEST, "invalid header")
+    } else {
+        tracing::debug!(rejection = ?r, "request rejected");
+        (StatusCode::BAD_REQUEST, "bad request")
+    };
+    Ok(json_status(status, message))
+}
+
+pub(crate) fn json_status(status: StatusCode, message: &str) -> warp::reply::Response {
+    warp::reply::with_status(
+        warp::reply::json(&serde_json::json!({ "status": status.as_u16(), "message": message })),
+        status,
+    )
+    .into_response()
+}

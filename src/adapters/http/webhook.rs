@@ -1,0 +1,107 @@
+//! `POST /webex/webhook`: size limit, signature, envelope, then the durable inbox. The 2xx
+//! goes back only once the delivery is stored.
+
+use futures_util::{Stream, StreamExt};
+use warp::Buf;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::signature::{SignatureCheck, verify};
+use super::{MAX_BODY_BYTES, Shared, json_status};
+use crate::adapters::webex::{DeliveryEnvelope, EnvelopeError};
+use crate::app::{AppError, Receipt};
+
+pub(crate) async fn receive<S, B>(
+    content_length: Option<u64>,
+    signature: Option<String>,
+    body: S,
+    shared: Shared,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
+    B: Buf,
+{
+    let settings = &shared.settings;
+    let Some(secret) = settings.webhook_secret.as_ref() else {
+        tracing::warn!(
+            "webhook refused: WEBEX_WEBHOOK_SECRET is not set, so no signature can be checked"
+        );
+        return json_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are disabled: WEBEX_WEBHOOK_SECRET is not set",
+        );
+    };
+    if !settings.bot_token_configured {
+        tracing::warn!("webhook refused: WEBEX_BOT_TOKEN is not set, so the bot cannot answer");
+        return json_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are disabled: WEBEX_BOT_TOKEN is not set",
+        );
+    }
+    if content_length.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return json_status(StatusCode::PAYLOAD_TOO_LARGE, "body over 1 MiB");
+    }
+    let bytes = match read_limited(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(status) => return json_status(status, "body over 1 MiB or unreadable"),
+    };
+    match verify(secret, &bytes, signature.as_deref()) {
+        SignatureCheck::Valid => {}
+        SignatureCheck::Missing => {
+            tracing::warn!("webhook refused: no X-Spark-Signature");
+            return json_status(StatusCode::UNAUTHORIZED, "missing X-Spark-Signature");
+        }
+        SignatureCheck::Invalid => {
+            tracing::warn!("webhook refused: X-Spark-Signature does not match");
+            return json_status(StatusCode::UNAUTHORIZED, "invalid X-Spark-Signature");
+        }
+    }
+    let (key, event) = match DeliveryEnvelope::parse(&bytes) {
+        Ok(DeliveryEnvelope::Event { key, event }) => (key, event),
+        Ok(DeliveryEnvelope::Ignored { resource, event }) => {
+            tracing::debug!(%resource, %event, "webhook for a resource/event Botper does not handle; ignored");
+            return json_status(StatusCode::OK, "ignored");
+        }
+        Err(e @ (EnvelopeError::NotJson(_) | EnvelopeError::Missing(_))) => {
+            tracing::info!(error = %e, "webhook refused: malformed envelope");
+            return json_status(StatusCode::BAD_REQUEST, &format!("malformed delivery: {e}"));
+        }
+    };
+    match shared.app.receive(key, event).await {
+        Ok(Receipt::Stored) => json_status(StatusCode::OK, "accepted"),
+        Ok(Receipt::Duplicate) => json_status(StatusCode::OK, "duplicate"),
+        Ok(Receipt::OwnMessage) => json_status(StatusCode::OK, "own message"),
+        Err(AppError::Unavailable(what)) => {
+            tracing::warn!("webhook not acknowledged: {what} is unavailable");
+            json_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage unavailable; please retry",
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "webhook not acknowledged");
+            json_status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+async fn read_limited<S, B>(mut body: S, limit: u64) -> Result<Vec<u8>, StatusCode>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|_| StatusCode::BAD_REQUEST)?;
+        if out.len() as u64 + chunk.remaining() as u64 > limit {
+            return Err(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            out.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,5 @@
+//! Adapters: the only code that knows HTTP, Webex's wire format or the database.
+
+pub mod db;
+pub mod http;
+pub mod webex;

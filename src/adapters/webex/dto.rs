@@ -1,0 +1,253 @@
+//! Webex wire types (private to the adapters) and their conversion to port types.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{MessageId, PersonId, RoomId};
+use crate::ports::{BotIdentity, DedupKey, IncomingMessage, WebexEvent};
+
+/// Webex's error body: `{"message", "errors": [{"description"}], "trackingId"}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ErrorBody {
+    message: Option<String>,
+    #[serde(default)]
+    errors: Vec<ErrorItem>,
+    pub tracking_id: Option<String>,
+    /// OAuth-style errors from the token endpoint.
+    error: Option<String>,
+    #[serde(rename = "error_description")]
+    error_description: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ErrorItem {
+    description: Option<String>,
+}
+
+impl ErrorBody {
+    pub fn best_message(&self) -> Option<String> {
+        self.message
+            .clone()
+            .filter(|m| !m.is_empty())
+            .or_else(|| self.errors.iter().find_map(|e| e.description.clone()))
+            .or_else(|| match (&self.error, &self.error_description) {
+                (Some(e), Some(d)) => Some(format!("{e}: {d}")),
+                (Some(e), None) => Some(e.clone()),
+                _ => None,
+            })
+    }
+}
+
+pub(crate) fn clip(s: &str, max_chars: usize) -> String {
+    if s.chars().count() <= max_chars {
+        s.to_owned()
+    } else {
+        s.chars().take(max_chars).chain(['…']).collect()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PersonDto {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub emails: Vec<String>,
+}
+
+impl From<PersonDto> for BotIdentity {
+    fn from(p: PersonDto) -> Self {
+        BotIdentity {
+            id: PersonId::new(p.id),
+            display_name: p.display_name.unwrap_or_default(),
+            email: p.emails.into_iter().next(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessageDto {
+    pub id: String,
+    pub room_id: String,
+    pub person_id: String,
+    #[serde(default)]
+    pub person_email: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub html: Option<String>,
+}
+
+impl From<MessageDto> for IncomingMessage {
+    fn from(m: MessageDto) -> Self {
+        IncomingMessage {
+            id: MessageId::new(m.id),
+            room_id: RoomId::new(m.room_id),
+            person_id: PersonId::new(m.person_id),
+            person_email: m.person_email,
+            text: m.text.unwrap_or_default(),
+            html: m.html,
+        }
+    }
+}
+
+/// `POST /messages` body (Messaging spec, `CreateMessage`-like shape).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreateMessage<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_person_id: Option<&'a str>,
+    pub markdown: &'a str,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CreatedDto {
+    pub id: String,
+}
+
+/// What a verified webhook delivery asks of Botper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DeliveryEnvelope {
+    /// An event Botper handles, with its dedup key.
+    Event { key: DedupKey, event: WebexEvent },
+    /// A well-formed delivery for a resource/event Botper does not handle.
+    Ignored { resource: String, event: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum EnvelopeError {
+    #[error("body is not JSON: {0}")]
+    NotJson(String),
+    #[error("field `{0}` is missing or not a string")]
+    Missing(&'static str),
+}
+
+#[derive(Deserialize)]
+struct RawEnvelope {
+    resource: Option<serde_json::Value>,
+    event: Option<serde_json::Value>,
+    data: Option<serde_json::Value>,
+}
+
+impl DeliveryEnvelope {
+    pub fn parse(body: &[u8]) -> Result<Self, EnvelopeError> {
+        let raw: RawEnvelope = serde_json::from_slice(body)
+            .map_err(|e| EnvelopeError::NotJson(clip(&e.to_string(), 120)))?;
+        let s = |v: &Option<serde_json::Value>, name| {
+            v.as_ref()
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .ok_or(EnvelopeError::Missing(name))
+        };
+        let resource = s(&raw.resource, "resource")?;
+        let event = s(&raw.event, "event")?;
+        let data = raw.data.unwrap_or(serde_json::Value::Null);
+        let field = |name: &'static str, path: &'static str| {
+            data.get(name)
+                .and_then(|v| v.as_str())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .ok_or(EnvelopeError::Missing(path))
+        };
+        let parsed = match (resource.as_str(), event.as_str()) {
+            ("messages", "created") => WebexEvent::MessageCreated {
+                message_id: MessageId::new(field("id", "data.id")?),
+                room_id: RoomId::new(field("roomId", "data.roomId")?),
+                person_id: PersonId::new(field("personId", "data.personId")?),
+            },
+            _ => return Ok(Self::Ignored { resource, event }),
+        };
+        let key = DedupKey {
+            resource,
+            event,
+            data_id: field("id", "data.id")?,
+        };
+        Ok(Self::Event { key, event: parsed })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_created_becomes_an_event_with_its_dedup_key() {
+        let body = br#"{"id":"wh1","name":"n","resource":"messages","event":"created",
+            "actorId":"p1","data":{"id":"m1","roomId":"r1","personId":"p1","personEmail":"a@b"}}"#;
+        let d = DeliveryEnvelope::parse(body).unwrap();
+        assert_eq!(
+            d,
+            DeliveryEnvelope::Event {
+                key: DedupKey {
+                    resource: "messages".into(),
+                    event: "created".into(),
+                    data_id: "m1".into()
+                },
+                event: WebexEvent::MessageCreated {
+                    message_id: "m1".into(),
+                    room_id: "r1".into(),
+                    person_id: "p1".into()
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_resources_are_ignored_not_refused() {
+        let body = br#"{"resource":"rooms","event":"updated","data":{"id":"x"}}"#;
+        assert_eq!(
+            DeliveryEnvelope::parse(body).unwrap(),
+            DeliveryEnvelope::Ignored {
+                resource: "rooms".into(),
+                event: "updated".into()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_envelopes_are_errors() {
+        assert!(matches!(
+            DeliveryEnvelope::parse(b"{not json"),
+            Err(EnvelopeError::NotJson(_))
+        ));
+        assert_eq!(
+            DeliveryEnvelope::parse(br#"{"event":"created"}"#),
+            Err(EnvelopeError::Missing("resource"))
+        );
+        assert_eq!(
+            DeliveryEnvelope::parse(
+                br#"{"resource":"messages","event":"created","data":{"id":"m"}}"#
+            ),
+            Err(EnvelopeError::Missing("data.roomId"))
+        );
+        assert_eq!(
+            DeliveryEnvelope::parse(
+                br#"{"resource":"messages","event":"created","data":{"id":7}}"#
+            ),
+            Err(EnvelopeError::Missing("data.id"))
+        );
+        assert_eq!(
+            DeliveryEnvelope::parse(br#"[1,2]"#)
+                .map_err(|e| matches!(e, EnvelopeError::NotJson(_))),
+            Err(true)
+        );
+    }
+
+    #[test]
+    fn error_bodies_give_their_best_message() {
+        let b: ErrorBody = serde_json::from_str(
+            r#"{"message":"","errors":[{"description":"Bad room"}],"trackingId":"T1"}"#,
+        )
+        .unwrap();
+        assert_eq!(b.best_message().as_deref(), Some("Bad room"));
+        assert_eq!(b.tracking_id.as_deref(), Some("T1"));
+        let o: ErrorBody =
+            serde_json::from_str(r#"{"error":"invalid_grant","error_description":"expired"}"#)
+                .unwrap();
+        assert_eq!(o.best_message().as_deref(), Some("invalid_grant: expired"));
+    }
+}

@@ -1,0 +1,294 @@
+//! Chat commands: read the message, strip the bot's mention, parse, act, reply.
+
+use crate::domain::mention::strip_bot_mention;
+use crate::domain::{Command, PersonId, Reply, TaskOp, reply};
+use crate::ports::{Destination, IdempotencyKey, InboxItem, WebexError, WebexEvent};
+
+use super::{App, AppError, ProcessError};
+
+impl App {
+    /// Processes one claimed inbox item. Safe to run again for the same item: task changes
+    /// are recorded under the item's key, so a retry replays the first outcome.
+    ///
+    /// # Errors
+    /// A [`ProcessError`] says whether a retry may help.
+    #[tracing::instrument(
+        name = "app.process",
+        skip_all,
+        fields(item = item.id.0, attempt = item.attempts, message_id = tracing::field::Empty)
+    )]
+    pub async fn process(&self, item: &InboxItem) -> Result<(), ProcessError> {
+        match &item.event {
+            WebexEvent::MessageCreated {
+                message_id,
+                person_id,
+                ..
+            } => {
+                tracing::Span::current().record("message_id", message_id.as_str());
+                let bot = self.bot_identity().await?.clone();
+                if bot.id == *person_id {
+                    return Ok(());
+                }
+                let message = match self.messaging.get_message(message_id.clone()).await {
+                    Ok(m) => m,
+                    Err(WebexError::NotFound) => {
+                        tracing::info!("message is gone (deleted or not visible); nothing to do");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if message.person_id == bot.id {
+                    return Ok(());
+                }
+                let text =
+                    strip_bot_mention(&message.text, message.html.as_deref(), bot.id.as_str());
+                let key = IdempotencyKey::new(format!("inbox:{}", item.id.0));
+                let reply = self.execute(&message.person_id, &text, Some(key)).await?;
+                self.messaging
+                    .send(Destination::Room(message.room_id), reply)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs one command typed by `person` and returns the reply. Used by the webhook flow
+    /// and by any other driving adapter (the local console).
+    ///
+    /// # Errors
+    /// Only system failures (the database). Mistakes in the command are replies.
+    pub async fn execute(
+        &self,
+        person: &PersonId,
+        text: &str,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Reply, AppError> {
+        let command = match Command::parse(text) {
+            Ok(c) => c,
+            Err(e) => return Ok(reply::parse_error(&e)),
+        };
+        let now = self.clock.now();
+        let op = match command {
+            Command::Help => return Ok(reply::help()),
+            Command::Unknown(verb) => return Ok(reply::unknown(&verb)),
+            Command::List => {
+                let open = self.tasks.list_open(person.clone()).await?;
+                return Ok(reply::task_list(&open));
+            }
+            Command::Task(title) => TaskOp::Create {
+                title,
+                meeting: None,
+            },
+            Command::Done(n) => TaskOp::Complete(n),
+            Command::Delete(n) => TaskOp::Delete(n),
+        };
+        let outcome = self.tasks.apply(person.clone(), op, key, now).await?;
+        Ok(reply::outcome(&outcome))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::test_support::{BOT_ID, Mocks, now};
+    use crate::domain::{Task, TaskNumber, TaskOutcome, TaskTitle};
+    use crate::ports::{InboxId, IncomingMessage, StoreError};
+    use mockall::predicate::*;
+
+    fn item(person: &str) -> InboxItem {
+        InboxItem {
+            id: InboxId(42),
+            event: WebexEvent::MessageCreated {
+                message_id: "m1".into(),
+                room_id: "r1".into(),
+                person_id: person.into(),
+            },
+            attempts: 1,
+            received_at: now(),
+        }
+    }
+
+    fn incoming(text: &str, html: Option<&str>) -> IncomingMessage {
+        IncomingMessage {
+            id: "m1".into(),
+            room_id: "r1".into(),
+            person_id: "p1".into(),
+            person_email: Some("p1@example.com".into()),
+            text: text.into(),
+            html: html.map(str::to_owned),
+        }
+    }
+
+    fn task(n: u32, title: &str) -> Task {
+        Task {
+            number: TaskNumber::new(n).unwrap(),
+            title: TaskTitle::parse(title).unwrap(),
+            done: false,
+            created_at: now(),
+            meeting: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn task_command_stores_under_the_items_key_then_confirms_in_the_same_room() {
+        let mut m = Mocks::new();
+        let html = format!(
+            r#"<p><spark-mention data-object-type="person" data-object-id="{BOT_ID}">Botper</spark-mention> task Buy milk</p>"#
+        );
+        m.messaging
+            .expect_get_message()
+            .with(eq(crate::domain::MessageId::from("m1")))
+            .times(1)
+            .returning(move |_| Ok(incoming("Botper task Buy milk", Some(&html))));
+        m.tasks
+            .expect_apply()
+            .withf(|owner, op, key, at| {
+                owner.as_str() == "p1"
+                    && matches!(op, TaskOp::Create { title, meeting: None } if title.as_str() == "Buy milk")
+                    && key.as_ref().map(|k| k.as_str()) == Some("inbox:42")
+                    && *at == now()
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(TaskOutcome::Created(task(1, "Buy milk"))));
+        m.messaging
+            .expect_send()
+            .withf(|to, r| {
+                *to == Destination::Room("r1".into()) && r.markdown.contains("**#1** Buy milk")
+            })
+            .times(1)
+            .returning(|_, _| Ok("sent".into()));
+        m.app().process(&item("p1")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn list_reads_the_senders_open_tasks() {
+        let mut m = Mocks::new();
+        m.messaging
+            .expect_get_message()
+            .returning(|_| Ok(incoming("LIST", None)));
+        m.tasks
+            .expect_list_open()
+            .with(eq(PersonId::from("p1")))
+            .times(1)
+            .returning(|_| Ok(vec![task(1, "A"), task(3, "C")]));
+        m.tasks.expect_apply().never();
+        m.messaging
+            .expect_send()
+            .withf(|_, r| r.markdown.contains("**#1** A") && r.markdown.contains("**#3** C"))
+            .times(1)
+            .returning(|_, _| Ok("sent".into()));
+        m.app().process(&item("p1")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_bad_number_is_answered_and_changes_nothing() {
+        let mut m = Mocks::new();
+        m.messaging
+            .expect_get_message()
+            .returning(|_| Ok(incoming("delete abc", None)));
+        m.tasks.expect_apply().never();
+        m.tasks.expect_list_open().never();
+        m.messaging
+            .expect_send()
+            .withf(|_, r| r.markdown.contains("“abc” is not a task number"))
+            .times(1)
+            .returning(|_, _| Ok("sent".into()));
+        m.app().process(&item("p1")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn done_on_a_missing_number_says_so() {
+        let mut m = Mocks::new();
+        m.messaging
+            .expect_get_message()
+            .returning(|_| Ok(incoming("done 9", None)));
+        m.tasks
+            .expect_apply()
+            .withf(|_, op, _, _| *op == TaskOp::Complete(TaskNumber::new(9).unwrap()))
+            .returning(|_, op, _, _| match op {
+                TaskOp::Complete(n) => Ok(TaskOutcome::NotFound(n)),
+                _ => unreachable!(),
+            });
+        m.messaging
+            .expect_send()
+            .withf(|_, r| r.markdown.contains("no task #9"))
+            .times(1)
+            .returning(|_, _| Ok("sent".into()));
+        m.app().process(&item("p1")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_bots_own_message_is_ignored_without_calling_webex() {
+        let mut m = Mocks::new();
+        m.messaging.expect_get_message().never();
+        m.messaging.expect_send().never();
+        m.app().process(&item(BOT_ID)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_deleted_message_is_settled_without_a_reply() {
+        let mut m = Mocks::new();
+        m.messaging
+            .expect_get_message()
+            .returning(|_| Err(WebexError::NotFound));
+        m.messaging.expect_send().never();
+        m.app().process(&item("p1")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn webex_outage_is_transient() {
+        let mut m = Mocks::new();
+        m.messaging
+            .expect_get_message()
+            .returning(|_| Err(WebexError::Unavailable("503".into())));
+        let e = m.app().process(&item("p1")).await.unwrap_err();
+        assert!(e.transient);
+    }
+
+    #[tokio::test]
+    async fn database_outage_is_transient_and_nothing_is_sent() {
+        let mut m = Mocks::new();
+        m.messaging
+            .expect_get_message()
+            .returning(|_| Ok(incoming("task x", None)));
+        m.tasks
+            .expect_apply()
+            .returning(|_, _, _, _| Err(StoreError::Unavailable(anyhow::anyhow!("down"))));
+        m.messaging.expect_send().never();
+        let e = m.app().process(&item("p1")).await.unwrap_err();
+        assert!(e.transient);
+    }
+
+    #[tokio::test]
+    async fn a_refused_reply_is_permanent() {
+        let mut m = Mocks::new();
+        m.messaging
+            .expect_get_message()
+            .returning(|_| Ok(incoming("help", None)));
+        m.messaging.expect_send().returning(|_, _| {
+            Err(WebexError::Rejected {
+                status: 403,
+                message: "not in room".into(),
+                tracking_id: None,
+            })
+        });
+        let e = m.app().process(&item("p1")).await.unwrap_err();
+        assert!(!e.transient);
+    }
+
+    #[tokio::test]
+    async fn help_and_unknown_commands_list_the_commands() {
+        let mut m = Mocks::new();
+        m.tasks.expect_apply().never();
+        let app = m.app();
+        let p = PersonId::from("p1");
+        let help = app.execute(&p, "help", None).await.unwrap();
+        assert!(help.markdown.contains("`done <n>`"));
+        let unknown = app.execute(&p, "fly away", None).await.unwrap();
+        assert!(
+            unknown
+                .markdown
+                .starts_with("I don't know the command `fly`")
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! Configuration from the environment (and a `.env` file in the working directory, if any).
+//!
+//! Every value is parsed once into a typed field. A missing bot token or webhook secret is
+//! not fatal (the web page still serves; webhooks are refused and the log says which
+//! variable is missing); an invalid value is, with one line naming the variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::adapters::db::DbTarget;
+
+pub const DEFAULT_API_BASE: &str = "https://webexapis.com/v1";
+pub const DEFAULT_DATABASE: &str = "botper.db";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bot_token: Option<SecretString>,
+    pub webhook_secret: Option<SecretString>,
+    pub webex_api_base: Url,
+    pub database: DbTarget,
+    pub bind: SocketAddr,
+    pub workers: usize,
+    pub db_pool_size: u32,
+    pub inbox_retention: Duration,
+}
+
+/// An invalid value: which variable, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` from the working directory when
+    /// it exists (variables already set win over the file).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => {
+                return Err(ConfigError {
+                    var: ".env",
+                    problem: format!("cannot be read ({e})"),
+                });
+            }
+        }
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Builds the configuration from any variable source (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let secret = |k: &str| var(k).map(SecretString::from);
+
+        let api_raw = var("WEBEX_API_BASE_URL").unwrap_or_else(|| DEFAULT_API_BASE.into());
+        let webex_api_base = parse_http_url(&api_raw).map_err(|problem| ConfigError {
+            var: "WEBEX_API_BASE_URL",
+            problem,
+        })?;
+        let db_raw = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE.into());
+        let database = DbTarget::parse(&db_raw).map_err(|problem| ConfigError {
+            var: "DATABASE_URL",
+            problem,
+        })?;
+        let bind_raw = var("BOTPER_BIND").unwrap_or_else(|| DEFAULT_BIND.into());
+        let bind = bind_raw.parse().map_err(|_| ConfigError {
+            var: "BOTPER_BIND",
+            problem: format!("`{bind_raw}` is not an address like 127.0.0.1:8000"),
+        })?;
+        let workers = number(&var, "BOTPER_WORKERS", 4, 1, 256)?;
+        let db_pool_size = number(&var, "BOTPER_DB_POOL_SIZE", 8, 1, 128)?;
+        let retention_days = number(&var, "BOTPER_INBOX_RETENTION_DAYS", 7, 1, 3650)?;
+
+        Ok(Self {
+            bot_token: secret("WEBEX_BOT_TOKEN"),
+            webhook_secret: secret("WEBEX_WEBHOOK_SECRET"),
+            webex_api_base,
+            database,
+            bind,
+            workers: workers as usize,
+            db_pool_size,
+            inbox_retention: Duration::from_secs(u64::from(retention_days) * 86_400),
+        })
+    }
+
+    /// Variables that are missing but not fatal, each with what goes without it.
+    pub fn missing(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out = Vec::new();
+        if self.bot_token.is_none() {
+            out.push((
+                "WEBEX_BOT_TOKEN",
+                "the bot cannot read or answer messages; webhooks are refused",
+            ));
+        }
+        if self.webhook_secret.is_none() {
+            out.push((
+                "WEBEX_WEBHOOK_SECRET",
+                "webhook signatures cannot be checked; webhooks are refused",
+            ));
+        }
+        out
+    }
+}
+
+fn parse_http_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("`{raw}` is not an http(s) URL"));
+    }
+    Ok(url)
+}
+
+fn number(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
+    let Some(raw) = var(name) else {
+        return Ok(default);
+    };
+    match raw.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError {
+            var: name,
+            problem: format!("`{raw}` is not a whole number from {min} to {max}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_on_the_embedded_store() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.webex_api_base.as_str(), "https://webexapis.com/v1");
+        assert_eq!(c.database, DbTarget::Sqlite("botper.db".into()));
+        assert_eq!(c.bind, "127.0.0.1:8000".parse().unwrap());
+        assert_eq!(c.missing().len(), 2);
+        assert_eq!(c.missing()[0].0, "WEBEX_BOT_TOKEN");
+    }
+
+    #[test]
+    fn postgres_urls_select_postgres() {
+        let c = config(&[("DATABASE_URL", "postgres://postgres@127.0.0.1/botper")]).unwrap();
+        assert!(c.database.is_postgres());
+    }
+
+    #[test]
+    fn invalid_values_name_their_variable() {
+        let e = config(&[("BOTPER_BIND", "localhost")]).unwrap_err();
+        assert_eq!(e.var, "BOTPER_BIND");
+        let e = config(&[("WEBEX_API_BASE_URL", "not a url")]).unwrap_err();
+        assert_eq!(e.var, "WEBEX_API_BASE_URL");
+        let e = config(&[("WEBEX_API_BASE_URL", "ftp://x/v1")]).unwrap_err();
+        assert_eq!(e.var, "WEBEX_API_BASE_URL");
+        let e = config(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert_eq!(e.var, "DATABASE_URL");
+        let e = config(&[("BOTPER_WORKERS", "0")]).unwrap_err();
+        assert_eq!(e.var, "BOTPER_WORKERS");
+        assert!(e.to_string().starts_with("invalid BOTPER_WORKERS:"));
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let c = config(&[
+            ("WEBEX_BOT_TOKEN", "tok-123"),
+            ("WEBEX_WEBHOOK_SECRET", "sec-456"),
+        ])
+        .unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("tok-123") && !dbg.contains("sec-456"));
+        assert!(c.missing().is_empty());
+    }
+}

@@ -1,0 +1,179 @@
+//! The durable inbox: verified webhook deliveries are stored here before Webex gets its 2xx,
+//! then processed by workers, exactly once per dedup key.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::domain::{MessageId, PersonId, RoomId};
+
+/// A Webex event Botper acts on, reduced to the ids it needs (webhooks carry metadata only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebexEvent {
+    MessageCreated {
+        message_id: MessageId,
+        room_id: RoomId,
+        person_id: PersonId,
+    },
+}
+
+impl WebexEvent {
+    /// Items with the same order key are processed one at a time, oldest first, so that a
+    /// person's `task …` and `list` are answered in the order they were typed.
+    pub fn order_key(&self) -> String {
+        match self {
+            Self::MessageCreated { person_id, .. } => format!("person:{person_id}"),
+        }
+    }
+}
+
+/// Webex sends no per-delivery id; (`resource`, `event`, `data.id`) names an event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DedupKey {
+    pub resource: String,
+    pub event: String,
+    pub data_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub key: DedupKey,
+    pub event: WebexEvent,
+    pub received_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InboxId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Stored for processing.
+    Accepted(InboxId),
+    /// The same event was stored before; nothing new was written.
+    Duplicate,
+}
+
+/// A claimed item. The claim is a lease: if the worker does not settle the item before the
+/// lease ends, another worker may claim it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxItem {
+    pub id: InboxId,
+    pub event: WebexEvent,
+    /// How many times the item has been claimed, this claim included.
+    pub attempts: u32,
+    pub received_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InboxStats {
+    pub pending: u64,
+    pub processing: u64,
+    pub done: u64,
+    pub dead: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: InboxId,
+    pub key: DedupKey,
+    pub attempts: u32,
+    pub last_error: String,
+    pub received_at: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    /// The database cannot be reached right now.
+    #[error("the inbox database is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// The item's lease ended and another worker owns it now; this worker must drop it.
+    #[error("the lease on inbox item {0:?} was lost")]
+    LeaseLost(InboxId),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait Inbox: Send + Sync {
+    /// Stores a verified delivery. Durable when it returns `Ok`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down: the caller must not acknowledge the delivery.
+    async fn enqueue(&self, delivery: NewDelivery) -> Result<Enqueued, InboxError>;
+
+    /// Claims the oldest item that is due, whose order key has no older unsettled item, and
+    /// that no live lease holds; `None` when there is nothing to do.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected` from the database.
+    async fn claim(
+        &self,
+        worker: String,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<Option<InboxItem>, InboxError>;
+
+    /// Marks a claimed item processed.
+    ///
+    /// # Errors
+    /// `LeaseLost` if `worker` no longer holds the item.
+    async fn complete(&self, id: InboxId, worker: String, now: Timestamp)
+    -> Result<(), InboxError>;
+
+    /// Gives a claimed item back to be tried again at `retry_at`, recording why it failed.
+    ///
+    /// # Errors
+    /// `LeaseLost` if `worker` no longer holds the item.
+    async fn retry_later(
+        &self,
+        id: InboxId,
+        worker: String,
+        retry_at: Timestamp,
+        error: String,
+    ) -> Result<(), InboxError>;
+
+    /// Parks a claimed item in the dead-letter state with its last error.
+    ///
+    /// # Errors
+    /// `LeaseLost` if `worker` no longer holds the item.
+    async fn dead_letter(
+        &self,
+        id: InboxId,
+        worker: String,
+        error: String,
+        now: Timestamp,
+    ) -> Result<(), InboxError>;
+
+    /// Gives a claimed item back untouched (used at shutdown), without counting the attempt.
+    ///
+    /// # Errors
+    /// As for [`Inbox::complete`].
+    async fn release(&self, id: InboxId, worker: String) -> Result<(), InboxError>;
+
+    /// Counts by state.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected` from the database.
+    async fn stats(&self) -> Result<InboxStats, InboxError>;
+
+    /// The most recent dead letters, newest first.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected` from the database.
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, InboxError>;
+
+    /// Deletes settled items (done) received before `before`, with their recorded outcomes.
+    /// Returns how many were deleted.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected` from the database.
+    async fn purge_settled(&self, before: Timestamp) -> Result<u64, InboxError>;
+
+    /// Whether the database answers.
+    ///
+    /// # Errors
+    /// `Unavailable` when it does not.
+    async fn ping(&self) -> Result<(), InboxError>;
+}

@@ -1,0 +1,88 @@
+//! Webex messaging as the core sees it: who the bot is, reading a message, sending one.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::domain::{MessageId, PersonId, Reply, RoomId};
+
+/// The bot's own identity, from `GET /people/me` with the bot token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotIdentity {
+    pub id: PersonId,
+    pub display_name: String,
+    pub email: Option<String>,
+}
+
+/// A message as read back from Webex (webhooks never carry the text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingMessage {
+    pub id: MessageId,
+    pub room_id: RoomId,
+    pub person_id: PersonId,
+    pub person_email: Option<String>,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Room(RoomId),
+    Person(PersonId),
+}
+
+/// What went wrong talking to Webex, after the adapter's retry policy ran its course.
+#[derive(Debug, thiserror::Error)]
+pub enum WebexError {
+    /// 401: the token is missing, expired or revoked.
+    #[error("Webex refused the token (401)")]
+    Unauthorized,
+    /// 404: the resource does not exist or is not visible to the caller.
+    #[error("Webex has no such resource (404)")]
+    NotFound,
+    /// Any other 4xx: the request itself is wrong or not allowed. Retrying will not help.
+    #[error("Webex refused the request ({status}): {message}")]
+    Rejected {
+        status: u16,
+        message: String,
+        tracking_id: Option<String>,
+    },
+    /// 429/423 still returned after the retry budget was spent.
+    #[error("Webex is rate limiting us")]
+    RateLimited { retry_after: Option<Duration> },
+    /// 5xx, timeouts and connection failures after retries: worth trying again later.
+    #[error("Webex is unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl WebexError {
+    /// Whether the same call may succeed later (as opposed to a request Webex will always
+    /// refuse).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::RateLimited { .. } | Self::Unavailable(_))
+    }
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait WebexMessaging: Send + Sync {
+    /// `GET /people/me` with the bot token.
+    ///
+    /// # Errors
+    /// `Unauthorized` for a bad bot token; transient errors when Webex cannot be reached.
+    async fn me(&self) -> Result<BotIdentity, WebexError>;
+
+    /// `GET /messages/{id}` with the bot token.
+    ///
+    /// # Errors
+    /// `NotFound` when the message is gone or not visible to the bot.
+    async fn get_message(&self, id: MessageId) -> Result<IncomingMessage, WebexError>;
+
+    /// `POST /messages` with the reply's Markdown.
+    ///
+    /// # Errors
+    /// `Rejected` when Webex refuses the message (bot removed from the space, …).
+    async fn send(&self, to: Destination, reply: Reply) -> Result<MessageId, WebexError>;
+}

@@ -1,0 +1,19 @@
+//! The capabilities the core needs, as traits it owns. Adapters implement them; the app only
+//! ever holds `Arc<dyn Port>`.
+//!
+//! Conventions: every port is `Send + Sync`; async ports use `async_trait` with
+//! `#[cfg_attr(test, mockall::automock)]` placed *before* it; signatures use domain and port
+//! types only (no HTTP or database types); each port documents its error contract.
+
+pub mod clock;
+pub mod inbox;
+pub mod messaging;
+pub mod tasks;
+
+pub use clock::{Clock, SystemClock};
+pub use inbox::{
+    DeadLetter, DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, NewDelivery,
+    WebexEvent,
+};
+pub use messaging::{BotIdentity, Destination, IncomingMessage, WebexError, WebexMessaging};
+pub use tasks::{IdempotencyKey, StoreError, TaskRepository};

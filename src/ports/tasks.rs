@@ -1,0 +1,54 @@
+//! Where tasks live.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::domain::{PersonId, Task, TaskOp, TaskOutcome};
+
+/// Names one application of a [`TaskOp`] so that applying it again (a redelivered webhook, a
+/// retried inbox item) returns the first outcome instead of changing anything twice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn new(raw: impl Into<String>) -> Self {
+        Self(raw.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached right now; the caller may retry later.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait TaskRepository: Send + Sync {
+    /// Applies `op` to `owner`'s tasks, atomically. With a `key`, the outcome is recorded in
+    /// the same transaction as the change, and a later call with the same key returns that
+    /// recorded outcome and changes nothing.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached, `Unexpected` otherwise. "No such
+    /// task" is an outcome ([`TaskOutcome::NotFound`]), not an error.
+    async fn apply(
+        &self,
+        owner: PersonId,
+        op: TaskOp,
+        key: Option<IdempotencyKey>,
+        at: Timestamp,
+    ) -> Result<TaskOutcome, StoreError>;
+
+    /// `owner`'s open tasks, by number.
+    ///
+    /// # Errors
+    /// As for [`TaskRepository::apply`].
+    async fn list_open(&self, owner: PersonId) -> Result<Vec<Task>, StoreError>;
+}
