@@ -1,0 +1,198 @@
+//! The real `botper` binary: configuration errors, the startup log, the embedded default,
+//! `.env`, a full command round trip, and shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::support::fake_webex::{BOT_TOKEN, FakeWebex};
+use crate::support::{SECRET, message_created};
+
+fn botper() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_botper"));
+    c.env_clear().env("RUST_LOG", "info");
+    c
+}
+
+/// A running binary whose stderr lines are collected in the background.
+struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line containing `needle`; returns it.
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        }
+        panic!(
+            "no log line with {needle:?}; saw:\n{}",
+            self.seen.join("\n")
+        );
+    }
+
+    fn addr(&mut self) -> String {
+        let line = self.wait_for("Botper listening on http://");
+        let start = line.find("http://").unwrap();
+        line[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches('\u{1b}')
+            .to_owned()
+    }
+
+    fn terminate(&mut self) -> (i32, Duration) {
+        let started = Instant::now();
+        unsafe_kill(self.child.id(), "TERM");
+        let status = self.child.wait().unwrap();
+        (status.code().unwrap_or(-1), started.elapsed())
+    }
+
+    fn all_output(&mut self) -> String {
+        while let Ok(l) = self.lines.try_recv() {
+            self.seen.push(l);
+        }
+        self.seen.join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_kill(pid: u32, signal: &str) {
+    Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+}
+
+#[test]
+fn invalid_values_stop_startup_with_one_line_and_exit_code_2() {
+    for (var, value) in [
+        ("BOTPER_BIND", "not-an-address"),
+        ("WEBEX_API_BASE_URL", "::nonsense::"),
+        ("DATABASE_URL", "mysql://db/botper"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = botper()
+            .current_dir(dir.path())
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("botper: invalid {var}:")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn with_no_configuration_it_serves_on_the_embedded_store_and_names_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Proc::spawn({
+        let mut c = botper();
+        c.current_dir(dir.path()).env("BOTPER_BIND", "127.0.0.1:0");
+        c
+    });
+    let addr = p.addr();
+    p.wait_for("WEBEX_BOT_TOKEN is not set");
+    p.wait_for("WEBEX_WEBHOOK_SECRET is not set");
+    p.wait_for("SQLite file botper.db");
+    let page = reqwest::blocking::get(format!("{addr}/")).unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().unwrap().contains("Botper keeps your tasks"));
+    let ready = reqwest::blocking::get(format!("{addr}/readyz")).unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(dir.path().join("botper.db").exists());
+    let (code, took) = p.terminate();
+    assert_eq!(code, 0);
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_answers_commands_with_settings_from_a_dot_env_file() {
+    let fake = FakeWebex::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!(
+            "WEBEX_BOT_TOKEN={BOT_TOKEN}\nWEBEX_WEBHOOK_SECRET={SECRET}\nWEBEX_API_BASE_URL={}\nBOTPER_BIND=127.0.0.1:0\n",
+            fake.base_url()
+        ),
+    )
+    .unwrap();
+    let mut p = Proc::spawn({
+        let mut c = botper();
+        c.current_dir(dir.path());
+        c
+    });
+    let addr = tokio::task::block_in_place(|| p.addr());
+    tokio::task::block_in_place(|| p.wait_for("bot identity confirmed"));
+
+    let alice = fake.add_person("Alice");
+    let room = fake.new_room_id();
+    let id = fake.user_says(&alice, &room, "task From the binary", None);
+    let body = serde_json::to_vec(&message_created(&id, &room, &alice.id)).unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{addr}/webex/webhook"))
+        .header(
+            "x-spark-signature",
+            botper::adapters::http::signature::sign(SECRET, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let sent = fake.wait_for_sent(1, Duration::from_secs(10)).await;
+    assert_eq!(sent[0].markdown(), "Added task **#1** From the binary.");
+
+    let (code, _) = tokio::task::block_in_place(|| p.terminate());
+    assert_eq!(code, 0);
+    let log = p.all_output();
+    assert!(!log.contains(BOT_TOKEN), "the bot token reached the log");
+    assert!(!log.contains(SECRET), "the webhook secret reached the log");
+}

@@ -1,0 +1,253 @@
+//! End to end: signed deliveries in, replies out through the fake Webex, tasks in the store.
+
+use std::time::Duration;
+
+use botper::domain::PersonId;
+use botper::ports::{Inbox, TaskRepository};
+
+use crate::support::{Backend, eventually, message_created, spawn_app};
+
+async fn a_person_adds_lists_completes_and_deletes_tasks(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+
+    let r = app.ask(&alice, &room, "task Buy milk").await;
+    assert_eq!(r, "Added task **#1** Buy milk.");
+    let r = app.ask(&alice, &room, "  TASK   Call  *Bob*  ").await;
+    assert_eq!(r, "Added task **#2** Call  \\*Bob\\*.");
+    let r = app.ask(&alice, &room, "task Write report").await;
+    assert!(r.contains("**#3**"));
+    let r = app.ask(&alice, &room, "list").await;
+    assert_eq!(
+        r,
+        "**Your 3 open tasks**\n\n- **#1** Buy milk\n- **#2** Call  \\*Bob\\*\n- **#3** Write report"
+    );
+    let r = app.ask(&alice, &room, "done 2").await;
+    assert_eq!(r, "Done: **#2** Call  \\*Bob\\*. ✅");
+    let r = app.ask(&alice, &room, "Delete #1").await;
+    assert_eq!(r, "Deleted task **#1** Buy milk.");
+    let r = app.ask(&alice, &room, "list").await;
+    assert_eq!(r, "**Your open task**\n\n- **#3** Write report");
+    let r = app.ask(&alice, &room, "task New one").await;
+    assert!(r.contains("**#4**"), "numbers are not reused: {r}");
+
+    // Every reply went to the same space, with the bot token.
+    for s in app.fake.sent() {
+        assert_eq!(s.room_id(), Some(room.as_str()));
+        assert_eq!(s.token, crate::support::fake_webex::BOT_TOKEN);
+    }
+    // The store agrees with what the bot said.
+    let db = app.db.open().await;
+    let open = db.list_open(PersonId::new(alice.id.clone())).await.unwrap();
+    let shown: Vec<String> = open
+        .iter()
+        .map(|t| format!("{} {}", t.number, t.title.as_str()))
+        .collect();
+    assert_eq!(shown, ["3 Write report", "4 New one"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_adds_lists_completes_and_deletes_tasks_on_sqlite() {
+    a_person_adds_lists_completes_and_deletes_tasks(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_adds_lists_completes_and_deletes_tasks_on_postgres() {
+    a_person_adds_lists_completes_and_deletes_tasks(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_commands_get_clear_replies_and_change_nothing() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let p = app.fake.add_person("Pat");
+    let room = app.fake.new_room_id();
+    app.ask(&p, &room, "task keep me").await;
+
+    let cases = [
+        (
+            "delete abc",
+            "I can't run `delete`: “abc” is not a task number.",
+        ),
+        ("done", "I can't run `done`: `done` needs a task number."),
+        ("done 0", "task numbers start at 1"),
+        ("done 99", "You have no task #99."),
+        ("delete 5", "You have no task #5."),
+        ("task", "a task needs a title"),
+        ("task    ", "a task needs a title"),
+        ("frobnicate", "I don't know the command `frobnicate`."),
+        ("help", "`task <text>`"),
+    ];
+    for (text, expected) in cases {
+        let r = app.ask(&p, &room, text).await;
+        assert!(r.contains(expected), "{text:?} → {r:?}");
+    }
+    let long = format!("task {}", "x".repeat(501));
+    let r = app.ask(&p, &room, &long).await;
+    assert!(r.contains("at most 500 characters"), "{r}");
+
+    let db = app.db.open().await;
+    let open = db.list_open(PersonId::new(p.id.clone())).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].title.as_str(), "keep me");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_elses_number_reaches_only_your_own_tasks() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (alice, bob) = (app.fake.add_person("Alice"), app.fake.add_person("Bob"));
+    let room = app.fake.new_room_id();
+    app.ask(&alice, &room, "task Alice's task").await;
+    let r = app.ask(&bob, &room, "done 1").await;
+    assert!(r.contains("You have no task #1"), "{r}");
+    let r = app.ask(&bob, &room, "delete 1").await;
+    assert!(r.contains("You have no task #1"), "{r}");
+    let r = app.ask(&alice, &room, "list").await;
+    assert!(r.contains("**#1** Alice's task"), "{r}");
+    let r = app.ask(&bob, &room, "list").await;
+    assert!(r.contains("no open tasks"), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_group_space_the_mention_is_stripped_by_person_id() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let p = app.fake.add_person("Gina");
+    let room = app.fake.new_room_id();
+    // The bot is shown as "Task Helper" here: a renamed bot is still recognised by its id.
+    let html = app
+        .fake
+        .mention_html("Task Helper", " task Plan the offsite");
+    let id = app
+        .fake
+        .user_says(&p, &room, "Task Helper task Plan the offsite", Some(&html));
+    assert_eq!(app.deliver(&message_created(&id, &room, &p.id)).await, 200);
+    let sent = app.fake.wait_for_sent(1, Duration::from_secs(10)).await;
+    assert_eq!(sent[0].markdown(), "Added task **#1** Plan the offsite.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mention_injection_and_markdown_in_titles_are_escaped() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let p = app.fake.add_person("Eve");
+    let room = app.fake.new_room_id();
+    let r = app
+        .ask(
+            &p,
+            &room,
+            "task <@all> ping [x](http://evil) `code` _it_ 日本",
+        )
+        .await;
+    assert_eq!(
+        r,
+        "Added task **#1** &lt;@all&gt; ping \\[x\\](http://evil) \\`code\\` \\_it\\_ 日本."
+    );
+    // The title is stored as typed.
+    let db = app.db.open().await;
+    let open = db.list_open(PersonId::new(p.id.clone())).await.unwrap();
+    assert_eq!(
+        open[0].title.as_str(),
+        "<@all> ping [x](http://evil) `code` _it_ 日本"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bots_own_messages_are_ignored() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let room = app.fake.new_room_id();
+    let bot = app.fake.bot.clone();
+    // Let the service learn who it is first.
+    let running = app.running.as_ref().unwrap();
+    running.app.bot_identity().await.unwrap();
+    let id = app
+        .fake
+        .user_says(&bot, &room, "Added task **#1** x.", None);
+    assert_eq!(
+        app.deliver(&message_created(&id, &room, &bot.id)).await,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.fake.sent_count(), 0);
+    let db = app.db.open().await;
+    assert_eq!(
+        db.stats().await.unwrap(),
+        Default::default(),
+        "nothing stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_webhook_files_one_task_and_sends_one_reply() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let p = app.fake.add_person("Dup");
+    let room = app.fake.new_room_id();
+    let id = app.fake.user_says(&p, &room, "task Only once", None);
+    let envelope = message_created(&id, &room, &p.id);
+    for _ in 0..3 {
+        assert_eq!(app.deliver(&envelope).await, 200);
+    }
+    app.fake.wait_for_sent(1, Duration::from_secs(10)).await;
+    // Redeliver after processing too.
+    assert_eq!(app.deliver(&envelope).await, 200);
+    let db = app.db.open().await;
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            let s = db.stats().await.unwrap();
+            s.pending == 0 && s.processing == 0
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.fake.sent_count(), 1);
+    assert_eq!(
+        db.list_open(PersonId::new(p.id.clone()))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(db.stats().await.unwrap().done, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_persons_commands_are_answered_in_the_order_typed() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let p = app.fake.add_person("Quick");
+    let room = app.fake.new_room_id();
+    for i in 1..=5 {
+        app.say(&p, &room, &format!("task t{i}")).await;
+    }
+    app.say(&p, &room, "list").await;
+    let sent = app.fake.wait_for_sent(6, Duration::from_secs(10)).await;
+    for (i, s) in sent.iter().take(5).enumerate() {
+        assert!(
+            s.markdown().contains(&format!("**#{}** t{}", i + 1, i + 1)),
+            "{}",
+            s.markdown()
+        );
+    }
+    assert!(sent[5].markdown().starts_with("**Your 5 open tasks**"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_message_is_settled_without_a_reply() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let p = app.fake.add_person("Gone");
+    let room = app.fake.new_room_id();
+    assert_eq!(
+        app.deliver(&message_created(
+            "Y2lzY29zcGFyazovL3VzL01FU1NBR0Uvbm9uZQ",
+            &room,
+            &p.id
+        ))
+        .await,
+        200
+    );
+    let db = app.db.open().await;
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            db.stats().await.unwrap().done == 1
+        })
+        .await
+    );
+    assert_eq!(app.fake.sent_count(), 0);
+}

@@ -1,0 +1,423 @@
+//! One contract suite for the store ports, run against Postgres and SQLite alike.
+
+use std::time::Duration;
+
+use botper::domain::task::MeetingLink;
+use botper::domain::{PersonId, TaskNumber, TaskOp, TaskOutcome, TaskTitle};
+use botper::ports::{
+    DedupKey, Enqueued, IdempotencyKey, Inbox, InboxError, NewDelivery, TaskRepository, WebexEvent,
+};
+use jiff::Timestamp;
+
+use crate::support::{Backend, TestDb};
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::Backend::Postgres).await } )*
+        }
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(super::Backend::Sqlite).await } )*
+        }
+    };
+}
+
+contract!(
+    numbers_start_at_one_and_are_per_person,
+    deleting_keeps_numbers_stable_and_never_reuses_them,
+    done_then_done_again_and_missing_numbers,
+    nobody_reaches_anyone_elses_tasks,
+    list_is_open_tasks_in_number_order,
+    titles_round_trip_unicode_and_full_length,
+    the_same_key_replays_the_first_outcome,
+    a_meeting_is_linked_to_one_task_only,
+    concurrent_creates_get_distinct_numbers,
+    enqueue_deduplicates_on_resource_event_and_data_id,
+    claims_go_oldest_first_and_one_per_person_at_a_time,
+    an_expired_lease_is_claimed_again_and_the_old_worker_loses_it,
+    retry_later_hides_the_item_until_due,
+    dead_letters_are_listed_with_their_last_error,
+    release_gives_the_item_back_without_counting_the_attempt,
+    purge_deletes_old_settled_items,
+    ping_answers,
+);
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn t0() -> Timestamp {
+    at("2026-11-29T12:00:00Z")
+}
+
+fn n(v: u32) -> TaskNumber {
+    TaskNumber::new(v).unwrap()
+}
+
+fn create(title: &str) -> TaskOp {
+    TaskOp::Create {
+        title: TaskTitle::parse(title).unwrap(),
+        meeting: None,
+    }
+}
+
+fn number_of(o: &TaskOutcome) -> u32 {
+    match o {
+        TaskOutcome::Created(t)
+        | TaskOutcome::AlreadyLinked(t)
+        | TaskOutcome::Completed(t)
+        | TaskOutcome::AlreadyDone(t)
+        | TaskOutcome::Deleted(t) => t.number.get(),
+        TaskOutcome::NotFound(n) => n.get(),
+    }
+}
+
+async fn numbers_start_at_one_and_are_per_person(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let (alice, bob) = (PersonId::from("alice"), PersonId::from("bob"));
+    for expected in 1..=3 {
+        let o = db
+            .apply(alice.clone(), create("a"), None, t0())
+            .await
+            .unwrap();
+        assert_eq!(number_of(&o), expected);
+    }
+    let o = db
+        .apply(bob.clone(), create("b"), None, t0())
+        .await
+        .unwrap();
+    assert_eq!(number_of(&o), 1, "bob's numbers are his own");
+}
+
+async fn deleting_keeps_numbers_stable_and_never_reuses_them(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::from("p");
+    for t in ["one", "two", "three"] {
+        db.apply(p.clone(), create(t), None, t0()).await.unwrap();
+    }
+    let o = db
+        .apply(p.clone(), TaskOp::Delete(n(2)), None, t0())
+        .await
+        .unwrap();
+    assert!(matches!(o, TaskOutcome::Deleted(t) if t.title.as_str() == "two"));
+    let open = db.list_open(p.clone()).await.unwrap();
+    let numbers: Vec<u32> = open.iter().map(|t| t.number.get()).collect();
+    assert_eq!(numbers, vec![1, 3]);
+    assert_eq!(open[1].title.as_str(), "three");
+    let o = db
+        .apply(p.clone(), create("four"), None, t0())
+        .await
+        .unwrap();
+    assert_eq!(number_of(&o), 4, "2 is not reused");
+    let o = db
+        .apply(p.clone(), TaskOp::Delete(n(2)), None, t0())
+        .await
+        .unwrap();
+    assert_eq!(o, TaskOutcome::NotFound(n(2)));
+}
+
+async fn done_then_done_again_and_missing_numbers(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::from("p");
+    db.apply(p.clone(), create("x"), None, t0()).await.unwrap();
+    let o = db
+        .apply(p.clone(), TaskOp::Complete(n(1)), None, t0())
+        .await
+        .unwrap();
+    assert!(matches!(o, TaskOutcome::Completed(ref t) if t.done));
+    let o = db
+        .apply(p.clone(), TaskOp::Complete(n(1)), None, t0())
+        .await
+        .unwrap();
+    assert!(matches!(o, TaskOutcome::AlreadyDone(_)));
+    let o = db
+        .apply(p.clone(), TaskOp::Complete(n(7)), None, t0())
+        .await
+        .unwrap();
+    assert_eq!(o, TaskOutcome::NotFound(n(7)));
+    assert!(db.list_open(p.clone()).await.unwrap().is_empty());
+}
+
+async fn nobody_reaches_anyone_elses_tasks(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let (alice, mallory) = (PersonId::from("alice"), PersonId::from("mallory"));
+    db.apply(alice.clone(), create("secret plan"), None, t0())
+        .await
+        .unwrap();
+    for op in [TaskOp::Complete(n(1)), TaskOp::Delete(n(1))] {
+        let o = db.apply(mallory.clone(), op, None, t0()).await.unwrap();
+        assert_eq!(o, TaskOutcome::NotFound(n(1)));
+    }
+    let open = db.list_open(alice.clone()).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert!(!open[0].done);
+    assert!(db.list_open(mallory).await.unwrap().is_empty());
+}
+
+async fn list_is_open_tasks_in_number_order(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::from("p");
+    for t in ["a", "b", "c", "d"] {
+        db.apply(p.clone(), create(t), None, t0()).await.unwrap();
+    }
+    db.apply(p.clone(), TaskOp::Complete(n(2)), None, t0())
+        .await
+        .unwrap();
+    let titles: Vec<String> = db
+        .list_open(p)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| format!("{}:{}", t.number, t.title.as_str()))
+        .collect();
+    assert_eq!(titles, ["1:a", "3:c", "4:d"]);
+}
+
+async fn titles_round_trip_unicode_and_full_length(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::from("p");
+    let fancy = "Café ☕ — 日本語 👩‍👩‍👧 <@all> *x* 'quote\" \\ ; DROP TABLE tasks; --";
+    let long = "ß".repeat(500);
+    db.apply(p.clone(), create(fancy), None, t0())
+        .await
+        .unwrap();
+    db.apply(p.clone(), create(&long), None, t0())
+        .await
+        .unwrap();
+    let open = db.list_open(p).await.unwrap();
+    assert_eq!(open[0].title.as_str(), fancy);
+    assert_eq!(open[1].title.as_str(), long);
+    assert_eq!(open[0].created_at, t0());
+}
+
+async fn the_same_key_replays_the_first_outcome(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::from("p");
+    let key = IdempotencyKey::new("inbox:1");
+    let first = db
+        .apply(p.clone(), create("once"), Some(key.clone()), t0())
+        .await
+        .unwrap();
+    let again = db
+        .apply(p.clone(), create("once"), Some(key.clone()), t0())
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    assert_eq!(db.list_open(p.clone()).await.unwrap().len(), 1);
+    // Deleting under a key: the replay still says "deleted", not "no such task".
+    let dk = IdempotencyKey::new("inbox:2");
+    let d1 = db
+        .apply(p.clone(), TaskOp::Delete(n(1)), Some(dk.clone()), t0())
+        .await
+        .unwrap();
+    let d2 = db
+        .apply(p.clone(), TaskOp::Delete(n(1)), Some(dk), t0())
+        .await
+        .unwrap();
+    assert!(matches!(d1, TaskOutcome::Deleted(_)));
+    assert_eq!(d1, d2);
+}
+
+async fn a_meeting_is_linked_to_one_task_only(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::from("p");
+    let link = MeetingLink {
+        meeting_id: "870f51ff287b41be84648412901e0402".into(),
+        web_link: "https://example.webex.com/meet/x".into(),
+        start: Some(at("2026-11-30T09:00:00Z")),
+    };
+    let op = TaskOp::Create {
+        title: TaskTitle::parse("Standup").unwrap(),
+        meeting: Some(link.clone()),
+    };
+    let first = db.apply(p.clone(), op.clone(), None, t0()).await.unwrap();
+    let second = db.apply(p.clone(), op, None, t0()).await.unwrap();
+    match (&first, &second) {
+        (TaskOutcome::Created(a), TaskOutcome::AlreadyLinked(b)) => {
+            assert_eq!(a.number, b.number);
+            assert_eq!(b.meeting.as_ref(), Some(&link));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(db.list_open(p).await.unwrap().len(), 1);
+}
+
+async fn concurrent_creates_get_distinct_numbers(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::from("p");
+    let mut handles = Vec::new();
+    for i in 0..20 {
+        let db = db.clone();
+        let p = p.clone();
+        handles.push(tokio::spawn(async move {
+            db.apply(p, create(&format!("t{i}")), None, t0())
+                .await
+                .unwrap()
+        }));
+    }
+    let mut numbers = Vec::new();
+    for h in handles {
+        numbers.push(number_of(&h.await.unwrap()));
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=20).collect::<Vec<_>>());
+}
+
+fn delivery(data_id: &str, person: &str, received: Timestamp) -> NewDelivery {
+    NewDelivery {
+        key: DedupKey {
+            resource: "messages".into(),
+            event: "created".into(),
+            data_id: data_id.into(),
+        },
+        event: WebexEvent::MessageCreated {
+            message_id: data_id.into(),
+            room_id: "room".into(),
+            person_id: person.into(),
+        },
+        received_at: received,
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+async fn enqueue_deduplicates_on_resource_event_and_data_id(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    assert!(matches!(
+        db.enqueue(delivery("m1", "p", t0())).await.unwrap(),
+        Enqueued::Accepted(_)
+    ));
+    assert_eq!(
+        db.enqueue(delivery("m1", "p", t0())).await.unwrap(),
+        Enqueued::Duplicate
+    );
+    let mut other_event = delivery("m1", "p", t0());
+    other_event.key.event = "deleted".into();
+    assert!(matches!(
+        db.enqueue(other_event).await.unwrap(),
+        Enqueued::Accepted(_)
+    ));
+    let stats = db.stats().await.unwrap();
+    assert_eq!(stats.pending, 2);
+}
+
+async fn claims_go_oldest_first_and_one_per_person_at_a_time(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.enqueue(delivery("a1", "alice", t0())).await.unwrap();
+    db.enqueue(delivery("a2", "alice", t0())).await.unwrap();
+    db.enqueue(delivery("b1", "bob", t0())).await.unwrap();
+    let first = db.claim("w1".into(), LEASE, t0()).await.unwrap().unwrap();
+    assert!(
+        matches!(&first.event, WebexEvent::MessageCreated { message_id, .. } if message_id.as_str() == "a1")
+    );
+    assert_eq!(first.attempts, 1);
+    // a2 waits for a1 (same person); bob's item is free.
+    let second = db.claim("w2".into(), LEASE, t0()).await.unwrap().unwrap();
+    assert!(
+        matches!(&second.event, WebexEvent::MessageCreated { message_id, .. } if message_id.as_str() == "b1")
+    );
+    assert!(db.claim("w3".into(), LEASE, t0()).await.unwrap().is_none());
+    db.complete(first.id, "w1".into(), t0()).await.unwrap();
+    let third = db.claim("w3".into(), LEASE, t0()).await.unwrap().unwrap();
+    assert!(
+        matches!(&third.event, WebexEvent::MessageCreated { message_id, .. } if message_id.as_str() == "a2")
+    );
+    let stats = db.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.processing, stats.done), (0, 2, 1));
+}
+
+async fn an_expired_lease_is_claimed_again_and_the_old_worker_loses_it(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.enqueue(delivery("m", "p", t0())).await.unwrap();
+    let item = db
+        .claim("dead-worker".into(), LEASE, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(db.claim("w2".into(), LEASE, t0()).await.unwrap().is_none());
+    let later = at("2026-11-29T12:01:00Z");
+    let again = db.claim("w2".into(), LEASE, later).await.unwrap().unwrap();
+    assert_eq!(again.id, item.id);
+    assert_eq!(again.attempts, 2);
+    let lost = db.complete(item.id, "dead-worker".into(), later).await;
+    assert!(matches!(lost, Err(InboxError::LeaseLost(id)) if id == item.id));
+    db.complete(again.id, "w2".into(), later).await.unwrap();
+}
+
+async fn retry_later_hides_the_item_until_due(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.enqueue(delivery("m", "p", t0())).await.unwrap();
+    let item = db.claim("w".into(), LEASE, t0()).await.unwrap().unwrap();
+    let due = at("2026-11-29T12:00:10Z");
+    db.retry_later(item.id, "w".into(), due, "Webex 503".into())
+        .await
+        .unwrap();
+    assert!(db.claim("w".into(), LEASE, t0()).await.unwrap().is_none());
+    let again = db.claim("w".into(), LEASE, due).await.unwrap().unwrap();
+    assert_eq!(again.attempts, 2);
+}
+
+async fn dead_letters_are_listed_with_their_last_error(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.enqueue(delivery("m", "p", t0())).await.unwrap();
+    db.enqueue(delivery("m2", "p", t0())).await.unwrap();
+    let item = db.claim("w".into(), LEASE, t0()).await.unwrap().unwrap();
+    db.dead_letter(item.id, "w".into(), "Webex refused (403)".into(), t0())
+        .await
+        .unwrap();
+    let dead = db.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].key.data_id, "m");
+    assert_eq!(dead[0].last_error, "Webex refused (403)");
+    assert_eq!(db.stats().await.unwrap().dead, 1);
+    // A dead letter does not block the person's next item.
+    let next = db.claim("w".into(), LEASE, t0()).await.unwrap().unwrap();
+    assert!(
+        matches!(&next.event, WebexEvent::MessageCreated { message_id, .. } if message_id.as_str() == "m2")
+    );
+}
+
+async fn release_gives_the_item_back_without_counting_the_attempt(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.enqueue(delivery("m", "p", t0())).await.unwrap();
+    let item = db.claim("w".into(), LEASE, t0()).await.unwrap().unwrap();
+    db.release(item.id, "w".into()).await.unwrap();
+    let again = db.claim("w2".into(), LEASE, t0()).await.unwrap().unwrap();
+    assert_eq!(again.attempts, 1);
+}
+
+async fn purge_deletes_old_settled_items(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.enqueue(delivery("old", "p", t0())).await.unwrap();
+    db.enqueue(delivery("pending", "q", t0())).await.unwrap();
+    let item = db.claim("w".into(), LEASE, t0()).await.unwrap().unwrap();
+    db.complete(item.id, "w".into(), t0()).await.unwrap();
+    let deleted = db.purge_settled(at("2026-12-30T00:00:00Z")).await.unwrap();
+    assert_eq!(deleted, 1);
+    let s = db.stats().await.unwrap();
+    assert_eq!((s.done, s.pending), (0, 1));
+}
+
+async fn ping_answers(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.ping().await.unwrap();
+}

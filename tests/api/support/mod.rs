@@ -1,0 +1,292 @@
+//! Test harness: a throwaway database per test (Postgres or SQLite), the fake Webex, and the
+//! real service started on 127.0.0.1:0 through the same `startup::start` that `main` uses.
+
+#![allow(dead_code)]
+
+pub mod fake_webex;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use botper::adapters::db::{Db, DbTarget, PoolOptions};
+use botper::adapters::http::signature::sign;
+use botper::config::Config;
+use botper::startup::{self, Running, Tuning};
+use diesel::Connection;
+use diesel::RunQueryDsl;
+use serde_json::{Value, json};
+
+pub use fake_webex::{FakeWebex, Person};
+
+pub const SECRET: &str = "test-webhook-secret";
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        botper::telemetry::init(false);
+    }
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// The admin URL used to create and drop per-test databases.
+pub fn admin_url() -> String {
+    std::env::var("BOTPER_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A database that exists for one test: a fresh Postgres database (dropped on drop) or an
+/// SQLite file in a temporary directory.
+pub struct TestDb {
+    pub target: DbTarget,
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> Self {
+        LazyLock::force(&TRACING);
+        let unique = format!(
+            "{}_{}_{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed),
+            rand_suffix()
+        );
+        match backend {
+            Backend::Postgres => {
+                let name = format!("botper_test_{unique}");
+                let mut admin = diesel::PgConnection::establish(&admin_url()).expect(
+                    "Postgres must run on 127.0.0.1:5432 (or set BOTPER_TEST_DATABASE_URL)",
+                );
+                diesel::sql_query(format!(r#"CREATE DATABASE "{name}""#))
+                    .execute(&mut admin)
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin_url()).unwrap();
+                url.set_path(&name);
+                Self {
+                    target: DbTarget::parse(url.as_str()).unwrap(),
+                    url: url.to_string(),
+                    pg_name: Some(name),
+                    _dir: None,
+                }
+            }
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("botper.db");
+                Self {
+                    target: DbTarget::Sqlite(path.clone()),
+                    url: path.to_string_lossy().into_owned(),
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+
+    pub async fn open(&self) -> Db {
+        let db = Db::open(self.target.clone(), &PoolOptions::default()).unwrap();
+        db.migrate().await.unwrap();
+        db
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name
+            && let Ok(mut c) = diesel::PgConnection::establish(&admin_url())
+        {
+            let _ = diesel::sql_query(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+                .execute(&mut c);
+        }
+    }
+}
+
+fn rand_suffix() -> u32 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+}
+
+/// The service under test with its fake Webex and database.
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub fake: FakeWebex,
+    pub client: reqwest::Client,
+    pub running: Option<Running>,
+    pub db: TestDb,
+}
+
+pub struct AppOptions {
+    pub backend: Backend,
+    pub env: Vec<(&'static str, String)>,
+    pub tuning: Tuning,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Sqlite,
+            env: Vec::new(),
+            tuning: Tuning::default(),
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(AppOptions {
+        backend,
+        ..AppOptions::default()
+    })
+    .await
+}
+
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    let fake = FakeWebex::start().await;
+    spawn_app_on(fake, TestDb::new(options.backend), options).await
+}
+
+/// Starts the service against an existing fake and database (to restart it, for example).
+pub async fn spawn_app_on(fake: FakeWebex, db: TestDb, options: AppOptions) -> TestApp {
+    let mut vars: HashMap<&str, String> = HashMap::from([
+        ("WEBEX_BOT_TOKEN", fake_webex::BOT_TOKEN.to_owned()),
+        ("WEBEX_WEBHOOK_SECRET", SECRET.to_owned()),
+        ("WEBEX_API_BASE_URL", fake.base_url()),
+        ("DATABASE_URL", db.url.clone()),
+        ("BOTPER_BIND", "127.0.0.1:0".to_owned()),
+        ("BOTPER_WORKERS", "2".to_owned()),
+    ]);
+    for (k, v) in options.env {
+        vars.insert(k, v);
+    }
+    let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config");
+    let tuning = Tuning {
+        retry: Some(options.tuning.retry.unwrap_or_else(fast_retry)),
+        ..options.tuning
+    };
+    let running = startup::start(config, tuning)
+        .await
+        .expect("service starts");
+    TestApp {
+        addr: running.addr,
+        fake,
+        client: reqwest::Client::new(),
+        running: Some(running),
+        db,
+    }
+}
+
+/// The production retry policy with short waits, so tests of failures stay quick.
+pub fn fast_retry() -> botper::adapters::webex::RetryPolicy {
+    botper::adapters::webex::RetryPolicy {
+        base_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(50),
+        ..Default::default()
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs `body` to the webhook with the given signature header (if any).
+    pub async fn post_webhook(&self, body: &[u8], signature: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(self.url("/webex/webhook"))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(s) = signature {
+            req = req.header("x-spark-signature", s);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Delivers `envelope` signed with the right secret; returns the status code.
+    pub async fn deliver(&self, envelope: &Value) -> u16 {
+        let body = serde_json::to_vec(envelope).unwrap();
+        self.post_webhook(&body, Some(&sign(SECRET, &body)))
+            .await
+            .status()
+            .as_u16()
+    }
+
+    /// `person` types `text` in `room` (a direct space); Webex tells Botper about it.
+    pub async fn say(&self, person: &Person, room: &str, text: &str) -> String {
+        let id = self.fake.user_says(person, room, text, None);
+        let status = self.deliver(&message_created(&id, room, &person.id)).await;
+        assert_eq!(status, 200, "webhook for {text:?} not accepted");
+        id
+    }
+
+    /// Says `text` and waits for the bot's reply; returns the reply's Markdown.
+    pub async fn ask(&self, person: &Person, room: &str, text: &str) -> String {
+        let before = self.fake.sent_count();
+        self.say(person, room, text).await;
+        let sent = self
+            .fake
+            .wait_for_sent(before + 1, Duration::from_secs(10))
+            .await;
+        sent[before].markdown().to_owned()
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// A `messages`/`created` envelope as Webex sends it.
+pub fn message_created(message_id: &str, room_id: &str, person_id: &str) -> Value {
+    json!({
+        "id": "Y2lzY29zcGFyazovL3VzL1dFQkhPT0svd2gtMQ",
+        "name": "botper messages",
+        "targetUrl": "https://botper.example.com/webex/webhook",
+        "resource": "messages",
+        "event": "created",
+        "orgId": "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9vcmctMQ",
+        "createdBy": "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9ib3Q",
+        "appId": "Y2lzY29zcGFyazovL3VzL0FQUExJQ0FUSU9OL2FwcA",
+        "ownedBy": "creator",
+        "status": "active",
+        "created": "2026-11-29T10:00:00.000Z",
+        "actorId": person_id,
+        "data": {
+            "id": message_id,
+            "roomId": room_id,
+            "roomType": "direct",
+            "personId": person_id,
+            "personEmail": "someone@example.com",
+            "created": "2026-11-29T12:00:00.000Z"
+        }
+    })
+}
+
+/// Polls `f` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if f().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
