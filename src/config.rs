@@ -10,11 +10,12 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::adapters::db::DbTarget;
+use crate::adapters::db::{DbTarget, TokenKey};
 
 pub const DEFAULT_API_BASE: &str = "https://webexapis.com/v1";
 pub const DEFAULT_DATABASE: &str = "botper.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -26,6 +27,15 @@ pub struct Config {
     pub workers: usize,
     pub db_pool_size: u32,
     pub inbox_retention: Duration,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    /// Where Webex sends the browser back (`WEBEX_REDIRECT_URI`).
+    pub redirect_uri: String,
+    /// Where Webex and browsers reach Botper (`BOTPER_PUBLIC_URL`), no trailing slash.
+    pub public_url: String,
+    /// `BOTPER_TOKEN_KEY`; required with Postgres, generated into a file next to an SQLite
+    /// database otherwise.
+    pub token_key: Option<TokenKey>,
 }
 
 /// An invalid value: which variable, and what is wrong with it.
@@ -81,7 +91,46 @@ impl Config {
         let db_pool_size = number(&var, "BOTPER_DB_POOL_SIZE", 8, 1, 128)?;
         let retention_days = number(&var, "BOTPER_INBOX_RETENTION_DAYS", 7, 1, 3650)?;
 
+        let public_raw = var("BOTPER_PUBLIC_URL").unwrap_or_else(|| DEFAULT_PUBLIC_URL.into());
+        let public_url = parse_http_url(&public_raw)
+            .map_err(|problem| ConfigError {
+                var: "BOTPER_PUBLIC_URL",
+                problem,
+            })?
+            .to_string()
+            .trim_end_matches('/')
+            .to_owned();
+        let redirect_uri = match var("WEBEX_REDIRECT_URI") {
+            Some(raw) => parse_http_url(&raw)
+                .map_err(|problem| ConfigError {
+                    var: "WEBEX_REDIRECT_URI",
+                    problem,
+                })?
+                .to_string(),
+            None => format!("{public_url}/auth/webex/callback"),
+        };
+        let token_key = match var("BOTPER_TOKEN_KEY") {
+            Some(raw) => Some(TokenKey::from_base64(&raw).map_err(|e| ConfigError {
+                var: "BOTPER_TOKEN_KEY",
+                problem: format!("{e} (make one with `openssl rand -base64 32`)"),
+            })?),
+            None if database.is_postgres() => {
+                return Err(ConfigError {
+                    var: "BOTPER_TOKEN_KEY",
+                    problem: "is required with Postgres: 32 random bytes in base64 \
+                              (`openssl rand -base64 32`); it encrypts the stored tokens"
+                        .into(),
+                });
+            }
+            None => None,
+        };
+
         Ok(Self {
+            client_id: var("WEBEX_CLIENT_ID"),
+            client_secret: secret("WEBEX_CLIENT_SECRET"),
+            redirect_uri,
+            public_url,
+            token_key,
             bot_token: secret("WEBEX_BOT_TOKEN"),
             webhook_secret: secret("WEBEX_WEBHOOK_SECRET"),
             webex_api_base,
@@ -108,7 +157,19 @@ impl Config {
                 "webhook signatures cannot be checked; webhooks are refused",
             ));
         }
+        let oauth =
+            "OAuth credentials not configured: \"Connect to Webex\" and `meeting` are unavailable";
+        if self.client_id.is_none() {
+            out.push(("WEBEX_CLIENT_ID", oauth));
+        }
+        if self.client_secret.is_none() {
+            out.push(("WEBEX_CLIENT_SECRET", oauth));
+        }
         out
+    }
+
+    pub fn oauth_configured(&self) -> bool {
+        self.client_id.is_some() && self.client_secret.is_some()
     }
 }
 
@@ -158,14 +219,45 @@ mod tests {
         assert_eq!(c.webex_api_base.as_str(), "https://webexapis.com/v1");
         assert_eq!(c.database, DbTarget::Sqlite("botper.db".into()));
         assert_eq!(c.bind, "127.0.0.1:8000".parse().unwrap());
-        assert_eq!(c.missing().len(), 2);
+        assert_eq!(c.missing().len(), 4);
         assert_eq!(c.missing()[0].0, "WEBEX_BOT_TOKEN");
+        assert_eq!(c.public_url, "http://localhost:8000");
+        assert_eq!(c.redirect_uri, "http://localhost:8000/auth/webex/callback");
+        assert!(c.token_key.is_none());
+    }
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn postgres_urls_select_postgres_and_need_a_token_key() {
+        let e = config(&[("DATABASE_URL", "postgres://postgres@127.0.0.1/botper")]).unwrap_err();
+        assert_eq!(e.var, "BOTPER_TOKEN_KEY");
+        let c = config(&[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1/botper"),
+            ("BOTPER_TOKEN_KEY", KEY),
+        ])
+        .unwrap();
+        assert!(c.database.is_postgres());
+        assert!(c.token_key.is_some());
     }
 
     #[test]
-    fn postgres_urls_select_postgres() {
-        let c = config(&[("DATABASE_URL", "postgres://postgres@127.0.0.1/botper")]).unwrap();
-        assert!(c.database.is_postgres());
+    fn the_redirect_follows_the_public_url_unless_set() {
+        let c = config(&[("BOTPER_PUBLIC_URL", "https://botper.example.com/")]).unwrap();
+        assert_eq!(c.public_url, "https://botper.example.com");
+        assert_eq!(
+            c.redirect_uri,
+            "https://botper.example.com/auth/webex/callback"
+        );
+        let c = config(&[("WEBEX_REDIRECT_URI", "https://x.example/cb")]).unwrap();
+        assert_eq!(c.redirect_uri, "https://x.example/cb");
+    }
+
+    #[test]
+    fn a_bad_token_key_is_refused() {
+        let e = config(&[("BOTPER_TOKEN_KEY", "c2hvcnQ=")]).unwrap_err();
+        assert_eq!(e.var, "BOTPER_TOKEN_KEY");
+        assert!(e.problem.contains("32 bytes"), "{}", e.problem);
     }
 
     #[test]
@@ -188,10 +280,14 @@ mod tests {
         let c = config(&[
             ("WEBEX_BOT_TOKEN", "tok-123"),
             ("WEBEX_WEBHOOK_SECRET", "sec-456"),
+            ("WEBEX_CLIENT_ID", "cid"),
+            ("WEBEX_CLIENT_SECRET", "csecret-789"),
+            ("BOTPER_TOKEN_KEY", KEY),
         ])
         .unwrap();
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("tok-123") && !dbg.contains("sec-456"));
+        assert!(!dbg.contains("csecret-789") && !dbg.contains(KEY));
         assert!(c.missing().is_empty());
     }
 }

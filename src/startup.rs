@@ -9,19 +9,24 @@ use anyhow::Context as _;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::adapters::db::{Db, PoolOptions};
+use crate::adapters::db::{Db, DbTarget, PoolOptions, TokenKey};
 use crate::adapters::http::{self, HttpSettings};
-use crate::adapters::webex::{RetryPolicy, WebexHttp, WebexMessagingClient};
+use crate::adapters::webex::{
+    OAuthSettings, RetryPolicy, WebexHttp, WebexMeetingsClient, WebexMessagingClient,
+    WebexOAuthClient, WebexWebhooksClient,
+};
 use crate::app::worker::{self, WorkerOptions};
-use crate::app::{App, Ports};
+use crate::app::{App, AppSettings, Ports};
 use crate::config::Config;
 use crate::ports::SystemClock;
 
 /// Knobs that tests and the load tool turn; production uses the defaults.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Tuning {
     pub retry: Option<RetryPolicy>,
     pub worker: Option<WorkerOptions>,
+    /// A listener bound beforehand (tests that must know the port before start).
+    pub listener: Option<std::net::TcpListener>,
 }
 
 /// A started service.
@@ -46,6 +51,51 @@ impl Running {
         }
         self.housekeeping.abort();
     }
+}
+
+/// The key that seals stored tokens: `BOTPER_TOKEN_KEY`, or (embedded store only) a key
+/// generated once into `<database>.key` with 0600 permissions.
+pub fn token_key(config: &Config) -> anyhow::Result<TokenKey> {
+    if let Some(k) = &config.token_key {
+        return Ok(k.clone());
+    }
+    let DbTarget::Sqlite(db_path) = &config.database else {
+        anyhow::bail!("BOTPER_TOKEN_KEY is required with Postgres");
+    };
+    let mut name = db_path.as_os_str().to_owned();
+    name.push(".key");
+    let path = std::path::PathBuf::from(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => TokenKey::from_base64(&text)
+            .map_err(|e| anyhow::anyhow!("the token key file {} {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = TokenKey::generate();
+            write_private(&path, &key.to_base64())
+                .with_context(|| format!("cannot write the token key file {}", path.display()))?;
+            tracing::warn!(
+                file = %path.display(),
+                "generated a token key for the embedded store (mode 0600); keep it with the database, or set BOTPER_TOKEN_KEY"
+            );
+            Ok(key)
+        }
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot read the token key file {}", path.display()))
+        }
+    }
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
 }
 
 /// Opens the database and applies migrations, retrying for a short while if the database is
@@ -82,29 +132,34 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
     for (var, consequence) in config.missing() {
         tracing::warn!("{var} is not set: {consequence}");
     }
-    let db = open_database(&config).await?;
+    let key = token_key(&config)?;
+    let db = open_database(&config).await?.with_token_key(&key);
     tracing::info!(store = %config.database.redacted(), "store ready");
 
-    let webex = WebexHttp::new(&config.webex_api_base, tuning.retry.unwrap_or_default())?;
-    let messaging = WebexMessagingClient::new(webex, config.bot_token.clone());
-    let db_arc = Arc::new(db.clone());
-    let app = App::new(Ports {
-        tasks: db_arc.clone(),
-        inbox: db_arc,
-        messaging: Arc::new(messaging),
-        clock: Arc::new(SystemClock),
-    });
+    let app = build_app(
+        &config,
+        db.clone(),
+        tuning.retry.clone().unwrap_or_default(),
+    )?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let listener = match tuning.listener {
+        Some(l) => {
+            l.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(l)?
+        }
+        None => tokio::net::TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?,
+    };
     let addr = listener.local_addr()?;
     let routes = http::routes(
         app.clone(),
         HttpSettings {
             webhook_secret: config.webhook_secret.clone(),
             bot_token_configured: config.bot_token.is_some(),
+            oauth_configured: config.oauth_configured(),
+            secure_cookies: config.public_url.starts_with("https://"),
         },
     );
     let mut server_stop = stop_rx.clone();
@@ -153,6 +208,39 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
         workers,
         housekeeping,
     })
+}
+
+/// Wires every adapter to the ports (the store must already be migrated).
+pub fn build_app(config: &Config, db: Db, retry: RetryPolicy) -> anyhow::Result<App> {
+    let webex = WebexHttp::new(&config.webex_api_base, retry)?;
+    let db = Arc::new(db);
+    Ok(App::new(
+        Ports {
+            tasks: db.clone(),
+            inbox: db.clone(),
+            tokens: db.clone(),
+            web_auth: db,
+            messaging: Arc::new(WebexMessagingClient::new(
+                webex.clone(),
+                config.bot_token.clone(),
+            )),
+            meetings: Arc::new(WebexMeetingsClient::new(webex.clone())),
+            webhooks: Arc::new(WebexWebhooksClient::new(webex.clone())),
+            oauth: Arc::new(WebexOAuthClient::new(
+                webex,
+                OAuthSettings {
+                    client_id: config.client_id.clone(),
+                    client_secret: config.client_secret.clone(),
+                    redirect_uri: config.redirect_uri.clone(),
+                },
+            )),
+            clock: Arc::new(SystemClock),
+        },
+        AppSettings {
+            public_url: config.public_url.clone(),
+            webhook_secret: config.webhook_secret.clone(),
+        },
+    ))
 }
 
 /// Hourly: deletes settled inbox items (and their recorded outcomes) past the retention.

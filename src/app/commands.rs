@@ -49,6 +49,9 @@ impl App {
                     .await?;
                 Ok(())
             }
+            WebexEvent::MeetingCreated { meeting_id, owner } => {
+                self.on_meeting_created(item, meeting_id, owner).await
+            }
         }
     }
 
@@ -68,8 +71,24 @@ impl App {
             Err(e) => return Ok(reply::parse_error(&e)),
         };
         let now = self.clock.now();
+        let connect_url = self.settings.connect_url();
         let op = match command {
             Command::Help => return Ok(reply::help()),
+            Command::Meeting(request) => {
+                let result = self.schedule_meeting(person, request, key).await?;
+                return Ok(result.reply(&connect_url));
+            }
+            Command::Status => {
+                return Ok(match self.tokens.load(person.clone()).await? {
+                    Some(g) => reply::status(&g, &connect_url),
+                    None => reply::status_not_connected(&connect_url),
+                });
+            }
+            Command::Connect => return Ok(reply::connect(&connect_url)),
+            Command::Disconnect => {
+                let had = self.disconnect(person).await?;
+                return Ok(reply::disconnected(had));
+            }
             Command::Unknown(verb) => return Ok(reply::unknown(&verb)),
             Command::List => {
                 let open = self.tasks.list_open(person.clone()).await?;

@@ -10,6 +10,9 @@ pub enum AppError {
     /// A dependency is down; the caller should answer 503 and may try again.
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
+    /// Webex failed in a way worth retrying (5xx, timeouts, rate limits).
+    #[error(transparent)]
+    Webex(WebexError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -79,10 +82,13 @@ impl From<StoreError> for ProcessError {
 
 impl From<AppError> for ProcessError {
     fn from(e: AppError) -> Self {
-        Self {
-            message: format!("{e:#}"),
-            transient: true,
-            retry_after: None,
+        match e {
+            AppError::Webex(w) => w.into(),
+            other => Self {
+                message: format!("{other:#}"),
+                transient: true,
+                retry_after: None,
+            },
         }
     }
 }

@@ -5,46 +5,102 @@
 
 mod commands;
 mod error;
+mod grants;
 mod ingress;
+mod meetings;
+mod oauth;
 pub mod worker;
 
 use std::sync::Arc;
 
-use tokio::sync::{Notify, OnceCell};
+use rand::Rng;
+use secrecy::SecretString;
+use tokio::sync::{Mutex, Notify, OnceCell};
 
 pub use error::{AppError, ProcessError};
+pub use grants::GrantState;
 pub use ingress::Receipt;
+pub use meetings::MeetingResult;
+pub use oauth::{CallbackParams, Connected, LoginError, LoginStart, TestMeetingError};
 
-use crate::ports::{BotIdentity, Clock, Inbox, TaskRepository, WebexError, WebexMessaging};
+use crate::ports::{
+    BotIdentity, Clock, Inbox, OAuthProvider, TaskRepository, TokenStore, WebAuthStore, WebexError,
+    WebexMeetings, WebexMessaging, WebexWebhooks,
+};
 
 /// The ports the use cases need.
 pub struct Ports {
     pub tasks: Arc<dyn TaskRepository>,
     pub inbox: Arc<dyn Inbox>,
     pub messaging: Arc<dyn WebexMessaging>,
+    pub meetings: Arc<dyn WebexMeetings>,
+    pub webhooks: Arc<dyn WebexWebhooks>,
+    pub oauth: Arc<dyn OAuthProvider>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub web_auth: Arc<dyn WebAuthStore>,
     pub clock: Arc<dyn Clock>,
 }
+
+/// Settings the use cases need (not secrets they pass around, except the webhook secret
+/// they register webhooks with).
+#[derive(Clone)]
+pub struct AppSettings {
+    /// Where Webex and browsers reach Botper, without a trailing slash.
+    pub public_url: String,
+    pub webhook_secret: Option<SecretString>,
+}
+
+impl AppSettings {
+    pub fn connect_url(&self) -> String {
+        format!("{}/auth/webex/login", self.public_url)
+    }
+
+    pub fn webhook_url(&self) -> String {
+        format!("{}/webex/webhook", self.public_url)
+    }
+}
+
+/// Striped locks: at most one refresh per person in flight inside this process (the
+/// store's lease covers other processes).
+const REFRESH_STRIPES: usize = 64;
 
 #[derive(Clone)]
 pub struct App {
     tasks: Arc<dyn TaskRepository>,
     inbox: Arc<dyn Inbox>,
     messaging: Arc<dyn WebexMessaging>,
+    meetings: Arc<dyn WebexMeetings>,
+    webhooks: Arc<dyn WebexWebhooks>,
+    oauth: Arc<dyn OAuthProvider>,
+    tokens: Arc<dyn TokenStore>,
+    web_auth: Arc<dyn WebAuthStore>,
     clock: Arc<dyn Clock>,
+    settings: Arc<AppSettings>,
     bot: Arc<OnceCell<BotIdentity>>,
     /// Wakes idle workers when a delivery was stored by this process.
     work: Arc<Notify>,
+    refresh_locks: Arc<Vec<Mutex<()>>>,
+    /// Names this process in refresh leases.
+    instance: Arc<str>,
 }
 
 impl App {
-    pub fn new(p: Ports) -> Self {
+    pub fn new(p: Ports, settings: AppSettings) -> Self {
         Self {
             tasks: p.tasks,
             inbox: p.inbox,
             messaging: p.messaging,
+            meetings: p.meetings,
+            webhooks: p.webhooks,
+            oauth: p.oauth,
+            tokens: p.tokens,
+            web_auth: p.web_auth,
             clock: p.clock,
+            settings: Arc::new(settings),
             bot: Arc::new(OnceCell::new()),
             work: Arc::new(Notify::new()),
+            refresh_locks: Arc::new((0..REFRESH_STRIPES).map(|_| Mutex::new(())).collect()),
+            instance: format!("{}-{:08x}", std::process::id(), rand::rng().random::<u32>()).into(),
         }
     }
 
@@ -70,28 +126,71 @@ impl App {
     pub fn inbox(&self) -> &Arc<dyn Inbox> {
         &self.inbox
     }
+
+    pub fn settings(&self) -> &AppSettings {
+        &self.settings
+    }
+}
+
+/// A random URL-safe token of `bytes` random bytes.
+pub(crate) fn random_token(bytes: usize) -> String {
+    use base64::Engine;
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill(&mut buf[..]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
 #[cfg(test)]
 pub(crate) mod test_support {
     //! Builders for app contract tests: real domain, mocked ports.
     use super::*;
+    use crate::domain::grant::{AccessToken, Grant, RefreshToken, TokenSet};
     use crate::ports::clock::MockClock;
+    use crate::ports::grants::{MockTokenStore, MockWebAuthStore};
     use crate::ports::inbox::MockInbox;
+    use crate::ports::meetings::MockWebexMeetings;
     use crate::ports::messaging::MockWebexMessaging;
+    use crate::ports::oauth::MockOAuthProvider;
     use crate::ports::tasks::MockTaskRepository;
-    use jiff::Timestamp;
+    use crate::ports::webhooks::MockWebexWebhooks;
+    use jiff::{SignedDuration, Timestamp};
 
     pub const BOT_ID: &str = "bot-1";
+    pub const PUBLIC_URL: &str = "https://botper.example.com";
+    pub const SECRET: &str = "hook-secret";
 
     pub fn now() -> Timestamp {
         "2026-11-29T12:00:00Z".parse().unwrap()
+    }
+
+    pub fn grant(person: &str, access: &str, expires_in_mins: i64, version: i64) -> Grant {
+        Grant {
+            person: person.into(),
+            display_name: "Pat Doe".into(),
+            email: Some("pat@example.com".into()),
+            timezone: Some("Europe/Paris".into()),
+            tokens: TokenSet {
+                access_token: AccessToken::new(access),
+                access_expires_at: now() + SignedDuration::from_mins(expires_in_mins),
+                refresh_token: RefreshToken::new(format!("refresh-{access}")),
+                refresh_expires_at: now() + SignedDuration::from_hours(24 * 80),
+                scope: None,
+            },
+            webhook_id: Some("wh-1".into()),
+            disconnected: None,
+            version,
+        }
     }
 
     pub struct Mocks {
         pub tasks: MockTaskRepository,
         pub inbox: MockInbox,
         pub messaging: MockWebexMessaging,
+        pub meetings: MockWebexMeetings,
+        pub webhooks: MockWebexWebhooks,
+        pub oauth: MockOAuthProvider,
+        pub tokens: MockTokenStore,
+        pub web_auth: MockWebAuthStore,
     }
 
     impl Mocks {
@@ -100,6 +199,11 @@ pub(crate) mod test_support {
                 tasks: MockTaskRepository::new(),
                 inbox: MockInbox::new(),
                 messaging: MockWebexMessaging::new(),
+                meetings: MockWebexMeetings::new(),
+                webhooks: MockWebexWebhooks::new(),
+                oauth: MockOAuthProvider::new(),
+                tokens: MockTokenStore::new(),
+                web_auth: MockWebAuthStore::new(),
             }
         }
 
@@ -107,12 +211,23 @@ pub(crate) mod test_support {
         pub fn app(self) -> App {
             let mut clock = MockClock::new();
             clock.expect_now().returning(now);
-            let app = App::new(Ports {
-                tasks: Arc::new(self.tasks),
-                inbox: Arc::new(self.inbox),
-                messaging: Arc::new(self.messaging),
-                clock: Arc::new(clock),
-            });
+            let app = App::new(
+                Ports {
+                    tasks: Arc::new(self.tasks),
+                    inbox: Arc::new(self.inbox),
+                    messaging: Arc::new(self.messaging),
+                    meetings: Arc::new(self.meetings),
+                    webhooks: Arc::new(self.webhooks),
+                    oauth: Arc::new(self.oauth),
+                    tokens: Arc::new(self.tokens),
+                    web_auth: Arc::new(self.web_auth),
+                    clock: Arc::new(clock),
+                },
+                AppSettings {
+                    public_url: PUBLIC_URL.into(),
+                    webhook_secret: Some(SecretString::from(SECRET.to_owned())),
+                },
+            );
             app.bot
                 .set(BotIdentity {
                     id: BOT_ID.into(),

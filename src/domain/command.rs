@@ -1,6 +1,7 @@
 //! The chat command grammar: one verb, then its argument. Parsing is separate from executing;
 //! an unknown verb is a variant (answered with help), not an error.
 
+use super::meeting::{MeetingError, MeetingRequest};
 use super::task::{TaskNumber, TaskNumberError, TaskTitle, TaskTitleError, shorten};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,6 +10,14 @@ pub enum Command {
     List,
     Done(TaskNumber),
     Delete(TaskNumber),
+    /// Create a Webex meeting with the person's own grant, and a task for it.
+    Meeting(MeetingRequest),
+    /// Whether the person's Webex account is connected, and until when.
+    Status,
+    /// Where to connect the person's Webex account.
+    Connect,
+    /// Remove the person's grant.
+    Disconnect,
     Help,
     /// A verb Botper does not know; the reply names it and lists the commands.
     Unknown(String),
@@ -25,6 +34,8 @@ pub enum ParseError {
         verb: &'static str,
         error: TaskNumberError,
     },
+    #[error("{0}")]
+    Meeting(#[from] MeetingError),
 }
 
 impl Command {
@@ -46,6 +57,10 @@ impl Command {
             "list" | "tasks" | "ls" => Ok(Command::List),
             "done" | "complete" => Ok(Command::Done(number("done")?)),
             "delete" | "remove" | "rm" => Ok(Command::Delete(number("delete")?)),
+            "meeting" | "meet" | "schedule" => Ok(Command::Meeting(MeetingRequest::parse(rest)?)),
+            "status" => Ok(Command::Status),
+            "connect" | "login" => Ok(Command::Connect),
+            "disconnect" | "logout" => Ok(Command::Disconnect),
             "" | "help" | "?" | "hi" | "hello" => Ok(Command::Help),
             _ => Ok(Command::Unknown(shorten(&verb, 40))),
         }
@@ -154,6 +169,21 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn meeting_status_connect_and_disconnect() {
+        match Command::parse("Meeting  Team Standup at 15:00") {
+            Ok(Command::Meeting(r)) => assert_eq!(r.title.as_str(), "Team Standup"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            Command::parse("meeting"),
+            Err(ParseError::Meeting(MeetingError::NoTitle))
+        );
+        assert_eq!(Command::parse("STATUS"), Ok(Command::Status));
+        assert_eq!(Command::parse("connect"), Ok(Command::Connect));
+        assert_eq!(Command::parse("disconnect"), Ok(Command::Disconnect));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! (`tests/architecture.rs` enforces it). "Now", randomness and ids come in as arguments.
 
 pub mod command;
+pub mod grant;
 pub mod ids;
 pub mod markdown;
+pub mod meeting;
 pub mod mention;
 pub mod reply;
 pub mod task;

@@ -1,8 +1,12 @@
 //! What Botper says back: every reply is rendered here, in Webex Markdown, with user text
 //! escaped. Replies stay under Webex's message size limit.
 
+use jiff::Zoned;
+
 use super::command::ParseError;
+use super::grant::Grant;
 use super::markdown::escape_inline;
+use super::meeting::MeetingError;
 use super::task::{Task, TaskNumberError, TaskOutcome, TaskTitleError};
 
 /// Webex refuses `markdown` longer than 7439 bytes.
@@ -21,12 +25,18 @@ impl Reply {
     }
 }
 
-pub const HELP: &str = "**Botper keeps your tasks.** Commands:\n\
+pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `task <text>`: add a task\n\
 - `list`: show your open tasks\n\
 - `done <n>`: mark task *n* done\n\
 - `delete <n>`: remove task *n*\n\
+- `meeting <title> [at 15:00] [tomorrow] [for 45m]`: create a Webex meeting and a task for it\n\
+- `status`: whether your Webex account is connected\n\
+- `connect` / `disconnect`: let Botper create meetings for you, or stop it\n\
 - `help`: this list";
+
+/// Where people schedule a meeting by hand.
+pub const WEBEX_MEETINGS_URL: &str = "https://web.webex.com/meetings";
 
 pub fn help() -> Reply {
     Reply::new(HELP)
@@ -60,6 +70,11 @@ pub fn parse_error(e: &ParseError) -> Reply {
             };
             format!("I can't run `{verb}`: {why}. Try `{verb} 2`, and `list` to see your numbers.")
         }
+        ParseError::Meeting(e) => format!(
+            "I can't schedule that meeting: {}. Try `meeting Team Standup` or \
+             `meeting Review tomorrow at 15:00 for 45m`.",
+            meeting_error(e)
+        ),
     };
     Reply::new(text)
 }
@@ -98,6 +113,149 @@ pub fn task_list(open: &[Task]) -> Reply {
         md.push_str(&entry);
     }
     Reply::new(md)
+}
+
+fn meeting_error(e: &MeetingError) -> String {
+    match e {
+        MeetingError::Repeated(what) => format!("“{what}” is given twice"),
+        other => other.to_string(),
+    }
+}
+
+/// `Mon 30 Nov, 15:00–15:45 (Europe/Paris)`.
+pub fn slot_text(start: &Zoned, end: &Zoned) -> String {
+    let zone = start.time_zone().iana_name().unwrap_or("UTC").to_owned();
+    let end_fmt = if start.date() == end.date() {
+        end.strftime("%H:%M").to_string()
+    } else {
+        end.strftime("%a %-d %b, %H:%M").to_string()
+    };
+    format!("{}–{end_fmt} ({zone})", start.strftime("%a %-d %b, %H:%M"))
+}
+
+/// The reply to `meeting …` once Webex created the meeting and the task is filed.
+pub fn meeting_scheduled(
+    title: &str,
+    start: &Zoned,
+    end: &Zoned,
+    web_link: &str,
+    task: &TaskOutcome,
+) -> Reply {
+    let task_line = match task {
+        TaskOutcome::Created(t) | TaskOutcome::AlreadyLinked(t) => {
+            format!("Filed as task **#{}**.", t.number)
+        }
+        _ => String::new(),
+    };
+    Reply::new(format!(
+        "📅 **{}** is scheduled for {}. [Join the meeting]({})\n\n{task_line}",
+        escape_inline(title),
+        slot_text(start, end),
+        link_target(web_link)
+    ))
+}
+
+/// The 1:1 note to a host whose meeting (scheduled elsewhere) became a task.
+pub fn meeting_filed(
+    title: &str,
+    start: &Zoned,
+    end: &Zoned,
+    web_link: &str,
+    task: &Task,
+) -> Reply {
+    Reply::new(format!(
+        "📅 You scheduled **{}** for {}. I filed it as task **#{}**. [Join the meeting]({})",
+        escape_inline(title),
+        slot_text(start, end),
+        task.number,
+        link_target(web_link)
+    ))
+}
+
+pub fn not_connected(connect_url: &str) -> Reply {
+    Reply::new(format!(
+        "I can create meetings for you once you connect your Webex account: \
+         [connect Botper]({}). Until then, schedule it yourself in \
+         [Webex]({WEBEX_MEETINGS_URL}) and add a task with `task <text>`. Nothing was created.",
+        link_target(connect_url)
+    ))
+}
+
+pub fn reconnect(connect_url: &str) -> Reply {
+    Reply::new(format!(
+        "Webex no longer accepts your connection to Botper (it expired or was revoked), so \
+         nothing was created. Please [connect again]({}).",
+        link_target(connect_url)
+    ))
+}
+
+/// Webex refused to create a meeting (a 4xx). `message` is Webex's own words.
+pub fn meeting_refused(status: u16, message: &str) -> Reply {
+    let hint = match status {
+        403 => {
+            " Your Webex account may not have a meeting license, or Botper was not \
+                granted permission to schedule meetings (`connect` again to grant it)."
+        }
+        400 => " Check the time and title, then try again.",
+        _ => "",
+    };
+    Reply::new(format!(
+        "Webex refused to create the meeting: {}.{hint} Nothing was created.",
+        escape_inline(message.trim_end_matches('.'))
+    ))
+}
+
+pub fn status(grant: &Grant, connect_url: &str) -> Reply {
+    let who = match &grant.email {
+        Some(e) => format!(
+            "**{}** ({})",
+            escape_inline(&grant.display_name),
+            escape_inline(e)
+        ),
+        None => format!("**{}**", escape_inline(&grant.display_name)),
+    };
+    if let Some(reason) = &grant.disconnected {
+        return Reply::new(format!(
+            "Your Webex connection as {who} stopped working ({}). Please [connect again]({}).",
+            escape_inline(reason),
+            link_target(connect_url)
+        ));
+    }
+    let until = grant.tokens.refresh_expires_at.strftime("%-d %b %Y");
+    let webhook = if grant.webhook_id.is_some() {
+        "Meetings you schedule anywhere in Webex become tasks."
+    } else {
+        "Meetings you create with `meeting …` become tasks (meetings scheduled elsewhere are \
+         not followed: `connect` again to fix that)."
+    };
+    Reply::new(format!(
+        "You're connected as {who}. The grant renews itself and is valid until {until} \
+         unless you use Botper before then. {webhook} Type `disconnect` to remove it."
+    ))
+}
+
+pub fn status_not_connected(connect_url: &str) -> Reply {
+    Reply::new(format!(
+        "Your Webex account is not connected. [Connect Botper]({}) to let it create meetings \
+         for you and file every meeting you schedule as a task.",
+        link_target(connect_url)
+    ))
+}
+
+pub fn connect(connect_url: &str) -> Reply {
+    Reply::new(format!(
+        "[Connect your Webex account]({}) to let Botper create meetings for you.",
+        link_target(connect_url)
+    ))
+}
+
+pub fn disconnected(had_grant: bool) -> Reply {
+    Reply::new(if had_grant {
+        "Disconnected: Botper no longer holds a grant for your Webex account and stopped \
+         following your meetings. Your tasks stay."
+    } else {
+        "There was nothing to disconnect: your Webex account was not connected."
+    })
 }
 
 /// `**#3** Buy milk` with the title escaped, and the join link for meeting tasks.

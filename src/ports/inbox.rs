@@ -16,6 +16,12 @@ pub enum WebexEvent {
         room_id: RoomId,
         person_id: PersonId,
     },
+    /// A meeting was scheduled by a person whose meetings webhook Botper registered.
+    MeetingCreated {
+        meeting_id: String,
+        /// Who registered the webhook (`createdBy`): the connected person.
+        owner: PersonId,
+    },
 }
 
 impl WebexEvent {
@@ -24,6 +30,7 @@ impl WebexEvent {
     pub fn order_key(&self) -> String {
         match self {
             Self::MessageCreated { person_id, .. } => format!("person:{person_id}"),
+            Self::MeetingCreated { owner, .. } => format!("person:{owner}"),
         }
     }
 }

@@ -6,14 +6,22 @@
 //! types only (no HTTP or database types); each port documents its error contract.
 
 pub mod clock;
+pub mod grants;
 pub mod inbox;
+pub mod meetings;
 pub mod messaging;
+pub mod oauth;
 pub mod tasks;
+pub mod webhooks;
 
 pub use clock::{Clock, SystemClock};
+pub use grants::{RefreshClaim, TokenStore, WebAuthStore, WebSession};
 pub use inbox::{
     DeadLetter, DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, NewDelivery,
     WebexEvent,
 };
+pub use meetings::{Meeting, MeetingDraft, WebexMeetings};
 pub use messaging::{BotIdentity, Destination, IncomingMessage, WebexError, WebexMessaging};
+pub use oauth::{Identity, OAuthError, OAuthProvider};
 pub use tasks::{IdempotencyKey, StoreError, TaskRepository};
+pub use webhooks::{NewWebhook, WebexWebhooks, Webhook};

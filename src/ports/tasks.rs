@@ -51,4 +51,14 @@ pub trait TaskRepository: Send + Sync {
     /// # Errors
     /// As for [`TaskRepository::apply`].
     async fn list_open(&self, owner: PersonId) -> Result<Vec<Task>, StoreError>;
+
+    /// The task `owner` has for a meeting, if any.
+    ///
+    /// # Errors
+    /// As for [`TaskRepository::apply`].
+    async fn find_by_meeting(
+        &self,
+        owner: PersonId,
+        meeting_id: String,
+    ) -> Result<Option<Task>, StoreError>;
 }

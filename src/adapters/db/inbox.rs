@@ -70,6 +70,10 @@ enum EventDto {
         room_id: String,
         person_id: String,
     },
+    MeetingCreated {
+        meeting_id: String,
+        owner: String,
+    },
 }
 
 impl EventDto {
@@ -83,6 +87,10 @@ impl EventDto {
                 message_id: message_id.as_str().to_owned(),
                 room_id: room_id.as_str().to_owned(),
                 person_id: person_id.as_str().to_owned(),
+            },
+            WebexEvent::MeetingCreated { meeting_id, owner } => EventDto::MeetingCreated {
+                meeting_id: meeting_id.clone(),
+                owner: owner.as_str().to_owned(),
             },
         };
         serde_json::to_string(&dto).map_err(|e| DbError::Other(e.into()))
@@ -99,6 +107,10 @@ impl EventDto {
                 message_id: MessageId::new(message_id),
                 room_id: RoomId::new(room_id),
                 person_id: PersonId::new(person_id),
+            },
+            EventDto::MeetingCreated { meeting_id, owner } => WebexEvent::MeetingCreated {
+                meeting_id,
+                owner: PersonId::new(owner),
             },
         })
     }

@@ -5,6 +5,8 @@
 //! ports ([`crate::ports::TaskRepository`], [`crate::ports::Inbox`], …).
 
 mod connection;
+mod crypto;
+mod grants;
 mod inbox;
 mod schema;
 mod tasks;
@@ -17,6 +19,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use connection::{DbConnection, DbTarget};
+pub use crypto::{KeyError, TokenKey};
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -30,6 +33,8 @@ pub type Pool = r2d2::Pool<connection::Manager>;
 pub struct Db {
     pool: Pool,
     target: DbTarget,
+    /// Seals tokens; `None` until a token key is given (grants then cannot be stored).
+    sealer: Option<crypto::Sealer>,
 }
 
 /// What went wrong in the store, before each port maps it to its own error type.
@@ -92,7 +97,17 @@ impl Db {
             .connection_timeout(options.connection_timeout)
             .test_on_check_out(false)
             .build_unchecked(connection::Manager::new(target.clone()));
-        Ok(Self { pool, target })
+        Ok(Self {
+            pool,
+            target,
+            sealer: None,
+        })
+    }
+
+    /// Enables the token store with `key` (see `docs/operations.md` for key handling).
+    pub fn with_token_key(mut self, key: &TokenKey) -> Self {
+        self.sealer = Some(crypto::Sealer::new(key));
+        self
     }
 
     pub fn target(&self) -> &DbTarget {

@@ -48,3 +48,41 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    grants (person_id) {
+        person_id -> Text,
+        display_name -> Text,
+        email -> Nullable<Text>,
+        timezone -> Nullable<Text>,
+        access_token -> Text,
+        access_expires_at -> BigInt,
+        refresh_token -> Text,
+        refresh_expires_at -> BigInt,
+        scope -> Nullable<Text>,
+        webhook_id -> Nullable<Text>,
+        disconnected -> Nullable<Text>,
+        version -> BigInt,
+        refresh_owner -> Nullable<Text>,
+        refresh_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    oauth_states (state_hash) {
+        state_hash -> Text,
+        browser -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    web_sessions (token_hash) {
+        token_hash -> Text,
+        person_id -> Text,
+        csrf -> Text,
+        expires_at -> BigInt,
+    }
+}

@@ -250,6 +250,17 @@ impl TaskRepository for Db {
         .await
         .map_err(Into::into)
     }
+
+    #[tracing::instrument(name = "db.tasks.find_by_meeting", skip_all)]
+    async fn find_by_meeting(
+        &self,
+        owner: PersonId,
+        meeting_id: String,
+    ) -> Result<Option<Task>, StoreError> {
+        self.run(move |conn| task_for_meeting(conn, owner.as_str(), &meeting_id))
+            .await
+            .map_err(Into::into)
+    }
 }
 
 impl From<DbError> for StoreError {

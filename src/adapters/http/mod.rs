@@ -5,6 +5,7 @@ mod pages;
 pub mod signature;
 mod webhook;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -22,6 +23,9 @@ pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 pub struct HttpSettings {
     pub webhook_secret: Option<SecretString>,
     pub bot_token_configured: bool,
+    pub oauth_configured: bool,
+    /// Mark cookies `Secure` (the public URL is https).
+    pub secure_cookies: bool,
 }
 
 #[derive(Clone)]
@@ -65,11 +69,32 @@ pub fn routes(
         .and(warp::get())
         .and(with.clone())
         .map(pages::index);
+    let login = warp::path!("auth" / "webex" / "login")
+        .and(warp::get())
+        .and(warp::cookie::optional::<String>(pages::BROWSER_COOKIE))
+        .and(with.clone())
+        .then(pages::login);
+    let callback = warp::path!("auth" / "webex" / "callback")
+        .and(warp::get())
+        .and(warp::query::<HashMap<String, String>>())
+        .and(warp::cookie::optional::<String>(pages::BROWSER_COOKIE))
+        .and(with.clone())
+        .then(pages::callback);
+    let test_meeting = warp::path!("meetings" / "test")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(16 * 1024))
+        .and(warp::body::form::<HashMap<String, String>>())
+        .and(warp::cookie::optional::<String>(pages::SESSION_COOKIE))
+        .and(with.clone())
+        .then(pages::test_meeting);
 
     healthz
         .or(readyz)
         .or(webhook)
         .or(index)
+        .or(login)
+        .or(callback)
+        .or(test_meeting)
         .with(warp::trace(
             |info| tracing::info_span!("http", method = %info.method(), path = %info.path()),
         ))

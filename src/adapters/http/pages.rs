@@ -1,10 +1,20 @@
-//! The web pages (server-rendered HTML, no JavaScript).
+//! The web pages: home, the OAuth login and callback, and the test-meeting form. Small,
+//! server-rendered, accessible, and working without JavaScript.
 
-use warp::reply::{Html, html};
+use std::collections::HashMap;
+
+use warp::http::{StatusCode, header};
+use warp::reply::{Reply, Response, html};
 
 use super::Shared;
+use crate::app::{CallbackParams, LoginError, MeetingResult, TestMeetingError};
 
-pub(crate) fn index(shared: Shared) -> Html<String> {
+/// Binds an OAuth state to the browser that started the login.
+pub(crate) const BROWSER_COOKIE: &str = "botper_browser";
+/// The success page's session (for the test-meeting form).
+pub(crate) const SESSION_COOKIE: &str = "botper_session";
+
+pub(crate) fn index(shared: Shared) -> Response {
     let s = &shared.settings;
     let bot = match shared.app.known_bot_identity() {
         Some(b) => format!(
@@ -14,12 +24,25 @@ pub(crate) fn index(shared: Shared) -> Html<String> {
         None if s.bot_token_configured => {
             "<p>The bot token is set; the bot's identity is not confirmed yet.</p>".into()
         }
-        None => "<p><strong>WEBEX_BOT_TOKEN is not set</strong>: the bot cannot answer.</p>".into(),
+        None => "<p class=\"error\"><strong>WEBEX_BOT_TOKEN is not set</strong>: the bot cannot answer.</p>".into(),
     };
     let webhooks = if s.webhook_secret.is_some() && s.bot_token_configured {
         "<p>Webhooks are accepted at <code>/webex/webhook</code>.</p>"
     } else {
-        "<p><strong>Webhooks are refused</strong> until WEBEX_BOT_TOKEN and WEBEX_WEBHOOK_SECRET are set.</p>"
+        "<p class=\"error\"><strong>Webhooks are refused</strong> until WEBEX_BOT_TOKEN and WEBEX_WEBHOOK_SECRET are set.</p>"
+    };
+    let connect = if s.oauth_configured {
+        "<h2>Your meetings</h2>\
+         <p>Connect your Webex account so that <code>meeting Team Standup</code> creates the \
+         meeting for you, and every meeting you schedule anywhere becomes a task.</p>\
+         <p><a class=\"button\" href=\"/auth/webex/login\">Connect to Webex</a></p>"
+            .to_owned()
+    } else {
+        "<h2>Your meetings</h2>\
+         <p class=\"error\" role=\"status\"><strong>OAuth credentials not configured.</strong> \
+         Set <code>WEBEX_CLIENT_ID</code> and <code>WEBEX_CLIENT_SECRET</code> (from your \
+         Webex integration) to enable \"Connect to Webex\".</p>"
+            .to_owned()
     };
     html(page(
         "Botper",
@@ -27,9 +50,215 @@ pub(crate) fn index(shared: Shared) -> Html<String> {
             "<h1>Botper</h1>\
              <p>Botper keeps your tasks and meetings in Webex. In a space with the bot, type \
              <code>task Buy milk</code>, <code>list</code>, <code>done 1</code>, \
-             <code>delete 1</code> or <code>help</code>.</p>{bot}{webhooks}"
+             <code>delete 1</code>, <code>meeting Team Standup</code> or <code>help</code>.</p>\
+             {bot}{webhooks}{connect}"
         ),
     ))
+    .into_response()
+}
+
+pub(crate) async fn login(browser: Option<String>, shared: Shared) -> Response {
+    match shared.app.begin_login(browser).await {
+        Ok(start) => {
+            let cookie = cookie(
+                BROWSER_COOKIE,
+                &start.browser,
+                "/auth/webex",
+                600,
+                shared.settings.secure_cookies,
+            );
+            let mut r = warp::reply::with_status("", StatusCode::FOUND).into_response();
+            let h = r.headers_mut();
+            if let Ok(v) = start.authorize_url.parse() {
+                h.insert(header::LOCATION, v);
+            }
+            if let Ok(v) = cookie.parse() {
+                h.insert(header::SET_COOKIE, v);
+            }
+            h.insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+            r
+        }
+        Err(e) => login_error_page(&e),
+    }
+}
+
+pub(crate) async fn callback(
+    query: HashMap<String, String>,
+    browser: Option<String>,
+    shared: Shared,
+) -> Response {
+    let params = CallbackParams {
+        code: query.get("code").cloned(),
+        state: query.get("state").cloned(),
+        error: query.get("error").cloned(),
+        error_description: query.get("error_description").cloned(),
+    };
+    let secure = shared.settings.secure_cookies;
+    let clear_browser = cookie(BROWSER_COOKIE, "", "/auth/webex", 0, secure);
+    let mut r = match shared.app.complete_login(params, browser).await {
+        Ok(c) => {
+            let who = match &c.email {
+                Some(e) => format!("{} ({})", escape(&c.display_name), escape(e)),
+                None => escape(&c.display_name),
+            };
+            let webhook = match &c.webhook {
+                Ok(()) => "<p>Meetings you schedule anywhere in Webex will now become tasks.</p>"
+                    .to_owned(),
+                Err(why) => format!(
+                    "<p class=\"error\" role=\"status\">Botper could not follow your meetings \
+                     ({}); meetings you create with <code>meeting …</code> still become \
+                     tasks.</p>",
+                    escape(why)
+                ),
+            };
+            let mut r = html(page(
+                "Connected to Webex",
+                &format!(
+                    "<h1>Connected as {who}</h1>{webhook}\
+                     <p>In any space with the bot, type <code>meeting Team Standup</code>.</p>\
+                     {}",
+                    test_form(&c.csrf)
+                ),
+            ))
+            .into_response();
+            let session = cookie(SESSION_COOKIE, &c.session, "/", 3600, secure);
+            if let Ok(v) = session.parse() {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(e) => login_error_page(&e),
+    };
+    if let Ok(v) = clear_browser.parse() {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    r
+}
+
+fn test_form(csrf: &str) -> String {
+    format!(
+        "<h2>Try it</h2>\
+         <form method=\"post\" action=\"/meetings/test\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <p><label for=\"title\">Meeting title</label><br>\
+         <input id=\"title\" name=\"title\" required maxlength=\"128\" value=\"Botper test meeting\"></p>\
+         <p><button class=\"button\" type=\"submit\">Create a test meeting</button></p>\
+         <p class=\"hint\">It starts in 5 minutes, lasts 30 minutes, and becomes a task.</p>\
+         </form>",
+        escape(csrf)
+    )
+}
+
+pub(crate) async fn test_meeting(
+    form: HashMap<String, String>,
+    session: Option<String>,
+    shared: Shared,
+) -> Response {
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();
+    let title = form.get("title").map(String::as_str).unwrap_or_default();
+    let connect = shared.app.settings().connect_url();
+    match shared.app.schedule_test_meeting(session, csrf, title).await {
+        Ok(MeetingResult::Scheduled {
+            meeting,
+            slot,
+            task,
+        }) => {
+            let number = match &task {
+                crate::domain::TaskOutcome::Created(t)
+                | crate::domain::TaskOutcome::AlreadyLinked(t) => format!("#{}", t.number),
+                _ => "?".into(),
+            };
+            html(page(
+                "Meeting created",
+                &format!(
+                    "<h1>Meeting created</h1>\
+                     <p><strong>{}</strong>, {}.</p>\
+                     <p><a class=\"button\" href=\"{}\">Join the meeting</a></p>\
+                     <p>Botper filed it as task <strong id=\"task-number\">{number}</strong>; \
+                     type <code>list</code> in a space with the bot to see it.</p>\
+                     <p><a href=\"/\">Back to Botper</a></p>",
+                    escape(&meeting.title),
+                    escape(&crate::domain::reply::slot_text(&slot.start, &slot.end)),
+                    escape(&meeting.web_link),
+                ),
+            ))
+            .into_response()
+        }
+        Ok(other) => {
+            let text = match other {
+                MeetingResult::NotConnected | MeetingResult::Reconnect(_) => format!(
+                    "Your Webex connection is gone. <a href=\"{}\">Connect again</a>.",
+                    escape(&connect)
+                ),
+                MeetingResult::Refused { message, .. } => {
+                    format!("Webex refused to create the meeting: {}", escape(&message))
+                }
+                MeetingResult::Invalid(e) => escape(&e.to_string()),
+                MeetingResult::Scheduled { .. } => unreachable!("handled above"),
+            };
+            error_page(StatusCode::BAD_GATEWAY, "Meeting not created", &text)
+        }
+        Err(e) => {
+            let status = match e {
+                TestMeetingError::NoSession | TestMeetingError::BadCsrf => StatusCode::FORBIDDEN,
+                TestMeetingError::BadTitle(_) => StatusCode::BAD_REQUEST,
+                TestMeetingError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            error_page(status, "Meeting not created", &escape(&e.to_string()))
+        }
+    }
+}
+
+fn login_error_page(e: &LoginError) -> Response {
+    let (status, title) = match e {
+        LoginError::NotConfigured(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "OAuth credentials not configured",
+        ),
+        LoginError::Denied(_) => (StatusCode::FORBIDDEN, "Not connected"),
+        LoginError::BadState | LoginError::MissingCode => {
+            (StatusCode::BAD_REQUEST, "Sign-in refused")
+        }
+        LoginError::TokenExchange(_) => (StatusCode::BAD_GATEWAY, "Token exchange failed"),
+        LoginError::Identity(_) => (StatusCode::BAD_GATEWAY, "Connection failed"),
+        LoginError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Try again later"),
+    };
+    let detail = match e {
+        LoginError::NotConfigured(what) => format!(
+            "{}. Set <code>WEBEX_CLIENT_ID</code> and <code>WEBEX_CLIENT_SECRET</code> to enable \
+             \"Connect to Webex\".",
+            escape(what)
+        ),
+        other => escape(&other.to_string()),
+    };
+    error_page(
+        status,
+        title,
+        &format!("{detail} <a href=\"/\">Back to Botper</a>"),
+    )
+}
+
+fn error_page(status: StatusCode, title: &str, body_html: &str) -> Response {
+    warp::reply::with_status(
+        html(page(
+            title,
+            &format!(
+                "<h1>{}</h1><p class=\"error\" role=\"alert\">{body_html}</p>",
+                escape(title)
+            ),
+        )),
+        status,
+    )
+    .into_response()
+}
+
+fn cookie(name: &str, value: &str, path: &str, max_age: u32, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    )
 }
 
 pub(crate) fn page(title: &str, body: &str) -> String {
@@ -41,12 +270,14 @@ pub(crate) fn page(title: &str, body: &str) -> String {
     )
 }
 
-const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d1f23}\
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d1f23;line-height:1.5}\
 main{max-width:40rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:12px;\
 box-shadow:0 1px 4px rgba(0,0,0,.08)}code{background:#eef0f3;padding:.1rem .3rem;border-radius:4px}\
-.button{display:inline-block;background:#0b6ee0;color:#fff;padding:.7rem 1.2rem;border-radius:8px;\
-text-decoration:none;border:0;font-size:1rem;cursor:pointer}.button:focus{outline:3px solid #ffbf47}\
-.error{color:#a4161a}";
+.button{display:inline-block;background:#0b5cc7;color:#fff;padding:.7rem 1.2rem;border-radius:8px;\
+text-decoration:none;border:0;font-size:1rem;cursor:pointer}\
+.button:focus,input:focus,a:focus{outline:3px solid #ffbf47;outline-offset:2px}\
+input{font-size:1rem;padding:.5rem;width:100%;max-width:24rem;border:1px solid #767676;border-radius:6px}\
+.error{color:#a4161a}.hint{color:#555}";
 
 /// Escapes text for HTML element content and attribute values.
 pub(crate) fn escape(s: &str) -> String {

@@ -25,6 +25,11 @@ pub(crate) struct ErrorItem {
 }
 
 impl ErrorBody {
+    /// The OAuth `error` code (`invalid_grant`, …), if the body has one.
+    pub fn oauth_error(&self) -> Option<String> {
+        self.error.clone()
+    }
+
     pub fn best_message(&self) -> Option<String> {
         self.message
             .clone()
@@ -128,6 +133,8 @@ pub(crate) enum EnvelopeError {
 
 #[derive(Deserialize)]
 struct RawEnvelope {
+    #[serde(rename = "createdBy")]
+    created_by: Option<serde_json::Value>,
     resource: Option<serde_json::Value>,
     event: Option<serde_json::Value>,
     data: Option<serde_json::Value>,
@@ -158,6 +165,16 @@ impl DeliveryEnvelope {
                 message_id: MessageId::new(field("id", "data.id")?),
                 room_id: RoomId::new(field("roomId", "data.roomId")?),
                 person_id: PersonId::new(field("personId", "data.personId")?),
+            },
+            ("meetings", "created") => WebexEvent::MeetingCreated {
+                meeting_id: field("id", "data.id")?,
+                owner: PersonId::new(
+                    raw.created_by
+                        .as_ref()
+                        .and_then(|v| v.as_str())
+                        .filter(|v| !v.is_empty())
+                        .ok_or(EnvelopeError::Missing("createdBy"))?,
+                ),
             },
             _ => return Ok(Self::Ignored { resource, event }),
         };
@@ -193,6 +210,31 @@ mod tests {
                     person_id: "p1".into()
                 }
             }
+        );
+    }
+
+    #[test]
+    fn meeting_created_names_the_webhook_owner() {
+        let body = br#"{"resource":"meetings","event":"created","createdBy":"u1",
+            "data":{"id":"870f51ff287b41be84648412901e0402","hostUserId":"u1"}}"#;
+        match DeliveryEnvelope::parse(body).unwrap() {
+            DeliveryEnvelope::Event { key, event } => {
+                assert_eq!(key.data_id, "870f51ff287b41be84648412901e0402");
+                assert_eq!(
+                    event,
+                    WebexEvent::MeetingCreated {
+                        meeting_id: "870f51ff287b41be84648412901e0402".into(),
+                        owner: "u1".into()
+                    }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            DeliveryEnvelope::parse(
+                br#"{"resource":"meetings","event":"created","data":{"id":"m"}}"#
+            ),
+            Err(EnvelopeError::Missing("createdBy"))
         );
     }
 
@@ -250,4 +292,134 @@ mod tests {
                 .unwrap();
         assert_eq!(o.best_message().as_deref(), Some("invalid_grant: expired"));
     }
+}
+
+/// `POST /meetings` body (Meetings spec, `CreateMeetingObject`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreateMeeting<'a> {
+    pub title: &'a str,
+    pub start: String,
+    pub end: String,
+    pub timezone: &'a str,
+    pub integration_tags: &'a [String],
+}
+
+/// A meeting (Meetings spec, `MeetingSeriesObject`), the fields Botper reads.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MeetingDto {
+    pub id: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub web_link: Option<String>,
+    pub start: String,
+    pub end: String,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub host_user_id: Option<String>,
+    #[serde(default)]
+    pub host_email: Option<String>,
+    #[serde(default)]
+    pub integration_tags: Vec<String>,
+}
+
+impl TryFrom<MeetingDto> for crate::ports::Meeting {
+    type Error = anyhow::Error;
+
+    fn try_from(m: MeetingDto) -> Result<Self, Self::Error> {
+        let ts = |s: &str| {
+            s.parse::<jiff::Timestamp>()
+                .map_err(|e| anyhow::anyhow!("meeting time `{s}`: {e}"))
+        };
+        Ok(crate::ports::Meeting {
+            start: ts(&m.start)?,
+            end: ts(&m.end)?,
+            title: m.title.unwrap_or_else(|| "Webex meeting".into()),
+            web_link: m.web_link.unwrap_or_default(),
+            id: m.id,
+            timezone: m.timezone,
+            host_user_id: m.host_user_id.map(PersonId::new),
+            host_email: m.host_email,
+            integration_tags: m.integration_tags,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ItemsDto<T> {
+    #[serde(default = "Vec::new")]
+    pub items: Vec<T>,
+}
+
+/// `POST /webhooks` and `PUT /webhooks/{id}` bodies (Messaging spec).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WebhookBody<'a> {
+    pub name: &'a str,
+    pub target_url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'a str>,
+    pub secret: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WebhookDto {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub target_url: String,
+    pub resource: String,
+    pub event: String,
+    #[serde(default)]
+    pub filter: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+impl From<WebhookDto> for crate::ports::Webhook {
+    fn from(w: WebhookDto) -> Self {
+        crate::ports::Webhook {
+            id: w.id,
+            name: w.name,
+            target_url: w.target_url,
+            resource: w.resource,
+            event: w.event,
+            filter: w.filter,
+            status: w.status.unwrap_or_else(|| "active".into()),
+            secret: w.secret,
+        }
+    }
+}
+
+/// The token endpoint's answer.
+#[derive(Deserialize)]
+pub(crate) struct TokenDto {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub refresh_token_expires_in: Option<i64>,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UserDto {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub emails: Vec<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
 }

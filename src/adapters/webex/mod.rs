@@ -3,7 +3,10 @@
 //! and error mapping.
 
 mod dto;
+mod meetings;
 mod messaging;
+mod oauth;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -13,7 +16,10 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 pub(crate) use dto::{DeliveryEnvelope, EnvelopeError};
+pub use meetings::WebexMeetingsClient;
 pub use messaging::WebexMessagingClient;
+pub use oauth::{OAuthSettings, WebexOAuthClient};
+pub use webhooks::WebexWebhooksClient;
 
 use crate::ports::WebexError;
 
@@ -96,6 +102,14 @@ impl WebexHttp {
         self.client.request(method, self.url(path))
     }
 
+    /// A request to an absolute URL (a pagination link) with the bearer token.
+    pub fn request_url(&self, method: Method, url: &str, token: &SecretString) -> RequestBuilder {
+        self.client.request(method, url).header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", token.expose_secret()),
+        )
+    }
+
     pub fn authed(&self, method: Method, path: &str, token: &SecretString) -> RequestBuilder {
         self.request(method, path).header(
             header::AUTHORIZATION,
@@ -110,15 +124,51 @@ impl WebexHttp {
         endpoint: &'static str,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Response, WebexError> {
+        let resp = self.send_raw(endpoint, build).await?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let failure = read_failure(resp).await;
+        Err(match status {
+            StatusCode::UNAUTHORIZED => WebexError::Unauthorized,
+            StatusCode::NOT_FOUND => WebexError::NotFound,
+            s => WebexError::Rejected {
+                status: s.as_u16(),
+                message: failure.message,
+                tracking_id: failure.tracking_id,
+            },
+        })
+    }
+
+    /// Like [`WebexHttp::send`], but a final 4xx (other than 429/423) is returned to the
+    /// caller as a response, for endpoints whose errors need their own reading (OAuth).
+    pub async fn send_raw(
+        &self,
+        endpoint: &'static str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, WebexError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let last = attempt >= self.policy.max_attempts;
-            let result = build().send().await;
-            let wait = match result {
+            let wait = match build().send().await {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => {
                     let status = resp.status();
+                    let retryable = status == StatusCode::TOO_MANY_REQUESTS
+                        || status == StatusCode::LOCKED
+                        || status.is_server_error();
+                    if !retryable {
+                        let tracking = resp
+                            .headers()
+                            .get("trackingid")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-")
+                            .to_owned();
+                        tracing::warn!(endpoint, status = status.as_u16(), tracking_id = %tracking, attempt, "Webex refused the call");
+                        return Ok(resp);
+                    }
                     let retry_after = retry_after(&resp);
                     let failure = read_failure(resp).await;
                     tracing::warn!(
@@ -129,41 +179,29 @@ impl WebexHttp {
                         message = %failure.message,
                         "Webex call failed"
                     );
-                    match status {
-                        StatusCode::TOO_MANY_REQUESTS | StatusCode::LOCKED => match retry_after {
+                    if status.is_server_error() {
+                        if last {
+                            return Err(WebexError::Unavailable(format!(
+                                "{endpoint} answered {}",
+                                status.as_u16()
+                            )));
+                        }
+                        self.policy.backoff(attempt)
+                    } else {
+                        match retry_after {
                             Some(d) if d > self.policy.max_retry_after => {
                                 return Err(WebexError::RateLimited {
                                     retry_after: Some(d),
                                 });
                             }
-                            _ if last => {
-                                return Err(WebexError::RateLimited { retry_after });
-                            }
+                            _ if last => return Err(WebexError::RateLimited { retry_after }),
                             Some(d) => d,
                             None => self.policy.backoff(attempt),
-                        },
-                        s if s.is_server_error() => {
-                            if last {
-                                return Err(WebexError::Unavailable(format!(
-                                    "{endpoint} answered {}",
-                                    s.as_u16()
-                                )));
-                            }
-                            self.policy.backoff(attempt)
-                        }
-                        StatusCode::UNAUTHORIZED => return Err(WebexError::Unauthorized),
-                        StatusCode::NOT_FOUND => return Err(WebexError::NotFound),
-                        s => {
-                            return Err(WebexError::Rejected {
-                                status: s.as_u16(),
-                                message: failure.message,
-                                tracking_id: failure.tracking_id,
-                            });
                         }
                     }
                 }
                 Err(e) => {
-                    // The error text of reqwest carries the URL, never headers: no token.
+                    // reqwest's error text carries the URL, never headers: no token.
                     let why = if e.is_timeout() {
                         "timed out"
                     } else if e.is_connect() {
@@ -181,6 +219,13 @@ impl WebexHttp {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// What a refused call said: Webex's message and tracking id.
+pub(crate) struct Failure {
+    pub message: String,
+    pub tracking_id: Option<String>,
+    pub oauth_error: Option<String>,
 }
 
 /// Decodes a 2xx body, mapping a body that is not what Webex documents to `Unexpected`.
@@ -201,12 +246,7 @@ fn retry_after(resp: &Response) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-struct Failure {
-    message: String,
-    tracking_id: Option<String>,
-}
-
-async fn read_failure(resp: Response) -> Failure {
+pub(crate) async fn read_failure(resp: Response) -> Failure {
     let header_tracking = resp
         .headers()
         .get("trackingid")
@@ -220,7 +260,8 @@ async fn read_failure(resp: Response) -> Failure {
         .and_then(|b| b.best_message())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
     Failure {
-        message: crate::adapters::webex::dto::clip(&message, 300),
+        message: dto::clip(&message, 300),
+        oauth_error: parsed.as_ref().and_then(|b| b.oauth_error()),
         tracking_id: parsed.and_then(|b| b.tracking_id).or(header_tracking),
     }
 }

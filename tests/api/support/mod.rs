@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 pub use fake_webex::{FakeWebex, Person};
 
 pub const SECRET: &str = "test-webhook-secret";
+/// 32 bytes, base64.
+pub const TOKEN_KEY: &str = "dGVzdC10b2tlbi1rZXktdGhpcnR5LXR3by1ieXRlcyE=";
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
@@ -94,7 +96,7 @@ impl TestDb {
     pub async fn open(&self) -> Db {
         let db = Db::open(self.target.clone(), &PoolOptions::default()).unwrap();
         db.migrate().await.unwrap();
-        db
+        db.with_token_key(&botper::adapters::db::TokenKey::from_base64(TOKEN_KEY).unwrap())
     }
 }
 
@@ -164,6 +166,7 @@ pub async fn spawn_app_on(fake: FakeWebex, db: TestDb, options: AppOptions) -> T
         ("DATABASE_URL", db.url.clone()),
         ("BOTPER_BIND", "127.0.0.1:0".to_owned()),
         ("BOTPER_WORKERS", "2".to_owned()),
+        ("BOTPER_TOKEN_KEY", TOKEN_KEY.to_owned()),
     ]);
     for (k, v) in options.env {
         vars.insert(k, v);

@@ -1,0 +1,91 @@
+//! `WebexMeetings` with a person's access token.
+
+use async_trait::async_trait;
+use reqwest::Method;
+use secrecy::SecretString;
+
+use super::dto::{CreateMeeting, ItemsDto, MeetingDto};
+use super::messaging::urlencode;
+use super::{WebexHttp, json};
+use crate::domain::grant::AccessToken;
+use crate::ports::{Meeting, MeetingDraft, WebexError, WebexMeetings};
+
+#[derive(Clone)]
+pub struct WebexMeetingsClient {
+    http: WebexHttp,
+}
+
+impl WebexMeetingsClient {
+    pub fn new(http: WebexHttp) -> Self {
+        Self { http }
+    }
+}
+
+pub(crate) fn bearer(t: &AccessToken) -> SecretString {
+    SecretString::from(t.expose().to_owned())
+}
+
+fn convert(m: MeetingDto) -> Result<Meeting, WebexError> {
+    Meeting::try_from(m).map_err(WebexError::Unexpected)
+}
+
+#[async_trait]
+impl WebexMeetings for WebexMeetingsClient {
+    #[tracing::instrument(name = "webex.create_meeting", skip_all)]
+    async fn create(&self, token: AccessToken, d: MeetingDraft) -> Result<Meeting, WebexError> {
+        let token = bearer(&token);
+        let body = CreateMeeting {
+            title: &d.title,
+            start: d.start.to_string(),
+            end: d.end.to_string(),
+            timezone: &d.timezone,
+            integration_tags: &d.integration_tags,
+        };
+        let resp = self
+            .http
+            .send("POST /meetings", || {
+                self.http
+                    .authed(Method::POST, "meetings", &token)
+                    .json(&body)
+            })
+            .await?;
+        convert(json("POST /meetings", resp).await?)
+    }
+
+    #[tracing::instrument(name = "webex.get_meeting", skip_all)]
+    async fn get(&self, token: AccessToken, id: String) -> Result<Meeting, WebexError> {
+        let token = bearer(&token);
+        let path = format!("meetings/{}", urlencode(&id));
+        let resp = self
+            .http
+            .send("GET /meetings/{id}", || {
+                self.http.authed(Method::GET, &path, &token)
+            })
+            .await?;
+        convert(json("GET /meetings/{id}", resp).await?)
+    }
+
+    #[tracing::instrument(name = "webex.find_meeting_by_tag", skip_all)]
+    async fn find_by_tag(
+        &self,
+        token: AccessToken,
+        tag: String,
+    ) -> Result<Option<Meeting>, WebexError> {
+        let token = bearer(&token);
+        let resp = self
+            .http
+            .send("GET /meetings", || {
+                self.http
+                    .authed(Method::GET, "meetings", &token)
+                    .query(&[("integrationTag", tag.as_str()), ("max", "10")])
+            })
+            .await?;
+        let items: ItemsDto<MeetingDto> = json("GET /meetings", resp).await?;
+        items
+            .items
+            .into_iter()
+            .find(|m| m.integration_tags.contains(&tag))
+            .map(convert)
+            .transpose()
+    }
+}

@@ -1,0 +1,560 @@
+//! Meetings: `meeting …` creates a Webex meeting with the person's own token and files a
+//! task for it; a `meetings`/`created` event files a task for a meeting scheduled anywhere
+//! else. Both link on the meeting id, so each meeting gets exactly one task.
+
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+
+use crate::domain::meeting::{
+    BOTPER_TAG, LinkDecision, MeetingError, MeetingRequest, Slot, decide_link,
+};
+use crate::domain::task::MeetingLink;
+use crate::domain::{PersonId, Reply, TaskOp, TaskOutcome, TaskTitle, reply};
+use crate::ports::{Destination, IdempotencyKey, InboxItem, Meeting, MeetingDraft, WebexError};
+
+use super::grants::UserCall;
+use super::{App, AppError, ProcessError};
+
+/// What `meeting …` came to.
+#[derive(Debug, Clone)]
+// Built once per request and moved a few times: boxing would buy nothing measurable.
+#[allow(clippy::large_enum_variant)]
+pub enum MeetingResult {
+    Scheduled {
+        meeting: Meeting,
+        slot: Slot,
+        task: TaskOutcome,
+    },
+    NotConnected,
+    Reconnect(String),
+    /// Webex refused the meeting; `message` is its own words.
+    Refused {
+        status: u16,
+        message: String,
+    },
+    Invalid(MeetingError),
+}
+
+impl MeetingResult {
+    pub fn reply(&self, connect_url: &str) -> Reply {
+        match self {
+            Self::Scheduled {
+                meeting,
+                slot,
+                task,
+            } => reply::meeting_scheduled(
+                &meeting.title,
+                &slot.start,
+                &slot.end,
+                &meeting.web_link,
+                task,
+            ),
+            Self::NotConnected => reply::not_connected(connect_url),
+            Self::Reconnect(_) => reply::reconnect(connect_url),
+            Self::Refused { status, message } => reply::meeting_refused(*status, message),
+            Self::Invalid(e) => reply::parse_error(&crate::domain::ParseError::Meeting(e.clone())),
+        }
+    }
+}
+
+/// How long Botper keeps asking for a meeting whose webhook arrived before its REST data.
+const LAG_RETRY_STEP: Duration = Duration::from_secs(15);
+const LAG_MAX_ATTEMPTS: u32 = 8;
+
+fn zone(name: Option<&str>) -> TimeZone {
+    name.and_then(|n| TimeZone::get(n).ok())
+        .unwrap_or(TimeZone::UTC)
+}
+
+fn link_of(m: &Meeting) -> MeetingLink {
+    MeetingLink {
+        meeting_id: m.id.clone(),
+        web_link: m.web_link.clone(),
+        start: Some(m.start),
+    }
+}
+
+fn task_title(m: &Meeting) -> TaskTitle {
+    TaskTitle::parse(&m.title).unwrap_or_else(|_| TaskTitle::parse("Webex meeting").expect("valid"))
+}
+
+impl App {
+    /// Creates the meeting with `person`'s grant and files a task for it. With a `key`, an
+    /// earlier attempt's meeting (found by its integration tag) is reused, not created
+    /// again.
+    ///
+    /// # Errors
+    /// Failures worth retrying (store, Webex 5xx/429, refresh); refusals are results.
+    pub async fn schedule_meeting(
+        &self,
+        person: &PersonId,
+        request: MeetingRequest,
+        key: Option<IdempotencyKey>,
+    ) -> Result<MeetingResult, AppError> {
+        let grant = match self.fresh_grant(person).await? {
+            super::GrantState::NotConnected => return Ok(MeetingResult::NotConnected),
+            super::GrantState::Reconnect(r) => return Ok(MeetingResult::Reconnect(r)),
+            super::GrantState::Ready(g) => g,
+        };
+        let tz = zone(grant.timezone.as_deref());
+        let slot = match request.resolve(self.clock.now(), &tz) {
+            Ok(s) => s,
+            Err(e) => return Ok(MeetingResult::Invalid(e)),
+        };
+        let request_tag = key
+            .as_ref()
+            .map(|k| format!("{BOTPER_TAG}-{}", k.as_str().replace(':', "-")));
+        let mut tags = vec![BOTPER_TAG.to_owned()];
+        tags.extend(request_tag.clone());
+        let draft = MeetingDraft {
+            title: request.title.as_str().to_owned(),
+            start: slot.start.timestamp(),
+            end: slot.end.timestamp(),
+            timezone: tz.iana_name().unwrap_or("UTC").to_owned(),
+            integration_tags: tags,
+        };
+        let call = self
+            .call_with_grant(grant, |token| {
+                let draft = draft.clone();
+                let tag = request_tag.clone();
+                let meetings = self.meetings.clone();
+                async move {
+                    if let Some(tag) = tag
+                        && let Some(existing) = meetings.find_by_tag(token.clone(), tag).await?
+                    {
+                        return Ok(existing);
+                    }
+                    meetings.create(token, draft).await
+                }
+            })
+            .await?;
+        let meeting = match call {
+            UserCall::NotConnected => return Ok(MeetingResult::NotConnected),
+            UserCall::Reconnect(r) => return Ok(MeetingResult::Reconnect(r)),
+            UserCall::Done(Ok(m)) => m,
+            UserCall::Done(Err(WebexError::Rejected {
+                status, message, ..
+            })) => return Ok(MeetingResult::Refused { status, message }),
+            UserCall::Done(Err(WebexError::NotFound)) => {
+                return Ok(MeetingResult::Refused {
+                    status: 404,
+                    message: "the meetings service was not found for this account".into(),
+                });
+            }
+            UserCall::Done(Err(e)) => return Err(AppError::Webex(e)),
+        };
+        tracing::info!(person = %person, meeting_id = %meeting.id, "meeting created");
+        let op = TaskOp::Create {
+            title: task_title(&meeting),
+            meeting: Some(link_of(&meeting)),
+        };
+        let task = self
+            .tasks
+            .apply(person.clone(), op, key, self.clock.now())
+            .await?;
+        let slot = Slot {
+            start: meeting.start.to_zoned(tz.clone()),
+            end: meeting.end.to_zoned(tz),
+        };
+        Ok(MeetingResult::Scheduled {
+            meeting,
+            slot,
+            task,
+        })
+    }
+
+    /// A `meetings`/`created` event for `owner`: fetch the meeting with their token (Webex's
+    /// REST data may lag the webhook: a 404 is retried for a few minutes), file a task
+    /// unless the meeting has one, and tell the host in a 1:1 message.
+    pub(crate) async fn on_meeting_created(
+        &self,
+        item: &InboxItem,
+        meeting_id: &str,
+        owner: &PersonId,
+    ) -> Result<(), ProcessError> {
+        let id = meeting_id.to_owned();
+        let call = self
+            .with_user_token(owner, |token| self.meetings.get(token, id.clone()))
+            .await?;
+        let meeting = match call {
+            UserCall::NotConnected | UserCall::Reconnect(_) => {
+                tracing::info!(person = %owner, "meeting event for a person without a usable grant; ignored");
+                return Ok(());
+            }
+            UserCall::Done(Ok(m)) => m,
+            UserCall::Done(Err(WebexError::NotFound)) if item.attempts < LAG_MAX_ATTEMPTS => {
+                return Err(ProcessError {
+                    message: "meeting not found yet (Webex REST data lags its webhook)".into(),
+                    transient: true,
+                    retry_after: Some(LAG_RETRY_STEP * item.attempts),
+                });
+            }
+            UserCall::Done(Err(WebexError::NotFound)) => {
+                return Err(ProcessError::permanent(format!(
+                    "meeting {meeting_id} still not found after {} attempts",
+                    item.attempts
+                )));
+            }
+            UserCall::Done(Err(e)) => return Err(e.into()),
+        };
+        let is_host = meeting.host_user_id.as_ref().is_none_or(|h| h == owner);
+        let existing = self
+            .tasks
+            .find_by_meeting(owner.clone(), meeting.id.clone())
+            .await?;
+        match decide_link(existing, is_host, &meeting.integration_tags) {
+            LinkDecision::NotHost => {
+                tracing::debug!("meeting hosted by someone else; not filed");
+                Ok(())
+            }
+            LinkDecision::AlreadyFiled(t) => {
+                tracing::debug!(task = %t.number, "meeting already has a task");
+                Ok(())
+            }
+            LinkDecision::File { tell_host } => {
+                let op = TaskOp::Create {
+                    title: task_title(&meeting),
+                    meeting: Some(link_of(&meeting)),
+                };
+                let key = IdempotencyKey::new(format!("inbox:{}", item.id.0));
+                let outcome = self
+                    .tasks
+                    .apply(owner.clone(), op, Some(key), self.clock.now())
+                    .await?;
+                if let (TaskOutcome::Created(task), true) = (&outcome, tell_host) {
+                    let tz = zone(meeting.timezone.as_deref());
+                    let note = reply::meeting_filed(
+                        &meeting.title,
+                        &meeting.start.to_zoned(tz.clone()),
+                        &meeting.end.to_zoned(tz),
+                        &meeting.web_link,
+                        task,
+                    );
+                    self.messaging
+                        .send(Destination::Person(owner.clone()), note)
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::test_support::{Mocks, grant, now};
+    use crate::domain::{Task, TaskNumber};
+    use crate::ports::{InboxId, RefreshClaim, WebexEvent};
+    use jiff::SignedDuration;
+
+    fn meeting(id: &str, host: &str, tags: &[&str]) -> Meeting {
+        Meeting {
+            id: id.into(),
+            title: "Team Standup".into(),
+            web_link: format!("https://example.webex.com/meet/{id}"),
+            start: now() + SignedDuration::from_mins(5),
+            end: now() + SignedDuration::from_mins(35),
+            timezone: Some("Europe/Paris".into()),
+            host_user_id: Some(host.into()),
+            host_email: None,
+            integration_tags: tags.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    fn task_for(m: &Meeting, n: u32) -> Task {
+        Task {
+            number: TaskNumber::new(n).unwrap(),
+            title: TaskTitle::parse(&m.title).unwrap(),
+            done: false,
+            created_at: now(),
+            meeting: Some(link_of(m)),
+        }
+    }
+
+    fn request(s: &str) -> MeetingRequest {
+        MeetingRequest::parse(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn connected_person_gets_a_meeting_with_their_token_and_a_linked_task() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.meetings
+            .expect_find_by_tag()
+            .withf(|t, tag| t.expose() == "user-acc" && tag == "botper-inbox-9")
+            .times(1)
+            .returning(|_, _| Ok(None));
+        m.meetings
+            .expect_create()
+            .withf(|t, d| {
+                t.expose() == "user-acc"
+                    && d.title == "Team Standup"
+                    && d.timezone == "Europe/Paris"
+                    && d.end.duration_since(d.start) == SignedDuration::from_mins(30)
+                    && d.start.duration_since(now()) >= SignedDuration::from_mins(5)
+                    && d.integration_tags == ["botper", "botper-inbox-9"]
+            })
+            .times(1)
+            .returning(|_, _| Ok(meeting("m1", "p", &["botper"])));
+        m.tasks
+            .expect_apply()
+            .withf(|p, op, key, _| {
+                p.as_str() == "p"
+                    && matches!(op, TaskOp::Create { title, meeting: Some(l) }
+                        if title.as_str() == "Team Standup" && l.meeting_id == "m1")
+                    && key.as_ref().map(|k| k.as_str()) == Some("inbox:9")
+            })
+            .times(1)
+            .returning(|_, _, _, _| {
+                Ok(TaskOutcome::Created(task_for(&meeting("m1", "p", &[]), 4)))
+            });
+        let r = m
+            .app()
+            .schedule_meeting(
+                &"p".into(),
+                request("Team Standup"),
+                Some(IdempotencyKey::new("inbox:9")),
+            )
+            .await
+            .unwrap();
+        let md = r.reply("https://x/auth/webex/login").markdown;
+        assert!(md.contains("**Team Standup** is scheduled for"), "{md}");
+        assert!(
+            md.contains("[Join the meeting](https://example.webex.com/meet/m1)"),
+            "{md}"
+        );
+        assert!(md.contains("task **#4**"), "{md}");
+    }
+
+    #[tokio::test]
+    async fn a_retried_request_reuses_the_meeting_an_earlier_attempt_created() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.meetings
+            .expect_find_by_tag()
+            .returning(|_, _| Ok(Some(meeting("m1", "p", &["botper", "botper-inbox-9"]))));
+        m.meetings.expect_create().never();
+        m.tasks.expect_apply().returning(|_, _, _, _| {
+            Ok(TaskOutcome::AlreadyLinked(task_for(
+                &meeting("m1", "p", &[]),
+                4,
+            )))
+        });
+        let r = m
+            .app()
+            .schedule_meeting(
+                &"p".into(),
+                request("Team Standup"),
+                Some(IdempotencyKey::new("inbox:9")),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(r, MeetingResult::Scheduled { .. }));
+    }
+
+    #[tokio::test]
+    async fn without_a_grant_nothing_is_created_and_the_reply_offers_to_connect() {
+        let mut m = Mocks::new();
+        m.tokens.expect_load().returning(|_| Ok(None));
+        m.meetings.expect_create().never();
+        m.tasks.expect_apply().never();
+        let r = m
+            .app()
+            .schedule_meeting(&"p".into(), request("Team Standup"), None)
+            .await
+            .unwrap();
+        let md = r
+            .reply("https://botper.example.com/auth/webex/login")
+            .markdown;
+        assert!(
+            md.contains("(https://botper.example.com/auth/webex/login)"),
+            "{md}"
+        );
+        assert!(md.contains("(https://web.webex.com/meetings)"), "{md}");
+        assert!(md.contains("Nothing was created"));
+    }
+
+    #[tokio::test]
+    async fn a_webex_refusal_is_explained_in_plain_words() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.meetings.expect_create().returning(|_, _| {
+            Err(WebexError::Rejected {
+                status: 403,
+                message: "The user does not have the required scope.".into(),
+                tracking_id: Some("T".into()),
+            })
+        });
+        m.tasks.expect_apply().never();
+        let r = m
+            .app()
+            .schedule_meeting(&"p".into(), request("X"), None)
+            .await
+            .unwrap();
+        let md = r.reply("u").markdown;
+        assert!(
+            md.starts_with(
+                "Webex refused to create the meeting: The user does not have the required scope."
+            ),
+            "{md}"
+        );
+        assert!(md.contains("meeting license"));
+    }
+
+    #[tokio::test]
+    async fn a_due_refresh_happens_before_the_meeting_is_created() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "old", 2, 1))));
+        m.tokens
+            .expect_try_begin_refresh()
+            .returning(|_, _, _, _| Ok(RefreshClaim::Claimed(grant("p", "old", 2, 1))));
+        m.oauth
+            .expect_refresh()
+            .times(1)
+            .returning(|_, _| Ok(grant("p", "new", 60 * 24, 2).tokens));
+        m.tokens
+            .expect_finish_refresh()
+            .returning(|_, _, _| Ok(Some(grant("p", "new", 60 * 24, 2))));
+        m.meetings
+            .expect_create()
+            .withf(|t, _| t.expose() == "new")
+            .times(1)
+            .returning(|_, _| Ok(meeting("m1", "p", &["botper"])));
+        m.tasks.expect_apply().returning(|_, _, _, _| {
+            Ok(TaskOutcome::Created(task_for(&meeting("m1", "p", &[]), 1)))
+        });
+        m.app()
+            .schedule_meeting(&"p".into(), request("X"), None)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_bad_time_is_answered_without_calling_webex() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.meetings.expect_create().never();
+        let r = m
+            .app()
+            .schedule_meeting(&"p".into(), request("X on 2020-01-01 at 10:00"), None)
+            .await
+            .unwrap();
+        assert!(
+            r.reply("u")
+                .markdown
+                .contains("that time has already passed")
+        );
+    }
+
+    fn meeting_item(attempts: u32) -> InboxItem {
+        InboxItem {
+            id: InboxId(5),
+            event: WebexEvent::MeetingCreated {
+                meeting_id: "m9".into(),
+                owner: "p".into(),
+            },
+            attempts,
+            received_at: now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_meeting_scheduled_elsewhere_becomes_a_task_and_the_host_is_told() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.meetings
+            .expect_get()
+            .withf(|t, id| t.expose() == "user-acc" && id == "m9")
+            .returning(|_, _| Ok(meeting("m9", "p", &[])));
+        m.tasks.expect_find_by_meeting().returning(|_, _| Ok(None));
+        m.tasks
+            .expect_apply()
+            .withf(|_, _, key, _| key.as_ref().map(|k| k.as_str()) == Some("inbox:5"))
+            .times(1)
+            .returning(|_, _, _, _| {
+                Ok(TaskOutcome::Created(task_for(&meeting("m9", "p", &[]), 7)))
+            });
+        m.messaging
+            .expect_send()
+            .withf(|to, r| {
+                *to == Destination::Person("p".into())
+                    && r.markdown.contains("task **#7**")
+                    && r.markdown.contains("(https://example.webex.com/meet/m9)")
+            })
+            .times(1)
+            .returning(|_, _| Ok("sent".into()));
+        m.app()
+            .on_meeting_created(&meeting_item(1), "m9", &"p".into())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn botpers_own_meeting_that_already_has_a_task_files_nothing() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.meetings
+            .expect_get()
+            .returning(|_, _| Ok(meeting("m9", "p", &["botper"])));
+        m.tasks
+            .expect_find_by_meeting()
+            .returning(|_, _| Ok(Some(task_for(&meeting("m9", "p", &[]), 3))));
+        m.tasks.expect_apply().never();
+        m.messaging.expect_send().never();
+        m.app()
+            .on_meeting_created(&meeting_item(1), "m9", &"p".into())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_meeting_not_yet_visible_is_retried_later() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.meetings
+            .expect_get()
+            .returning(|_, _| Err(WebexError::NotFound));
+        let e = m
+            .app()
+            .on_meeting_created(&meeting_item(2), "m9", &"p".into())
+            .await
+            .unwrap_err();
+        assert!(e.transient);
+        assert_eq!(e.retry_after, Some(Duration::from_secs(30)));
+    }
+
+    #[tokio::test]
+    async fn invitations_are_not_filed() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.meetings
+            .expect_get()
+            .returning(|_, _| Ok(meeting("m9", "someone-else", &[])));
+        m.tasks.expect_find_by_meeting().returning(|_, _| Ok(None));
+        m.tasks.expect_apply().never();
+        m.app()
+            .on_meeting_created(&meeting_item(1), "m9", &"p".into())
+            .await
+            .unwrap();
+    }
+}

@@ -1,0 +1,454 @@
+//! Meetings as the core sees them: what a person asks for (`meeting Team Standup at 15:00
+//! for 45m`), when that is in their time zone, and the rule that links a meeting to exactly
+//! one task.
+
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan, Zoned};
+
+use super::task::Task;
+
+/// The integration tag on every meeting Botper creates.
+pub const BOTPER_TAG: &str = "botper";
+
+/// A meeting title: trimmed, 1 to 128 characters (Webex's limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingTitle(String);
+
+impl MeetingTitle {
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, MeetingError> {
+        let t = raw.trim();
+        if t.is_empty() {
+            return Err(MeetingError::NoTitle);
+        }
+        let got = t.chars().count();
+        if got > Self::MAX_CHARS {
+            return Err(MeetingError::TitleTooLong {
+                max: Self::MAX_CHARS,
+                got,
+            });
+        }
+        Ok(Self(t.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Day {
+    Today,
+    Tomorrow,
+    On(Date),
+}
+
+/// What a person typed after `meeting`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingRequest {
+    pub title: MeetingTitle,
+    pub day: Option<Day>,
+    pub at: Option<Time>,
+    /// Minutes; `None` means the default.
+    pub minutes: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MeetingError {
+    #[error("a meeting needs a title")]
+    NoTitle,
+    #[error("meeting titles are at most {max} characters (this one has {got})")]
+    TitleTooLong { max: usize, got: usize },
+    #[error("`{0}` is given twice")]
+    Repeated(&'static str),
+    #[error("a meeting lasts from 10 minutes to 23 h 59 min")]
+    BadDuration,
+    #[error("that time has already passed")]
+    InThePast,
+    #[error("that date is too far ahead")]
+    TooFar,
+}
+
+/// A resolved time slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub start: Zoned,
+    pub end: Zoned,
+}
+
+impl MeetingRequest {
+    pub const DEFAULT_MINUTES: u32 = 30;
+    pub const DEFAULT_LEAD_MINUTES: i64 = 5;
+
+    /// Parses `Team Standup`, `Team Standup at 15:00`, `Review tomorrow at 9:30 for 1h`,
+    /// `Retro on 2026-12-01 at 14:00 for 45m`. Options are read from the end; words that do
+    /// not form an option stay in the title (`Lunch at noon` is a title).
+    pub fn parse(raw: &str) -> Result<Self, MeetingError> {
+        let words: Vec<(usize, &str)> = word_offsets(raw);
+        let mut end = words.len();
+        let (mut day, mut at, mut minutes) = (None, None, None);
+        loop {
+            if end >= 2 {
+                let (kw, value) = (words[end - 2].1.to_lowercase(), words[end - 1].1);
+                let parsed = match kw.as_str() {
+                    "at" => parse_time(value).map(|t| set(&mut at, t, "at")),
+                    "for" => parse_minutes(value).map(|m| set(&mut minutes, m, "for")),
+                    "on" => parse_date(value).map(|d| set(&mut day, Day::On(d), "on")),
+                    _ => None,
+                };
+                if let Some(result) = parsed {
+                    result?;
+                    end -= 2;
+                    continue;
+                }
+            }
+            if end >= 1 {
+                let d = match words[end - 1].1.to_lowercase().as_str() {
+                    "today" => Some(Day::Today),
+                    "tomorrow" => Some(Day::Tomorrow),
+                    _ => None,
+                };
+                if let Some(d) = d {
+                    set(&mut day, d, "day")?;
+                    end -= 1;
+                    continue;
+                }
+            }
+            break;
+        }
+        let title_end = words.get(end).map_or(raw.len(), |(at, _)| *at);
+        let title = MeetingTitle::parse(&raw[..title_end])?;
+        if let Some(m) = minutes
+            && !(10..=1439).contains(&m)
+        {
+            return Err(MeetingError::BadDuration);
+        }
+        Ok(Self {
+            title,
+            day,
+            at,
+            minutes,
+        })
+    }
+
+    pub fn default_for(title: MeetingTitle) -> Self {
+        Self {
+            title,
+            day: None,
+            at: None,
+            minutes: None,
+        }
+    }
+
+    /// The slot in `tz`: by default it starts 5 minutes from `now` (on a whole minute) and
+    /// lasts 30 minutes; a time of day that has passed today means tomorrow.
+    pub fn resolve(&self, now: Timestamp, tz: &TimeZone) -> Result<Slot, MeetingError> {
+        let now_z = now.to_zoned(tz.clone());
+        let minutes = i64::from(self.minutes.unwrap_or(Self::DEFAULT_MINUTES));
+        let start = match (self.day, self.at) {
+            (None, None) => {
+                let lead = now_z
+                    .checked_add(SignedDuration::from_mins(Self::DEFAULT_LEAD_MINUTES))
+                    .map_err(|_| MeetingError::TooFar)?;
+                round_up_to_minute(&lead)?
+            }
+            (day, at) => {
+                let time = at.unwrap_or(Time::constant(9, 0, 0, 0));
+                let date = match day {
+                    None | Some(Day::Today) => now_z.date(),
+                    Some(Day::Tomorrow) => {
+                        now_z.date().tomorrow().map_err(|_| MeetingError::TooFar)?
+                    }
+                    Some(Day::On(d)) => d,
+                };
+                let mut z = date
+                    .to_datetime(time)
+                    .to_zoned(tz.clone())
+                    .map_err(|_| MeetingError::TooFar)?;
+                if z.timestamp() <= now {
+                    if day.is_none() {
+                        z = z.checked_add(1.day()).map_err(|_| MeetingError::TooFar)?;
+                    } else {
+                        return Err(MeetingError::InThePast);
+                    }
+                }
+                z
+            }
+        };
+        if start.timestamp().duration_since(now) > SignedDuration::from_hours(24 * 365 * 5) {
+            return Err(MeetingError::TooFar);
+        }
+        let end = start
+            .checked_add(SignedDuration::from_mins(minutes))
+            .map_err(|_| MeetingError::TooFar)?;
+        Ok(Slot { start, end })
+    }
+}
+
+fn set<T>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), MeetingError> {
+    if slot.is_some() {
+        return Err(MeetingError::Repeated(name));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn word_offsets(s: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in s.char_indices() {
+        match (c.is_whitespace(), start) {
+            (true, Some(st)) => {
+                out.push((st, &s[st..i]));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(st) = start {
+        out.push((st, &s[st..]));
+    }
+    out
+}
+
+/// `15:00`, `9:30`, `3pm`, `3:30pm`.
+fn parse_time(s: &str) -> Option<Time> {
+    let lower = s.to_lowercase();
+    let (body, pm) = if let Some(b) = lower.strip_suffix("pm") {
+        (b, Some(true))
+    } else if let Some(b) = lower.strip_suffix("am") {
+        (b, Some(false))
+    } else {
+        (lower.as_str(), None)
+    };
+    let (h, m) = match body.split_once(':') {
+        Some((h, m)) if m.len() == 2 => (h.parse::<i8>().ok()?, m.parse::<i8>().ok()?),
+        None if pm.is_some() => (body.parse::<i8>().ok()?, 0),
+        _ => return None,
+    };
+    let h = match pm {
+        Some(true) if (1..=12).contains(&h) => h % 12 + 12,
+        Some(false) if (1..=12).contains(&h) => h % 12,
+        Some(_) => return None,
+        None => h,
+    };
+    Time::new(h, m, 0, 0).ok()
+}
+
+/// `45m`, `45min`, `1h`, `1h30m`, `90` (minutes).
+fn parse_minutes(s: &str) -> Option<u32> {
+    let lower = s.to_lowercase();
+    if let Ok(n) = lower.parse::<u32>() {
+        return Some(n);
+    }
+    let (hours, rest) = match lower.split_once('h') {
+        Some((h, rest)) => (h.parse::<u32>().ok()?, rest),
+        None => (0, lower.as_str()),
+    };
+    let rest = rest
+        .trim_end_matches("mins")
+        .trim_end_matches("min")
+        .trim_end_matches('m');
+    let mins = if rest.is_empty() {
+        0
+    } else {
+        rest.parse::<u32>().ok()?
+    };
+    let total = hours.checked_mul(60)?.checked_add(mins)?;
+    (total > 0).then_some(total)
+}
+
+/// `2026-12-01`.
+fn parse_date(s: &str) -> Option<Date> {
+    s.parse::<Date>().ok()
+}
+
+fn round_up_to_minute(z: &Zoned) -> Result<Zoned, MeetingError> {
+    let t = z.time();
+    if t.second() == 0 && t.subsec_nanosecond() == 0 {
+        return Ok(z.clone());
+    }
+    let down = z
+        .with()
+        .second(0)
+        .subsec_nanosecond(0)
+        .build()
+        .map_err(|_| MeetingError::TooFar)?;
+    down.checked_add(1.minute())
+        .map_err(|_| MeetingError::TooFar)
+}
+
+/// What to do with a `meetings`/`created` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkDecision {
+    /// A task already carries this meeting: nothing to file.
+    AlreadyFiled(Task),
+    /// File a task. `tell_host` is false for meetings Botper itself created (the person
+    /// already got a reply where they typed `meeting …`).
+    File { tell_host: bool },
+    /// The connected person is not the host (an invitation): not theirs to file.
+    NotHost,
+}
+
+/// The meeting-to-task rule: one task per meeting and host, keyed on the meeting id.
+pub fn decide_link(existing: Option<Task>, person_is_host: bool, tags: &[String]) -> LinkDecision {
+    if !person_is_host {
+        return LinkDecision::NotHost;
+    }
+    match existing {
+        Some(task) => LinkDecision::AlreadyFiled(task),
+        None => LinkDecision::File {
+            tell_host: !tags.iter().any(|t| t == BOTPER_TAG),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::task::{TaskNumber, TaskTitle};
+
+    fn req(s: &str) -> MeetingRequest {
+        MeetingRequest::parse(s).unwrap()
+    }
+
+    fn paris() -> TimeZone {
+        TimeZone::get("Europe/Paris").unwrap()
+    }
+
+    fn now() -> Timestamp {
+        // 13:02:30 in Paris (UTC+1 in winter).
+        "2026-11-30T12:02:30Z".parse().unwrap()
+    }
+
+    #[test]
+    fn plain_title_uses_the_defaults() {
+        let r = req("Team Standup");
+        assert_eq!(r.title.as_str(), "Team Standup");
+        assert_eq!((r.day, r.at, r.minutes), (None, None, None));
+    }
+
+    #[test]
+    fn options_are_read_from_the_end() {
+        let r = req("Team Standup at 15:00 for 45m");
+        assert_eq!(r.title.as_str(), "Team Standup");
+        assert_eq!(r.at, Some(Time::constant(15, 0, 0, 0)));
+        assert_eq!(r.minutes, Some(45));
+        let r = req("Review tomorrow at 9:30 for 1h30m");
+        assert_eq!(r.title.as_str(), "Review");
+        assert_eq!(r.day, Some(Day::Tomorrow));
+        assert_eq!(r.at, Some(Time::constant(9, 30, 0, 0)));
+        assert_eq!(r.minutes, Some(90));
+        let r = req("Retro on 2026-12-01 at 2pm");
+        assert_eq!(r.day, Some(Day::On("2026-12-01".parse().unwrap())));
+        assert_eq!(r.at, Some(Time::constant(14, 0, 0, 0)));
+    }
+
+    #[test]
+    fn words_that_are_not_options_stay_in_the_title() {
+        assert_eq!(req("Lunch at noon").title.as_str(), "Lunch at noon");
+        assert_eq!(req("Plan for Q3").title.as_str(), "Plan for Q3");
+        assert_eq!(
+            req("Sync on  roadmap   at 10:00").title.as_str(),
+            "Sync on  roadmap"
+        );
+    }
+
+    #[test]
+    fn bad_requests_say_why() {
+        assert_eq!(MeetingRequest::parse("  "), Err(MeetingError::NoTitle));
+        assert_eq!(
+            MeetingRequest::parse("at 15:00"),
+            Err(MeetingError::NoTitle)
+        );
+        assert_eq!(
+            MeetingRequest::parse("X for 5m"),
+            Err(MeetingError::BadDuration)
+        );
+        assert_eq!(
+            MeetingRequest::parse("X for 25h"),
+            Err(MeetingError::BadDuration)
+        );
+        assert_eq!(
+            MeetingRequest::parse("X at 10:00 at 11:00"),
+            Err(MeetingError::Repeated("at"))
+        );
+        let long = "t".repeat(129);
+        assert!(matches!(
+            MeetingRequest::parse(&long),
+            Err(MeetingError::TitleTooLong { max: 128, got: 129 })
+        ));
+    }
+
+    #[test]
+    fn default_slot_starts_in_five_minutes_on_a_whole_minute() {
+        let s = req("X").resolve(now(), &paris()).unwrap();
+        assert_eq!(
+            s.start.to_string(),
+            "2026-11-30T13:08:00+01:00[Europe/Paris]"
+        );
+        assert_eq!(s.end.to_string(), "2026-11-30T13:38:00+01:00[Europe/Paris]");
+    }
+
+    #[test]
+    fn a_time_is_in_the_persons_zone_and_a_past_time_means_tomorrow() {
+        let s = req("X at 15:00 for 45m").resolve(now(), &paris()).unwrap();
+        assert_eq!(
+            s.start.to_string(),
+            "2026-11-30T15:00:00+01:00[Europe/Paris]"
+        );
+        assert_eq!(s.end.to_string(), "2026-11-30T15:45:00+01:00[Europe/Paris]");
+        let s = req("X at 9:00").resolve(now(), &paris()).unwrap();
+        assert_eq!(
+            s.start.to_string(),
+            "2026-12-01T09:00:00+01:00[Europe/Paris]"
+        );
+    }
+
+    #[test]
+    fn an_explicit_day_in_the_past_is_refused() {
+        assert_eq!(
+            req("X today at 9:00").resolve(now(), &paris()),
+            Err(MeetingError::InThePast)
+        );
+        assert_eq!(
+            req("X on 2026-11-01").resolve(now(), &paris()),
+            Err(MeetingError::InThePast)
+        );
+        assert_eq!(
+            req("X on 2099-01-01").resolve(now(), &paris()),
+            Err(MeetingError::TooFar)
+        );
+    }
+
+    fn task() -> Task {
+        Task {
+            number: TaskNumber::new(1).unwrap(),
+            title: TaskTitle::parse("x").unwrap(),
+            done: false,
+            created_at: now(),
+            meeting: None,
+        }
+    }
+
+    #[test]
+    fn link_rule_files_once_and_only_for_the_host() {
+        let ours = vec![BOTPER_TAG.to_owned()];
+        assert_eq!(decide_link(None, false, &[]), LinkDecision::NotHost);
+        assert_eq!(
+            decide_link(Some(task()), true, &ours),
+            LinkDecision::AlreadyFiled(task())
+        );
+        assert_eq!(
+            decide_link(None, true, &[]),
+            LinkDecision::File { tell_host: true }
+        );
+        assert_eq!(
+            decide_link(None, true, &ours),
+            LinkDecision::File { tell_host: false }
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! Where grants live (tokens encrypted at rest), browser login state, and web sessions.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::domain::PersonId;
+use crate::domain::grant::{Grant, TokenSet};
+
+use super::StoreError;
+
+/// The result of asking to refresh a person's tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+// Built once per request and moved a few times: boxing would buy nothing measurable.
+#[allow(clippy::large_enum_variant)]
+pub enum RefreshClaim {
+    /// This caller holds the refresh lease and must call `finish_refresh`.
+    Claimed(Grant),
+    /// Another caller (maybe another process) is refreshing right now.
+    Busy,
+    /// There is no grant.
+    Missing,
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores (or replaces) a person's grant, connected.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn save(&self, grant: Grant) -> Result<(), StoreError>;
+
+    /// # Errors
+    /// `Unexpected` also when a stored token cannot be decrypted (wrong key).
+    async fn load(&self, person: PersonId) -> Result<Option<Grant>, StoreError>;
+
+    /// Removes the grant; returns it if there was one.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn delete(&self, person: PersonId) -> Result<Option<Grant>, StoreError>;
+
+    /// Takes the person's refresh lease (single-flight across processes): only one caller
+    /// at a time holds it, until `finish_refresh` or until `lease` passes.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn try_begin_refresh(
+        &self,
+        person: PersonId,
+        owner: String,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<RefreshClaim, StoreError>;
+
+    /// Ends the lease: with `Some(tokens)` the new tokens are stored and the version bumped;
+    /// with `None` (the refresh failed) the lease is just released. Returns the stored
+    /// grant.
+    ///
+    /// # Errors
+    /// `Unexpected` if `owner` no longer holds the lease.
+    async fn finish_refresh(
+        &self,
+        person: PersonId,
+        owner: String,
+        tokens: Option<TokenSet>,
+    ) -> Result<Option<Grant>, StoreError>;
+
+    /// Marks the grant unusable (Webex refused the refresh token) and records the webhook
+    /// id change, if any.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn mark_disconnected(&self, person: PersonId, reason: String) -> Result<(), StoreError>;
+
+    /// Records the person's meetings webhook id.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn set_webhook(
+        &self,
+        person: PersonId,
+        webhook_id: Option<String>,
+    ) -> Result<(), StoreError>;
+}
+
+/// A signed-in browser after a successful connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    pub person: PersonId,
+    /// Echoed by forms; a cross-site form cannot know it.
+    pub csrf: String,
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait WebAuthStore: Send + Sync {
+    /// Remembers an OAuth `state` for the browser identified by `browser`.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn put_state(
+        &self,
+        state: String,
+        browser: String,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Removes the state and returns the browser it was issued to, if it existed and had not
+    /// expired. A state can be taken once.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn take_state(&self, state: String, now: Timestamp)
+    -> Result<Option<String>, StoreError>;
+
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn create_session(
+        &self,
+        token: String,
+        session: WebSession,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn session(
+        &self,
+        token: String,
+        now: Timestamp,
+    ) -> Result<Option<WebSession>, StoreError>;
+}

@@ -1,0 +1,62 @@
+//! Webex meetings, with a person's own (OAuth) access token.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::domain::PersonId;
+use crate::domain::grant::AccessToken;
+
+use super::WebexError;
+
+/// The meeting Botper asks Webex to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingDraft {
+    pub title: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// IANA zone the meeting is scheduled in.
+    pub timezone: String,
+    /// Webex `integrationTags` (at most 3): Botper's marker and a key for this request.
+    pub integration_tags: Vec<String>,
+}
+
+/// A meeting as Webex describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meeting {
+    pub id: String,
+    pub title: String,
+    pub web_link: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub timezone: Option<String>,
+    pub host_user_id: Option<PersonId>,
+    pub host_email: Option<String>,
+    pub integration_tags: Vec<String>,
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait WebexMeetings: Send + Sync {
+    /// `POST /meetings`.
+    ///
+    /// # Errors
+    /// `Unauthorized` for an expired or revoked token; `Rejected` when Webex refuses the
+    /// meeting (missing scope, no license, bad time); transient errors otherwise.
+    async fn create(&self, token: AccessToken, draft: MeetingDraft) -> Result<Meeting, WebexError>;
+
+    /// `GET /meetings/{id}`.
+    ///
+    /// # Errors
+    /// `NotFound` while Webex's REST data lags its webhook, or for a deleted meeting.
+    async fn get(&self, token: AccessToken, id: String) -> Result<Meeting, WebexError>;
+
+    /// `GET /meetings?integrationTag=…`: the meeting an earlier attempt created, if any.
+    ///
+    /// # Errors
+    /// As for [`WebexMeetings::get`], except that "none" is `Ok(None)`.
+    async fn find_by_tag(
+        &self,
+        token: AccessToken,
+        tag: String,
+    ) -> Result<Option<Meeting>, WebexError>;
+}
