@@ -27,6 +27,8 @@ pub struct Tuning {
     pub worker: Option<WorkerOptions>,
     /// A listener bound beforehand (tests that must know the port before start).
     pub listener: Option<std::net::TcpListener>,
+    /// Retry step while a meeting's REST data lags its webhook (default 15 s).
+    pub meeting_lag_step: Option<Duration>,
 }
 
 /// A started service.
@@ -136,10 +138,15 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
     let db = open_database(&config).await?.with_token_key(&key);
     tracing::info!(store = %config.database.redacted(), "store ready");
 
+    let mut settings = app_settings(&config);
+    if let Some(step) = tuning.meeting_lag_step {
+        settings.meeting_lag_step = step;
+    }
     let app = build_app(
         &config,
         db.clone(),
         tuning.retry.clone().unwrap_or_default(),
+        settings,
     )?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -210,8 +217,21 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
     })
 }
 
+pub fn app_settings(config: &Config) -> AppSettings {
+    AppSettings {
+        public_url: config.public_url.clone(),
+        webhook_secret: config.webhook_secret.clone(),
+        meeting_lag_step: Duration::from_secs(15),
+    }
+}
+
 /// Wires every adapter to the ports (the store must already be migrated).
-pub fn build_app(config: &Config, db: Db, retry: RetryPolicy) -> anyhow::Result<App> {
+pub fn build_app(
+    config: &Config,
+    db: Db,
+    retry: RetryPolicy,
+    settings: AppSettings,
+) -> anyhow::Result<App> {
     let webex = WebexHttp::new(&config.webex_api_base, retry)?;
     let db = Arc::new(db);
     Ok(App::new(
@@ -236,10 +256,7 @@ pub fn build_app(config: &Config, db: Db, retry: RetryPolicy) -> anyhow::Result<
             )),
             clock: Arc::new(SystemClock),
         },
-        AppSettings {
-            public_url: config.public_url.clone(),
-            webhook_secret: config.webhook_secret.clone(),
-        },
+        settings,
     ))
 }
 

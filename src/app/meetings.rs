@@ -2,8 +2,6 @@
 //! task for it; a `meetings`/`created` event files a task for a meeting scheduled anywhere
 //! else. Both link on the meeting id, so each meeting gets exactly one task.
 
-use std::time::Duration;
-
 use jiff::tz::TimeZone;
 
 use crate::domain::meeting::{
@@ -58,8 +56,8 @@ impl MeetingResult {
     }
 }
 
-/// How long Botper keeps asking for a meeting whose webhook arrived before its REST data.
-const LAG_RETRY_STEP: Duration = Duration::from_secs(15);
+/// How many times Botper asks for a meeting whose webhook arrived before its REST data
+/// (with the default 15 s step: for about 9 minutes).
 const LAG_MAX_ATTEMPTS: u32 = 8;
 
 fn zone(name: Option<&str>) -> TimeZone {
@@ -187,7 +185,7 @@ impl App {
                 return Err(ProcessError {
                     message: "meeting not found yet (Webex REST data lags its webhook)".into(),
                     transient: true,
-                    retry_after: Some(LAG_RETRY_STEP * item.attempts),
+                    retry_after: Some(self.settings.meeting_lag_step * item.attempts),
                 });
             }
             UserCall::Done(Err(WebexError::NotFound)) => {
@@ -248,6 +246,7 @@ mod tests {
     use crate::domain::{Task, TaskNumber};
     use crate::ports::{InboxId, RefreshClaim, WebexEvent};
     use jiff::SignedDuration;
+    use std::time::Duration;
 
     fn meeting(id: &str, host: &str, tags: &[&str]) -> Meeting {
         Meeting {

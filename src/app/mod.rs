@@ -48,6 +48,8 @@ pub struct AppSettings {
     /// Where Webex and browsers reach Botper, without a trailing slash.
     pub public_url: String,
     pub webhook_secret: Option<SecretString>,
+    /// Retry step while a meeting's REST data lags its webhook (attempt n waits n steps).
+    pub meeting_lag_step: std::time::Duration,
 }
 
 impl AppSettings {
@@ -226,6 +228,7 @@ pub(crate) mod test_support {
                 AppSettings {
                     public_url: PUBLIC_URL.into(),
                     webhook_secret: Some(SecretString::from(SECRET.to_owned())),
+                    meeting_lag_step: std::time::Duration::from_secs(15),
                 },
             );
             app.bot

@@ -104,9 +104,9 @@ impl App {
         let browser = browser
             .filter(|b| (16..=128).contains(&b.len()))
             .unwrap_or_else(|| random_token(24));
-        let expires = self.clock.now() + STATE_TTL;
+        let now = self.clock.now();
         self.web_auth
-            .put_state(state, browser.clone(), expires)
+            .put_state(state, browser.clone(), now + STATE_TTL, now)
             .await?;
         Ok(LoginStart {
             authorize_url,
@@ -194,6 +194,7 @@ impl App {
                     csrf: csrf.clone(),
                 },
                 self.clock.now() + SESSION_TTL,
+                self.clock.now(),
             )
             .await?;
         Ok(Connected {
@@ -372,11 +373,14 @@ mod tests {
             .returning(|s| Ok(format!("https://webex/authorize?state={s}")));
         m.web_auth
             .expect_put_state()
-            .withf(|state, browser, exp| {
-                state.len() >= 40 && browser == "browser-cookie-1234" && *exp == now() + STATE_TTL
+            .withf(|state, browser, exp, at| {
+                state.len() >= 40
+                    && browser == "browser-cookie-1234"
+                    && *exp == now() + STATE_TTL
+                    && *at == now()
             })
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         let s = m
             .app()
             .begin_login(Some("browser-cookie-1234".into()))
@@ -420,7 +424,7 @@ mod tests {
         m.web_auth
             .expect_create_session()
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         let c = m
             .app()
             .complete_login(callback("st", "the-code"), Some("b".repeat(20)))
@@ -455,7 +459,7 @@ mod tests {
             .returning(|_| Ok(()));
         m.web_auth
             .expect_create_session()
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         m.app()
             .complete_login(callback("st", "c"), Some("b".repeat(20)))
             .await

@@ -97,7 +97,8 @@ pub struct WebSession {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait WebAuthStore: Send + Sync {
-    /// Remembers an OAuth `state` for the browser identified by `browser`.
+    /// Remembers an OAuth `state` for the browser identified by `browser` (and forgets
+    /// states that expired before `now`).
     ///
     /// # Errors
     /// `Unavailable` / `Unexpected`.
@@ -106,6 +107,7 @@ pub trait WebAuthStore: Send + Sync {
         state: String,
         browser: String,
         expires_at: Timestamp,
+        now: Timestamp,
     ) -> Result<(), StoreError>;
 
     /// Removes the state and returns the browser it was issued to, if it existed and had not
@@ -116,6 +118,8 @@ pub trait WebAuthStore: Send + Sync {
     async fn take_state(&self, state: String, now: Timestamp)
     -> Result<Option<String>, StoreError>;
 
+    /// Stores a session (and forgets sessions that expired before `now`).
+    ///
     /// # Errors
     /// `Unavailable` / `Unexpected`.
     async fn create_session(
@@ -123,6 +127,7 @@ pub trait WebAuthStore: Send + Sync {
         token: String,
         session: WebSession,
         expires_at: Timestamp,
+        now: Timestamp,
     ) -> Result<(), StoreError>;
 
     /// # Errors

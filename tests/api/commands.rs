@@ -45,6 +45,7 @@ async fn a_person_adds_lists_completes_and_deletes_tasks(backend: Backend) {
         .map(|t| format!("{} {}", t.number, t.title.as_str()))
         .collect();
     assert_eq!(shown, ["3 Write report", "4 New one"]);
+    app.fake.assert_spec_clean();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,5 +5,7 @@ mod support;
 mod binary;
 mod commands;
 mod health;
+mod meetings;
+mod oauth_flow;
 mod store_contract;
 mod webhook;

@@ -2,11 +2,14 @@
 
 use std::time::Duration;
 
+use botper::domain::grant::{AccessToken, Grant, RefreshToken, TokenSet};
 use botper::domain::task::MeetingLink;
 use botper::domain::{PersonId, TaskNumber, TaskOp, TaskOutcome, TaskTitle};
 use botper::ports::{
-    DedupKey, Enqueued, IdempotencyKey, Inbox, InboxError, NewDelivery, TaskRepository, WebexEvent,
+    DedupKey, Enqueued, IdempotencyKey, Inbox, InboxError, NewDelivery, RefreshClaim,
+    TaskRepository, TokenStore, WebAuthStore, WebSession, WebexEvent,
 };
+use diesel::{Connection, QueryableByName, RunQueryDsl};
 use jiff::Timestamp;
 
 use crate::support::{Backend, TestDb};
@@ -42,6 +45,13 @@ contract!(
     release_gives_the_item_back_without_counting_the_attempt,
     purge_deletes_old_settled_items,
     ping_answers,
+    grants_round_trip_and_the_table_holds_no_usable_token,
+    a_grant_saved_again_replaces_the_first,
+    the_refresh_lease_is_single_flight_and_expires,
+    a_finished_refresh_stores_new_tokens_and_bumps_the_version,
+    disconnected_and_deleted_grants,
+    login_states_are_single_use_and_expire,
+    web_sessions_expire,
 );
 
 fn at(s: &str) -> Timestamp {
@@ -420,4 +430,225 @@ async fn ping_answers(b: Backend) {
     let tdb = TestDb::new(b);
     let db = tdb.open().await;
     db.ping().await.unwrap();
+}
+
+fn tokens(access: &str, expires: Timestamp) -> TokenSet {
+    TokenSet {
+        access_token: AccessToken::new(access),
+        access_expires_at: expires,
+        refresh_token: RefreshToken::new(format!("{access}-refresh")),
+        refresh_expires_at: at("2027-02-27T12:00:00Z"),
+        scope: Some("meeting:schedules_write".into()),
+    }
+}
+
+fn grant(person: &str, access: &str) -> Grant {
+    Grant {
+        person: person.into(),
+        display_name: "Zoë Ünicode".into(),
+        email: Some("zoe@example.com".into()),
+        timezone: Some("Europe/Paris".into()),
+        tokens: tokens(access, at("2026-12-13T12:00:00Z")),
+        webhook_id: Some("wh-1".into()),
+        disconnected: None,
+        version: 1,
+    }
+}
+
+#[derive(QueryableByName)]
+struct SealedRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    access_token: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    refresh_token: String,
+}
+
+/// The raw token columns, as a database dump would show them.
+fn raw_token_columns(tdb: &TestDb) -> Vec<SealedRow> {
+    let sql = "SELECT access_token, refresh_token FROM grants";
+    match &tdb.target {
+        botper::adapters::db::DbTarget::Postgres(url) => {
+            let mut c = diesel::PgConnection::establish(url).unwrap();
+            diesel::sql_query(sql).load(&mut c).unwrap()
+        }
+        botper::adapters::db::DbTarget::Sqlite(path) => {
+            let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+            diesel::sql_query(sql).load(&mut c).unwrap()
+        }
+    }
+}
+
+async fn grants_round_trip_and_the_table_holds_no_usable_token(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let g = grant("p1", "NjlhN-access-token-value");
+    db.save(g.clone()).await.unwrap();
+    let loaded = db.load("p1".into()).await.unwrap().unwrap();
+    assert_eq!(loaded, g);
+    assert!(db.load("nobody".into()).await.unwrap().is_none());
+    let rows = raw_token_columns(&tdb);
+    assert_eq!(rows.len(), 1);
+    for v in [&rows[0].access_token, &rows[0].refresh_token] {
+        assert!(v.starts_with("v1:"), "{v}");
+        assert!(
+            !v.contains("NjlhN"),
+            "ciphertext in the table is not the token"
+        );
+    }
+    // Another key cannot open them.
+    let other = botper::adapters::db::Db::open(tdb.target.clone(), &Default::default())
+        .unwrap()
+        .with_token_key(&botper::adapters::db::TokenKey::generate());
+    assert!(other.load("p1".into()).await.is_err());
+}
+
+async fn a_grant_saved_again_replaces_the_first(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.save(grant("p1", "first")).await.unwrap();
+    db.mark_disconnected("p1".into(), "revoked".into())
+        .await
+        .unwrap();
+    db.save(grant("p1", "second")).await.unwrap();
+    let g = db.load("p1".into()).await.unwrap().unwrap();
+    assert_eq!(g.tokens.access_token.expose(), "second");
+    assert!(
+        g.disconnected.is_none(),
+        "reconnecting clears the disconnect"
+    );
+    assert_eq!(g.version, 2);
+}
+
+async fn the_refresh_lease_is_single_flight_and_expires(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    assert_eq!(
+        db.try_begin_refresh("p1".into(), "a".into(), LEASE, t0())
+            .await
+            .unwrap(),
+        RefreshClaim::Missing
+    );
+    db.save(grant("p1", "x")).await.unwrap();
+    assert!(matches!(
+        db.try_begin_refresh("p1".into(), "a".into(), LEASE, t0())
+            .await
+            .unwrap(),
+        RefreshClaim::Claimed(_)
+    ));
+    assert_eq!(
+        db.try_begin_refresh("p1".into(), "b".into(), LEASE, t0())
+            .await
+            .unwrap(),
+        RefreshClaim::Busy
+    );
+    // "a" died: after the lease, "b" may refresh, and "a" can no longer finish.
+    let later = at("2026-11-29T12:01:00Z");
+    assert!(matches!(
+        db.try_begin_refresh("p1".into(), "b".into(), LEASE, later)
+            .await
+            .unwrap(),
+        RefreshClaim::Claimed(_)
+    ));
+    assert!(
+        db.finish_refresh("p1".into(), "a".into(), None)
+            .await
+            .is_err()
+    );
+    db.finish_refresh("p1".into(), "b".into(), None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        db.try_begin_refresh("p1".into(), "c".into(), LEASE, later)
+            .await
+            .unwrap(),
+        RefreshClaim::Claimed(_)
+    ));
+}
+
+async fn a_finished_refresh_stores_new_tokens_and_bumps_the_version(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.save(grant("p1", "old")).await.unwrap();
+    db.try_begin_refresh("p1".into(), "me".into(), LEASE, t0())
+        .await
+        .unwrap();
+    let new = tokens("new", at("2026-12-20T00:00:00Z"));
+    let g = db
+        .finish_refresh("p1".into(), "me".into(), Some(new.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g.tokens, new);
+    assert_eq!(g.version, 2);
+    assert_eq!(db.load("p1".into()).await.unwrap().unwrap().tokens, new);
+}
+
+async fn disconnected_and_deleted_grants(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.save(grant("p1", "x")).await.unwrap();
+    db.set_webhook("p1".into(), Some("wh-9".into()))
+        .await
+        .unwrap();
+    db.mark_disconnected("p1".into(), "Webex refused the refresh token".into())
+        .await
+        .unwrap();
+    let g = db.load("p1".into()).await.unwrap().unwrap();
+    assert_eq!(
+        g.disconnected.as_deref(),
+        Some("Webex refused the refresh token")
+    );
+    assert_eq!(g.webhook_id.as_deref(), Some("wh-9"));
+    assert!(db.delete("p1".into()).await.unwrap().is_some());
+    assert!(db.load("p1".into()).await.unwrap().is_none());
+    assert!(db.delete("p1".into()).await.unwrap().is_none());
+}
+
+async fn login_states_are_single_use_and_expire(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let exp = at("2026-11-29T12:10:00Z");
+    db.put_state("s1".into(), "browser-a".into(), exp, t0())
+        .await
+        .unwrap();
+    db.put_state("s2".into(), "browser-b".into(), exp, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        db.take_state("s1".into(), t0()).await.unwrap().as_deref(),
+        Some("browser-a")
+    );
+    assert_eq!(
+        db.take_state("s1".into(), t0()).await.unwrap(),
+        None,
+        "single use"
+    );
+    assert_eq!(db.take_state("forged".into(), t0()).await.unwrap(), None);
+    assert_eq!(
+        db.take_state("s2".into(), at("2026-11-29T12:10:01Z"))
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+}
+
+async fn web_sessions_expire(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let s = WebSession {
+        person: "p1".into(),
+        csrf: "c".into(),
+    };
+    db.create_session("tok".into(), s.clone(), at("2026-11-29T13:00:00Z"), t0())
+        .await
+        .unwrap();
+    assert_eq!(db.session("tok".into(), t0()).await.unwrap(), Some(s));
+    assert_eq!(db.session("other".into(), t0()).await.unwrap(), None);
+    assert_eq!(
+        db.session("tok".into(), at("2026-11-29T13:00:01Z"))
+            .await
+            .unwrap(),
+        None
+    );
 }

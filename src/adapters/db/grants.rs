@@ -280,11 +280,12 @@ impl WebAuthStore for Db {
         state: String,
         browser: String,
         expires_at: Timestamp,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
         let hash = digest(&state);
         self.run(move |conn| {
             // Expired states are swept as new ones arrive.
-            diesel::delete(oauth_states::table.filter(oauth_states::expires_at.lt(now_ms())))
+            diesel::delete(oauth_states::table.filter(oauth_states::expires_at.lt(millis(now))))
                 .execute(conn)?;
             diesel::insert_into(oauth_states::table)
                 .values((
@@ -331,10 +332,11 @@ impl WebAuthStore for Db {
         token: String,
         s: WebSession,
         expires_at: Timestamp,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
         let hash = digest(&token);
         self.run(move |conn| {
-            diesel::delete(web_sessions::table.filter(web_sessions::expires_at.lt(now_ms())))
+            diesel::delete(web_sessions::table.filter(web_sessions::expires_at.lt(millis(now))))
                 .execute(conn)?;
             diesel::insert_into(web_sessions::table)
                 .values((

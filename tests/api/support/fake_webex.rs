@@ -1,9 +1,11 @@
 //! A stateful fake of the Webex REST API, for end-to-end tests and the load tool.
 //!
-//! It serves under `/v1` on 127.0.0.1 (random port), knows people by their bearer tokens,
-//! stores the messages people "type" and records every message the bot sends. Response
-//! shapes follow Cisco's OpenAPI specs (`shared/webex-spec`), ids follow Webex's format
-//! (base64 of `ciscospark://us/<TYPE>/<uuid>`).
+//! It serves under `/v1` on 127.0.0.1 (random port) and keeps state like Webex does:
+//! people known by their bearer tokens (the bot's and users'), messages people "type",
+//! every message the bot sends, the OAuth authorize/token endpoints (codes are single-use,
+//! refresh tokens rotate, access tokens expire), meetings, and webhooks — and it delivers
+//! signed `meetings`/`created` events to the webhooks people registered, as Webex does.
+//! Response shapes follow Cisco's OpenAPI specs; ids follow Webex's formats.
 
 #![allow(dead_code)]
 
@@ -11,7 +13,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -21,6 +23,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 pub const BOT_TOKEN: &str = "fake-bot-token";
+pub const CLIENT_ID: &str = "fake-client-id";
+pub const CLIENT_SECRET: &str = "fake-client-secret";
 
 #[derive(Debug, Clone)]
 pub struct Person {
@@ -50,14 +54,49 @@ impl Sent {
     }
 }
 
-#[derive(Default)]
+#[derive(Debug, Clone)]
+struct TokenInfo {
+    person: Person,
+    expires: Option<SystemTime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeWebhook {
+    pub owner: String,
+    pub body: Value,
+}
+
+/// A signed delivery the fake sent to a webhook target, and the status it got back.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub target: String,
+    pub body: Value,
+    pub status: u16,
+}
+
 struct State {
-    /// bearer token → person
-    tokens: HashMap<String, Person>,
+    /// bearer token → person (and expiry, for OAuth access tokens)
+    tokens: HashMap<String, TokenInfo>,
     messages: HashMap<String, Value>,
     sent: Vec<Sent>,
     /// Every request: (method, path, status).
     log: Vec<(String, String, u16)>,
+    /// Who signs in at `/authorize`; `None` answers `access_denied`.
+    authorizer: Option<Person>,
+    /// code → (person, redirect_uri)
+    codes: HashMap<String, (Person, String)>,
+    /// live refresh token → person
+    refresh_tokens: HashMap<String, Person>,
+    access_ttl: Duration,
+    refresh_requests: usize,
+    code_exchanges: usize,
+    meetings: HashMap<String, Value>,
+    /// Answer 404 this many more times to `GET /meetings/{id}` (REST lag after a webhook).
+    meeting_lag: HashMap<String, u32>,
+    webhooks: HashMap<String, FakeWebhook>,
+    deliveries: Vec<Delivery>,
+    /// Problems with request bodies, as Webex would see them (tests assert there are none).
+    violations: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -67,6 +106,7 @@ pub struct FakeWebex {
     state: Arc<Mutex<State>>,
     sent_signal: Arc<Notify>,
     ids: Arc<AtomicU64>,
+    http: reqwest::Client,
     _stop: Arc<StopOnDrop>,
 }
 
@@ -85,6 +125,10 @@ pub fn webex_id(kind: &str, uuid: &str) -> String {
         .encode(format!("ciscospark://us/{kind}/{uuid}"))
 }
 
+fn iso(t: SystemTime) -> String {
+    jiff::Timestamp::try_from(t).unwrap().to_string()
+}
+
 impl FakeWebex {
     pub async fn start() -> Self {
         let bot = Person {
@@ -93,18 +137,41 @@ impl FakeWebex {
             display_name: "Botper".into(),
             kind: "bot",
         };
-        let mut state = State::default();
-        state.tokens.insert(BOT_TOKEN.into(), bot.clone());
+        let mut tokens = HashMap::new();
+        tokens.insert(
+            BOT_TOKEN.to_owned(),
+            TokenInfo {
+                person: bot.clone(),
+                expires: None,
+            },
+        );
+        let state = State {
+            tokens,
+            messages: HashMap::new(),
+            sent: Vec::new(),
+            log: Vec::new(),
+            authorizer: None,
+            codes: HashMap::new(),
+            refresh_tokens: HashMap::new(),
+            access_ttl: Duration::from_secs(1_209_599),
+            refresh_requests: 0,
+            code_exchanges: 0,
+            meetings: HashMap::new(),
+            meeting_lag: HashMap::new(),
+            webhooks: HashMap::new(),
+            deliveries: Vec::new(),
+            violations: Vec::new(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let fake = Self {
-            addr: "127.0.0.1:0".parse().unwrap(),
+            addr: listener.local_addr().unwrap(),
             bot,
             state: Arc::new(Mutex::new(state)),
             sent_signal: Arc::new(Notify::new()),
             ids: Arc::new(AtomicU64::new(1)),
+            http: reqwest::Client::new(),
             _stop: Arc::new(StopOnDrop(Mutex::new(None))),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let routes = fake.clone().routes();
         tokio::spawn(
@@ -115,7 +182,6 @@ impl FakeWebex {
                 })
                 .run(),
         );
-        let fake = Self { addr, ..fake };
         *fake._stop.0.lock().unwrap() = Some(tx);
         fake
     }
@@ -125,30 +191,37 @@ impl FakeWebex {
         format!("http://{}/v1", self.addr)
     }
 
-    fn next_uuid(&self) -> String {
-        let n = self.ids.fetch_add(1, Ordering::Relaxed);
-        format!("00000000-0000-4000-8000-{n:012x}")
+    fn next_n(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// A person known to the fake (their token works for `people/me`).
+    fn next_uuid(&self) -> String {
+        format!("00000000-0000-4000-8000-{:012x}", self.next_n())
+    }
+
+    fn secret_token(&self, prefix: &str) -> String {
+        format!(
+            "{prefix}-{:016x}{:08x}",
+            rand::random::<u64>(),
+            self.next_n()
+        )
+    }
+
+    /// A new person (who can sign in at `/authorize` with [`FakeWebex::sign_in_as`]).
     pub fn add_person(&self, name: &str) -> Person {
-        let p = Person {
+        Person {
             id: webex_id("PEOPLE", &self.next_uuid()),
             email: format!("{}@example.com", name.to_lowercase().replace(' ', ".")),
             display_name: name.into(),
             kind: "person",
-        };
-        self.state
-            .lock()
-            .unwrap()
-            .tokens
-            .insert(format!("user-token-{}", p.id), p.clone());
-        p
+        }
     }
 
     pub fn new_room_id(&self) -> String {
         webex_id("ROOM", &self.next_uuid())
     }
+
+    // ----- messages -------------------------------------------------------------------
 
     /// Stores a message typed by `person` in `room` and returns its id (the webhook for it
     /// is the test's to send). `html` carries mention markup in group spaces.
@@ -191,6 +264,17 @@ impl FakeWebex {
         self.state.lock().unwrap().log.clone()
     }
 
+    /// Request-body problems seen so far (Webex would have refused those requests).
+    pub fn violations(&self) -> Vec<String> {
+        self.state.lock().unwrap().violations.clone()
+    }
+
+    /// Fails the test if any request body broke Cisco's spec or Webex's documented rules.
+    pub fn assert_spec_clean(&self) {
+        let v = self.violations();
+        assert!(v.is_empty(), "requests Webex would refuse: {v:#?}");
+    }
+
     /// Waits until at least `n` messages were sent; panics after `timeout`.
     pub async fn wait_for_sent(&self, n: usize, timeout: Duration) -> Vec<Sent> {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -213,12 +297,217 @@ impl FakeWebex {
         }
     }
 
+    // ----- OAuth ----------------------------------------------------------------------
+
+    /// The person who "signs in" at `/authorize` from now on.
+    pub fn sign_in_as(&self, person: &Person) {
+        self.state.lock().unwrap().authorizer = Some(person.clone());
+    }
+
+    /// `/authorize` answers `error=access_denied` from now on.
+    pub fn deny_authorization(&self) {
+        self.state.lock().unwrap().authorizer = None;
+    }
+
+    /// Lifetime of access tokens issued from now on.
+    pub fn set_access_ttl(&self, ttl: Duration) {
+        self.state.lock().unwrap().access_ttl = ttl;
+    }
+
+    pub fn refresh_requests(&self) -> usize {
+        self.state.lock().unwrap().refresh_requests
+    }
+
+    pub fn code_exchanges(&self) -> usize {
+        self.state.lock().unwrap().code_exchanges
+    }
+
+    /// Every live access token of `person`.
+    pub fn access_tokens_of(&self, person: &Person) -> Vec<String> {
+        let s = self.state.lock().unwrap();
+        s.tokens
+            .iter()
+            .filter(|(_, t)| t.person.id == person.id && t.expires.is_some())
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Revokes every access token of `person` (their next call gets 401).
+    pub fn revoke_access_tokens(&self, person: &Person) {
+        let mut s = self.state.lock().unwrap();
+        s.tokens
+            .retain(|_, t| !(t.person.id == person.id && t.expires.is_some()));
+    }
+
+    /// Revokes `person`'s refresh tokens (their next refresh gets `invalid_grant`).
+    pub fn revoke_refresh_tokens(&self, person: &Person) {
+        self.state
+            .lock()
+            .unwrap()
+            .refresh_tokens
+            .retain(|_, p| p.id != person.id);
+    }
+
+    // ----- meetings and webhooks -----------------------------------------------------
+
+    pub fn meetings(&self) -> Vec<Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .meetings
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn webhooks(&self) -> Vec<FakeWebhook> {
+        self.state
+            .lock()
+            .unwrap()
+            .webhooks
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.state.lock().unwrap().deliveries.clone()
+    }
+
+    /// The next `GET /meetings/{id}` calls for meetings created from now on answer 404
+    /// `times` times (Webex's REST data lagging its webhook).
+    pub fn lag_meetings(&self, times: u32) {
+        self.state
+            .lock()
+            .unwrap()
+            .meeting_lag
+            .insert("*".into(), times);
+    }
+
+    /// `person` schedules a meeting outside Botper (Webex app, Outlook…): it is stored and
+    /// their `meetings`/`created` webhooks are called.
+    pub async fn schedule_elsewhere(&self, person: &Person, title: &str) -> String {
+        let start = SystemTime::now() + Duration::from_secs(3600);
+        let body = json!({
+            "title": title,
+            "start": iso(start),
+            "end": iso(start + Duration::from_secs(1800)),
+            "timezone": "UTC",
+        });
+        let m = self.store_meeting(person, &body);
+        self.deliver_meeting_created(person, &m).await;
+        m["id"].as_str().unwrap().to_owned()
+    }
+
+    fn store_meeting(&self, host: &Person, body: &Value) -> Value {
+        let id = format!(
+            "{:032x}",
+            (self.next_n() as u128) << 64 | rand::random::<u64>() as u128
+        );
+        let number = 2_000_000_000 + self.next_n();
+        let m = json!({
+            "id": id,
+            "meetingNumber": number.to_string(),
+            "title": body["title"],
+            "password": "BgJep@43",
+            "meetingType": "meetingSeries",
+            "state": "active",
+            "timezone": body.get("timezone").cloned().unwrap_or(json!("UTC")),
+            "start": body["start"],
+            "end": body["end"],
+            "hostUserId": host.id,
+            "hostDisplayName": host.display_name,
+            "hostEmail": host.email,
+            "siteUrl": "example.webex.com",
+            "webLink": format!("https://example.webex.com/example/j.php?MTID=m{id}"),
+            "sipAddress": format!("{number}@example.webex.com"),
+            "enabledAutoRecordMeeting": false,
+            "scheduledType": "meeting",
+            "integrationTags": body.get("integrationTags").cloned().unwrap_or(json!([])),
+        });
+        let mut s = self.state.lock().unwrap();
+        if let Some(lag) = s.meeting_lag.get("*").copied() {
+            s.meeting_lag.insert(id.clone(), lag);
+        }
+        s.meetings.insert(id, m.clone());
+        m
+    }
+
+    /// Calls `host`'s active `meetings`/`created` webhooks, signed with their secrets.
+    async fn deliver_meeting_created(&self, host: &Person, meeting: &Value) {
+        let hooks: Vec<(String, Value)> = {
+            let s = self.state.lock().unwrap();
+            s.webhooks
+                .iter()
+                .filter(|(_, h)| {
+                    h.owner == host.id
+                        && h.body["resource"] == "meetings"
+                        && h.body["event"] == "created"
+                        && h.body["status"] == "active"
+                })
+                .map(|(id, h)| (id.clone(), h.body.clone()))
+                .collect()
+        };
+        for (hook_id, hook) in hooks {
+            let envelope = json!({
+                "id": hook_id,
+                "name": hook["name"],
+                "targetUrl": hook["targetUrl"],
+                "resource": "meetings",
+                "event": "created",
+                "orgId": webex_id("ORGANIZATION", "org-1"),
+                "createdBy": host.id,
+                "appId": webex_id("APPLICATION", "app-1"),
+                "ownedBy": "creator",
+                "status": "active",
+                "created": hook["created"],
+                "actorId": host.id,
+                "data": {
+                    "id": meeting["id"],
+                    "meetingType": "meetingSeries",
+                    "timezone": meeting["timezone"],
+                    "start": meeting["start"],
+                    "end": meeting["end"],
+                    "hostUserId": host.id,
+                    "state": "active",
+                    "hostEmail": host.email,
+                    "siteUrl": "example.webex.com",
+                },
+            });
+            let raw = serde_json::to_vec(&envelope).unwrap();
+            let mut req = self
+                .http
+                .post(hook["targetUrl"].as_str().unwrap_or_default())
+                .header("content-type", "application/json")
+                .body(raw.clone());
+            if let Some(secret) = hook["secret"].as_str() {
+                req = req.header(
+                    "x-spark-signature",
+                    botper::adapters::http::signature::sign(secret, &raw),
+                );
+            }
+            let status = match req.send().await {
+                Ok(r) => r.status().as_u16(),
+                Err(_) => 0,
+            };
+            self.state.lock().unwrap().deliveries.push(Delivery {
+                target: hook["targetUrl"].as_str().unwrap_or_default().to_owned(),
+                body: envelope,
+                status,
+            });
+        }
+    }
+
+    // ----- HTTP ----------------------------------------------------------------------
+
     fn routes(
         self,
     ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
         let me = self.clone();
         let with = warp::any().map(move || me.clone());
         let auth = warp::header::optional::<String>("authorization");
+        let json_body =
+            warp::body::bytes().map(|b: bytes::Bytes| serde_json::from_slice::<Value>(&b).ok());
 
         let people_me = warp::path!("v1" / "people" / "me")
             .and(warp::get())
@@ -230,6 +519,7 @@ impl FakeWebex {
                         "id": p.id, "emails": [p.email], "displayName": p.display_name,
                         "nickName": p.display_name, "orgId": webex_id("ORGANIZATION", "org-1"),
                         "type": p.kind, "created": "2026-01-01T00:00:00.000Z",
+                        "timezone": if p.kind == "bot" { Value::Null } else { json!("Europe/Paris") },
                     }))
                 })
             });
@@ -251,17 +541,19 @@ impl FakeWebex {
         let post_message = warp::path!("v1" / "messages")
             .and(warp::post())
             .and(auth)
-            .and(warp::body::bytes())
+            .and(json_body)
             .and(with.clone())
-            .map(|auth: Option<String>, body: bytes::Bytes, f: FakeWebex| {
+            .map(|auth: Option<String>, body: Option<Value>, f: FakeWebex| {
                 let token = bearer(&auth).unwrap_or_default();
                 let uuid = f.next_uuid();
                 let signal = f.sent_signal.clone();
                 let r = f.authed(auth, "POST /messages", |s, sender| {
-                    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+                    let Some(body) = body else {
                         return error(StatusCode::BAD_REQUEST, "Malformed JSON");
                     };
-                    if let Err(why) = validate_create_message(&body) {
+                    if let Err(why) =
+                        check(s, "POST", "/messages", &body).and(validate_create_message(&body))
+                    {
                         return error(StatusCode::BAD_REQUEST, &why);
                     }
                     let id = webex_id("MESSAGE", &uuid);
@@ -281,10 +573,207 @@ impl FakeWebex {
                 signal.notify_waiters();
                 r
             });
+
+        let authorize = warp::path!("v1" / "authorize")
+            .and(warp::get())
+            .and(warp::query::<HashMap<String, String>>())
+            .and(with.clone())
+            .map(|q: HashMap<String, String>, f: FakeWebex| f.authorize(q));
+        let access_token = warp::path!("v1" / "access_token")
+            .and(warp::post())
+            .and(warp::body::form::<HashMap<String, String>>())
+            .and(with.clone())
+            .map(|form: HashMap<String, String>, f: FakeWebex| f.access_token(form));
+
+        let create_meeting = warp::path!("v1" / "meetings")
+            .and(warp::post())
+            .and(auth)
+            .and(json_body)
+            .and(with.clone())
+            .then(
+                |auth: Option<String>, body: Option<Value>, f: FakeWebex| async move {
+                    let mut created = None;
+                    let r = f.authed(auth, "POST /meetings", |s, host| {
+                        let Some(body) = body else {
+                            return error(StatusCode::BAD_REQUEST, "Malformed JSON");
+                        };
+                        if let Err(why) =
+                            check(s, "POST", "/meetings", &body).and(validate_meeting(&body))
+                        {
+                            return error(StatusCode::BAD_REQUEST, &why);
+                        }
+                        created = Some((host, body));
+                        ok(json!({}))
+                    });
+                    match created {
+                        Some((host, body)) => {
+                            let m = f.store_meeting(&host, &body);
+                            let f2 = f.clone();
+                            let m2 = m.clone();
+                            tokio::spawn(
+                                async move { f2.deliver_meeting_created(&host, &m2).await },
+                            );
+                            ok(m)
+                        }
+                        None => r,
+                    }
+                },
+            );
+        let list_meetings = warp::path!("v1" / "meetings")
+            .and(warp::get())
+            .and(auth)
+            .and(warp::query::<HashMap<String, String>>())
+            .and(with.clone())
+            .map(
+                |auth: Option<String>, q: HashMap<String, String>, f: FakeWebex| {
+                    f.authed(auth, "GET /meetings", |s, p| {
+                        let tag = q.get("integrationTag");
+                        let items: Vec<Value> = s
+                            .meetings
+                            .values()
+                            .filter(|m| m["hostUserId"] == p.id.as_str())
+                            .filter(|m| {
+                                tag.is_none_or(|t| {
+                                    m["integrationTags"]
+                                        .as_array()
+                                        .is_some_and(|a| a.iter().any(|x| x == t.as_str()))
+                                })
+                            })
+                            .cloned()
+                            .collect();
+                        ok(json!({ "items": items }))
+                    })
+                },
+            );
+        let get_meeting = warp::path!("v1" / "meetings" / String)
+            .and(warp::get())
+            .and(auth)
+            .and(with.clone())
+            .map(|id: String, auth: Option<String>, f: FakeWebex| {
+                f.authed(auth, "GET /meetings/{id}", |s, p| {
+                    if let Some(n) = s.meeting_lag.get_mut(&id).filter(|n| **n > 0) {
+                        *n -= 1;
+                        return error(StatusCode::NOT_FOUND, "Meeting not found.");
+                    }
+                    match s.meetings.get(&id) {
+                        Some(m) if m["hostUserId"] == p.id.as_str() => ok(m.clone()),
+                        _ => error(StatusCode::NOT_FOUND, "Meeting not found."),
+                    }
+                })
+            });
+
+        let create_webhook = warp::path!("v1" / "webhooks")
+            .and(warp::post())
+            .and(auth)
+            .and(json_body)
+            .and(with.clone())
+            .map(|auth: Option<String>, body: Option<Value>, f: FakeWebex| {
+                let id = webex_id("WEBHOOK", &f.next_uuid());
+                f.authed(auth, "POST /webhooks", |s, owner| {
+                    let Some(body) = body else {
+                        return error(StatusCode::BAD_REQUEST, "Malformed JSON");
+                    };
+                    if let Err(why) = check(s, "POST", "/webhooks", &body) {
+                        return error(StatusCode::BAD_REQUEST, &why);
+                    }
+                    let mut hook = body.clone();
+                    hook["id"] = json!(id);
+                    hook["status"] = json!("active");
+                    hook["created"] = json!(iso(SystemTime::now()));
+                    hook["createdBy"] = json!(owner.id);
+                    hook["ownedBy"] = json!("creator");
+                    s.webhooks.insert(
+                        id.clone(),
+                        FakeWebhook {
+                            owner: owner.id.clone(),
+                            body: hook.clone(),
+                        },
+                    );
+                    ok(hook)
+                })
+            });
+        let list_webhooks = warp::path!("v1" / "webhooks")
+            .and(warp::get())
+            .and(auth)
+            .and(with.clone())
+            .map(|auth: Option<String>, f: FakeWebex| {
+                f.authed(auth, "GET /webhooks", |s, owner| {
+                    let items: Vec<Value> = s
+                        .webhooks
+                        .values()
+                        .filter(|h| h.owner == owner.id)
+                        .map(|h| h.body.clone())
+                        .collect();
+                    ok(json!({ "items": items }))
+                })
+            });
+        let update_webhook = warp::path!("v1" / "webhooks" / String)
+            .and(warp::put())
+            .and(auth)
+            .and(json_body)
+            .and(with.clone())
+            .map(
+                |id: String, auth: Option<String>, body: Option<Value>, f: FakeWebex| {
+                    f.authed(auth, "PUT /webhooks/{id}", |s, owner| {
+                        let Some(body) = body else {
+                            return error(StatusCode::BAD_REQUEST, "Malformed JSON");
+                        };
+                        if let Err(why) = check(s, "PUT", "/webhooks/{webhookId}", &body) {
+                            return error(StatusCode::BAD_REQUEST, &why);
+                        }
+                        match s.webhooks.get_mut(&id).filter(|h| h.owner == owner.id) {
+                            Some(h) => {
+                                for k in ["name", "targetUrl", "secret", "status"] {
+                                    if let Some(v) = body.get(k) {
+                                        h.body[k] = v.clone();
+                                    }
+                                }
+                                ok(h.body.clone())
+                            }
+                            None => error(StatusCode::NOT_FOUND, "Webhook not found."),
+                        }
+                    })
+                },
+            );
+        let delete_webhook = warp::path!("v1" / "webhooks" / String)
+            .and(warp::delete())
+            .and(auth)
+            .and(with.clone())
+            .map(|id: String, auth: Option<String>, f: FakeWebex| {
+                f.authed(auth, "DELETE /webhooks/{id}", |s, owner| {
+                    match s.webhooks.get(&id) {
+                        Some(h) if h.owner == owner.id => {
+                            s.webhooks.remove(&id);
+                            warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT)
+                                .into_response()
+                        }
+                        _ => error(StatusCode::NOT_FOUND, "Webhook not found."),
+                    }
+                })
+            });
+
         people_me
             .or(get_message)
             .unify()
             .or(post_message)
+            .unify()
+            .or(authorize)
+            .unify()
+            .or(access_token)
+            .unify()
+            .or(create_meeting)
+            .unify()
+            .or(list_meetings)
+            .unify()
+            .or(get_meeting)
+            .unify()
+            .or(create_webhook)
+            .unify()
+            .or(list_webhooks)
+            .unify()
+            .or(update_webhook)
+            .unify()
+            .or(delete_webhook)
             .unify()
             .recover(|_r: warp::Rejection| async move {
                 Ok::<_, std::convert::Infallible>(error(
@@ -295,6 +784,138 @@ impl FakeWebex {
             .unify()
     }
 
+    fn authorize(&self, q: HashMap<String, String>) -> Response {
+        let mut s = self.state.lock().unwrap();
+        s.log.push(("GET".into(), "/authorize".into(), 302));
+        let Some(redirect) = q.get("redirect_uri").cloned() else {
+            return error(StatusCode::BAD_REQUEST, "redirect_uri is required");
+        };
+        if q.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+            || q.get("response_type").map(String::as_str) != Some("code")
+        {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid client_id or response_type",
+            );
+        }
+        let scopes: Vec<&str> = q
+            .get("scope")
+            .map(|s| s.split(' ').collect())
+            .unwrap_or_default();
+        for needed in [
+            "meeting:schedules_write",
+            "meeting:schedules_read",
+            "spark:people_read",
+        ] {
+            if !scopes.contains(&needed) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("invalid scope: {needed} missing"),
+                );
+            }
+        }
+        let state = q.get("state").cloned().unwrap_or_default();
+        let mut target = url::Url::parse(&redirect).unwrap();
+        match s.authorizer.clone() {
+            Some(p) => {
+                let code = format!("code-{:016x}", rand::random::<u64>());
+                s.codes.insert(code.clone(), (p, redirect.clone()));
+                target
+                    .query_pairs_mut()
+                    .append_pair("code", &code)
+                    .append_pair("state", &state);
+            }
+            None => {
+                target
+                    .query_pairs_mut()
+                    .append_pair("error", "access_denied")
+                    .append_pair("error_description", "The user denied the request")
+                    .append_pair("state", &state);
+            }
+        }
+        let mut r = warp::reply::with_status(warp::reply(), StatusCode::FOUND).into_response();
+        r.headers_mut()
+            .insert("location", target.as_str().parse().unwrap());
+        r
+    }
+
+    fn access_token(&self, form: HashMap<String, String>) -> Response {
+        let access = self.secret_token("user-access");
+        let refresh = self.secret_token("user-refresh");
+        let mut s = self.state.lock().unwrap();
+        s.log.push(("POST".into(), "/access_token".into(), 200));
+        if form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+            || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
+        {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "Client authentication failed",
+            );
+        }
+        let person = match form.get("grant_type").map(String::as_str) {
+            Some("authorization_code") => {
+                s.code_exchanges += 1;
+                let code = form.get("code").cloned().unwrap_or_default();
+                match s.codes.remove(&code) {
+                    Some((p, redirect)) if form.get("redirect_uri") == Some(&redirect) => p,
+                    Some(_) => {
+                        return oauth_error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_grant",
+                            "redirect_uri does not match",
+                        );
+                    }
+                    None => {
+                        return oauth_error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_grant",
+                            "The authorization code is invalid or was already used",
+                        );
+                    }
+                }
+            }
+            Some("refresh_token") => {
+                s.refresh_requests += 1;
+                let rt = form.get("refresh_token").cloned().unwrap_or_default();
+                match s.refresh_tokens.remove(&rt) {
+                    Some(p) => p,
+                    None => {
+                        return oauth_error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_grant",
+                            "The refresh token is invalid or expired",
+                        );
+                    }
+                }
+            }
+            _ => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_grant_type",
+                    "grant_type",
+                );
+            }
+        };
+        let ttl = s.access_ttl;
+        s.tokens.insert(
+            access.clone(),
+            TokenInfo {
+                person: person.clone(),
+                expires: Some(SystemTime::now() + ttl),
+            },
+        );
+        s.refresh_tokens.insert(refresh.clone(), person);
+        ok(json!({
+            "access_token": access,
+            "expires_in": ttl.as_secs(),
+            "refresh_token": refresh,
+            "refresh_token_expires_in": 7_775_999,
+            "token_type": "Bearer",
+            "scope": "spark:kms spark:messages_read spark:messages_write spark:rooms_read spark:people_read meeting:schedules_write meeting:schedules_read",
+        }))
+    }
+
     /// Runs `f` for the person the bearer token names, or answers 401.
     fn authed(
         &self,
@@ -303,10 +924,10 @@ impl FakeWebex {
         f: impl FnOnce(&mut State, Person) -> Response,
     ) -> Response {
         let mut s = self.state.lock().unwrap();
-        let person = bearer(&auth).and_then(|t| s.tokens.get(&t).cloned());
-        let resp = match person {
-            Some(p) => f(&mut s, p),
-            None => error(
+        let info = bearer(&auth).and_then(|t| s.tokens.get(&t).cloned());
+        let resp = match info {
+            Some(t) if t.expires.is_none_or(|e| e > SystemTime::now()) => f(&mut s, t.person),
+            _ => error(
                 StatusCode::UNAUTHORIZED,
                 "The request requires a valid access token set in the Authorization request header.",
             ),
@@ -318,27 +939,26 @@ impl FakeWebex {
     }
 }
 
+/// Checks a request body against Cisco's OpenAPI spec and records problems.
+fn check(s: &mut State, method: &str, path: &str, body: &Value) -> Result<(), String> {
+    match super::webex_spec::check_request(method, path, body) {
+        Ok(()) => Ok(()),
+        Err(problems) => {
+            let why = format!("{method} {path}: {}", problems.join("; "));
+            s.violations.push(why.clone());
+            Err(why)
+        }
+    }
+}
+
 fn bearer(auth: &Option<String>) -> Option<String> {
     auth.as_deref()?.strip_prefix("Bearer ").map(str::to_owned)
 }
 
-/// The rules of `POST /messages` that matter to Botper: one destination, some content,
-/// Webex's size limit, known fields only.
+/// The rules of `POST /messages` that the spec does not express: one destination, some
+/// content, Webex's size limit.
 fn validate_create_message(body: &Value) -> Result<(), String> {
     let obj = body.as_object().ok_or("body must be a JSON object")?;
-    let known = [
-        "roomId",
-        "parentId",
-        "toPersonId",
-        "toPersonEmail",
-        "text",
-        "markdown",
-        "files",
-        "attachments",
-    ];
-    if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(format!("unknown field {k}"));
-    }
     let destinations = ["roomId", "toPersonId", "toPersonEmail"]
         .iter()
         .filter(|k| obj.contains_key(**k))
@@ -357,6 +977,41 @@ fn validate_create_message(body: &Value) -> Result<(), String> {
             }
         }
     }
+    if let Some(a) = obj.get("attachments").and_then(Value::as_array)
+        && a.len() > 1
+    {
+        return Err("only one card per message".into());
+    }
+    Ok(())
+}
+
+/// The rules of `POST /meetings` the spec states in prose: times, duration, title length.
+fn validate_meeting(body: &Value) -> Result<(), String> {
+    let title = body["title"].as_str().ok_or("title is required")?;
+    if title.chars().count() > 128 {
+        return Err("title is longer than 128 characters".into());
+    }
+    let t = |k: &str| -> Result<jiff::Timestamp, String> {
+        body[k]
+            .as_str()
+            .ok_or(format!("{k} is required"))?
+            .parse()
+            .map_err(|e| format!("{k} is not ISO 8601: {e}"))
+    };
+    let (start, end) = (t("start")?, t("end")?);
+    if start < jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60) {
+        return Err("start cannot be before the current date and time".into());
+    }
+    let len = end.duration_since(start);
+    if len < jiff::SignedDuration::from_mins(10) || len > jiff::SignedDuration::from_mins(1439) {
+        return Err("the duration must be between 10 minutes and 23 hours 59 minutes".into());
+    }
+    if body["integrationTags"]
+        .as_array()
+        .is_some_and(|a| a.len() > 3)
+    {
+        return Err("at most 3 integrationTags".into());
+    }
     Ok(())
 }
 
@@ -364,8 +1019,15 @@ pub fn ok(v: Value) -> Response {
     warp::reply::with_status(warp::reply::json(&v), StatusCode::OK).into_response()
 }
 
+fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
+    warp::reply::with_status(
+        warp::reply::json(&json!({ "error": code, "error_description": description })),
+        status,
+    )
+    .into_response()
+}
+
 pub fn error(status: StatusCode, message: &str) -> Response {
-    use warp::Reply;
     let tracking = format!("FAKE_{}", status.as_u16());
     let mut r = warp::reply::with_status(
         warp::reply::json(&json!({

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_webex;
+pub mod webex_spec;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -159,7 +160,13 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
 
 /// Starts the service against an existing fake and database (to restart it, for example).
 pub async fn spawn_app_on(fake: FakeWebex, db: TestDb, options: AppOptions) -> TestApp {
+    // Bound first, so that the public URL (OAuth redirect, webhook target) names the port.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let public_url = format!("http://{}", listener.local_addr().unwrap());
     let mut vars: HashMap<&str, String> = HashMap::from([
+        ("BOTPER_PUBLIC_URL", public_url),
+        ("WEBEX_CLIENT_ID", fake_webex::CLIENT_ID.to_owned()),
+        ("WEBEX_CLIENT_SECRET", fake_webex::CLIENT_SECRET.to_owned()),
         ("WEBEX_BOT_TOKEN", fake_webex::BOT_TOKEN.to_owned()),
         ("WEBEX_WEBHOOK_SECRET", SECRET.to_owned()),
         ("WEBEX_API_BASE_URL", fake.base_url()),
@@ -173,7 +180,8 @@ pub async fn spawn_app_on(fake: FakeWebex, db: TestDb, options: AppOptions) -> T
     }
     let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config");
     let tuning = Tuning {
-        retry: Some(options.tuning.retry.unwrap_or_else(fast_retry)),
+        retry: Some(options.tuning.retry.clone().unwrap_or_else(fast_retry)),
+        listener: Some(listener),
         ..options.tuning
     };
     let running = startup::start(config, tuning)
@@ -243,11 +251,42 @@ impl TestApp {
         sent[before].markdown().to_owned()
     }
 
+    /// `person` connects their Webex account in a browser (a cookie jar): Botper's login
+    /// page, the fake's authorize page, the callback. Returns the browser and the final page.
+    pub async fn connect(&self, person: &Person) -> (reqwest::Client, String) {
+        self.fake.sign_in_as(person);
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let page = browser
+            .get(self.url("/auth/webex/login"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "connect failed");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Connected as"), "{html}");
+        (browser, html)
+    }
+
+    pub fn app(&self) -> &botper::app::App {
+        &self.running.as_ref().unwrap().app
+    }
+
     pub async fn stop(&mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown().await;
         }
     }
+}
+
+/// A client that keeps cookies and follows redirects, like a browser.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap()
 }
 
 /// A `messages`/`created` envelope as Webex sends it.

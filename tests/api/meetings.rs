@@ -1,0 +1,359 @@
+//! `meeting …` and the meetings webhook, end to end: with and without a grant, Botper's own
+//! meetings filed once, meetings scheduled elsewhere filed once and announced, replays,
+//! refresh before expiry, refresh on a 401, a refused refresh token, concurrent refreshes.
+
+use std::time::Duration;
+
+use botper::app::GrantState;
+use botper::domain::PersonId;
+use botper::ports::{Inbox, TaskRepository, TokenStore};
+use botper::startup::Tuning;
+
+use crate::support::{AppOptions, Backend, TestApp, eventually, spawn_app, spawn_app_with};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn quiet(app: &TestApp) {
+    let db = app.db.open().await;
+    assert!(
+        eventually(WAIT, || async {
+            let s = db.stats().await.unwrap();
+            s.pending == 0 && s.processing == 0
+        })
+        .await,
+        "inbox did not drain"
+    );
+}
+
+async fn open_titles(app: &TestApp, person: &str) -> Vec<String> {
+    let db = app.db.open().await;
+    db.list_open(PersonId::new(person))
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| format!("{} {}", t.number, t.title.as_str()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_grant_the_bot_offers_a_manual_link_and_to_connect() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let p = app.fake.add_person("Nora");
+    let room = app.fake.new_room_id();
+    let r = app.ask(&p, &room, "meeting Team Standup").await;
+    assert!(
+        r.contains(&format!("({})", app.url("/auth/webex/login"))),
+        "{r}"
+    );
+    assert!(r.contains("(https://web.webex.com/meetings)"), "{r}");
+    assert!(app.fake.meetings().is_empty());
+    assert!(open_titles(&app, &p.id).await.is_empty());
+}
+
+async fn a_connected_person_gets_a_real_meeting_and_one_task(b: Backend) {
+    let app = spawn_app(b).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    app.connect(&alice).await;
+
+    let r = app.ask(&alice, &room, "meeting Team Standup").await;
+    let meetings = app.fake.meetings();
+    assert_eq!(meetings.len(), 1);
+    let m = &meetings[0];
+    assert_eq!(m["title"], "Team Standup");
+    assert_eq!(m["hostUserId"], alice.id.as_str(), "created with her token");
+    assert_eq!(m["timezone"], "Europe/Paris");
+    let tags: Vec<&str> = m["integrationTags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(tags[0], "botper");
+    let start: jiff::Timestamp = m["start"].as_str().unwrap().parse().unwrap();
+    let end: jiff::Timestamp = m["end"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        end.duration_since(start),
+        jiff::SignedDuration::from_mins(30)
+    );
+    let lead = start.duration_since(jiff::Timestamp::now());
+    assert!(
+        lead > jiff::SignedDuration::from_mins(4) && lead <= jiff::SignedDuration::from_mins(6),
+        "{lead:?}"
+    );
+    assert!(r.contains("**Team Standup** is scheduled for"), "{r}");
+    assert!(r.contains(m["webLink"].as_str().unwrap()), "{r}");
+    assert!(r.contains("task **#1**"), "{r}");
+
+    // Webex then calls the meetings webhook for the same meeting: no second task, no 1:1.
+    assert!(eventually(WAIT, || async { app.fake.deliveries().len() == 1 }).await);
+    assert_eq!(app.fake.deliveries()[0].status, 200);
+    quiet(&app).await;
+    assert_eq!(open_titles(&app, &alice.id).await, ["1 Team Standup"]);
+    assert_eq!(app.fake.sent_count(), 1, "only the reply in the space");
+    let listed = app.ask(&alice, &room, "list").await;
+    assert!(
+        listed.contains("**#1** Team Standup ([join](https://example.webex.com/"),
+        "{listed}"
+    );
+    app.fake.assert_spec_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connected_person_gets_a_real_meeting_and_one_task_on_sqlite() {
+    a_connected_person_gets_a_real_meeting_and_one_task(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connected_person_gets_a_real_meeting_and_one_task_on_postgres() {
+    a_connected_person_gets_a_real_meeting_and_one_task(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_options_are_read_in_the_persons_zone() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    app.connect(&alice).await;
+    let r = app
+        .ask(&alice, &room, "meeting Planning tomorrow at 15:00 for 45m")
+        .await;
+    let m = &app.fake.meetings()[0];
+    let start: jiff::Timestamp = m["start"].as_str().unwrap().parse().unwrap();
+    let paris = start.to_zoned(jiff::tz::TimeZone::get("Europe/Paris").unwrap());
+    assert_eq!((paris.hour(), paris.minute()), (15, 0));
+    let end: jiff::Timestamp = m["end"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        end.duration_since(start),
+        jiff::SignedDuration::from_mins(45)
+    );
+    assert!(r.contains("15:00–15:45 (Europe/Paris)"), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_scheduled_elsewhere_becomes_a_task_and_the_host_is_told_once() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let alice = app.fake.add_person("Alice");
+    app.connect(&alice).await;
+    app.fake
+        .schedule_elsewhere(&alice, "Quarterly review")
+        .await;
+    let sent = app.fake.wait_for_sent(1, WAIT).await;
+    assert_eq!(
+        sent[0].to_person_id(),
+        Some(alice.id.as_str()),
+        "a 1:1 message"
+    );
+    assert!(
+        sent[0]
+            .markdown()
+            .contains("You scheduled **Quarterly review**"),
+        "{}",
+        sent[0].markdown()
+    );
+    assert!(sent[0].markdown().contains("task **#1**"));
+    assert_eq!(open_titles(&app, &alice.id).await, ["1 Quarterly review"]);
+
+    // Webex delivers the same event again: nothing new.
+    let again = app.fake.deliveries()[0].body.clone();
+    assert_eq!(app.deliver(&again).await, 200);
+    quiet(&app).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.fake.sent_count(), 1);
+    assert_eq!(open_titles(&app, &alice.id).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_whose_rest_data_lags_is_filed_once_it_appears() {
+    let app = spawn_app_with(AppOptions {
+        tuning: Tuning {
+            meeting_lag_step: Some(Duration::from_millis(50)),
+            worker: Some(botper::app::worker::WorkerOptions {
+                workers: 2,
+                retry_base: Duration::from_millis(20),
+                poll_interval: Duration::from_millis(50),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..AppOptions::default()
+    })
+    .await;
+    let alice = app.fake.add_person("Alice");
+    app.connect(&alice).await;
+    app.fake.lag_meetings(2);
+    app.fake.schedule_elsewhere(&alice, "Lagging").await;
+    app.fake.wait_for_sent(1, WAIT).await;
+    let gets = app
+        .fake
+        .requests()
+        .iter()
+        .filter(|(m, p, _)| m == "GET" && p == "/meetings/{id}")
+        .map(|(_, _, s)| *s)
+        .collect::<Vec<_>>();
+    assert_eq!(gets, [404, 404, 200]);
+    assert_eq!(open_titles(&app, &alice.id).await, ["1 Lagging"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiring_access_token_is_refreshed_before_use() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    app.fake.set_access_ttl(Duration::from_secs(120));
+    app.connect(&alice).await;
+    let old = app.fake.access_tokens_of(&alice);
+    app.fake.set_access_ttl(Duration::from_secs(14 * 86_400));
+    let r = app.ask(&alice, &room, "meeting After refresh").await;
+    assert!(r.contains("is scheduled"), "{r}");
+    assert_eq!(app.fake.refresh_requests(), 1);
+    let db = app.db.open().await;
+    let g = db
+        .load(PersonId::new(alice.id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !old.contains(&g.tokens.access_token.expose().to_owned()),
+        "a new token was stored"
+    );
+    assert_eq!(g.version, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_access_token_gets_one_refresh_and_one_retry() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    app.connect(&alice).await;
+    app.fake.revoke_access_tokens(&alice);
+    let r = app.ask(&alice, &room, "meeting Retry me").await;
+    assert!(r.contains("is scheduled"), "{r}");
+    assert_eq!(app.fake.refresh_requests(), 1);
+    // The first call with the revoked token (looking for an earlier attempt's meeting) got
+    // a 401; after one refresh, the same call and the creation went through.
+    let calls: Vec<(String, u16)> = app
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|(_, p, _)| p == "/meetings")
+        .map(|(m, _, s)| (m, s))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("GET".to_owned(), 401),
+            ("GET".to_owned(), 200),
+            ("POST".to_owned(), 200)
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_token_asks_the_person_to_reconnect() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    app.fake.set_access_ttl(Duration::from_secs(60));
+    app.connect(&alice).await;
+    app.fake.revoke_refresh_tokens(&alice);
+    let r = app.ask(&alice, &room, "meeting Nope").await;
+    assert!(r.contains("connect again"), "{r}");
+    assert!(app.fake.meetings().is_empty());
+    let r = app.ask(&alice, &room, "status").await;
+    assert!(
+        r.contains("stopped working") && r.contains("connect again"),
+        "{r}"
+    );
+    // Connecting again fixes it.
+    app.fake.set_access_ttl(Duration::from_secs(14 * 86_400));
+    app.connect(&alice).await;
+    let r = app.ask(&alice, &room, "meeting Yes").await;
+    assert!(r.contains("is scheduled"), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uses_spend_the_refresh_token_once_even_across_processes() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = spawn_app(backend).await;
+        let alice = app.fake.add_person("Alice");
+        app.fake.set_access_ttl(Duration::from_secs(60));
+        app.connect(&alice).await;
+        app.fake.set_access_ttl(Duration::from_secs(14 * 86_400));
+        // A second App over the same database plays a second process.
+        let config = botper::config::Config::from_lookup(|k| match k {
+            "DATABASE_URL" => Some(app.db.url.clone()),
+            "WEBEX_API_BASE_URL" => Some(app.fake.base_url()),
+            "WEBEX_CLIENT_ID" => Some(crate::support::fake_webex::CLIENT_ID.into()),
+            "WEBEX_CLIENT_SECRET" => Some(crate::support::fake_webex::CLIENT_SECRET.into()),
+            "BOTPER_TOKEN_KEY" => Some(crate::support::TOKEN_KEY.into()),
+            _ => None,
+        })
+        .unwrap();
+        let key = botper::startup::token_key(&config).unwrap();
+        let db2 = botper::startup::open_database(&config)
+            .await
+            .unwrap()
+            .with_token_key(&key);
+        let other = botper::startup::build_app(
+            &config,
+            db2,
+            crate::support::fast_retry(),
+            botper::startup::app_settings(&config),
+        )
+        .unwrap();
+        let person = PersonId::new(alice.id.clone());
+        let mut calls = Vec::new();
+        for i in 0..8 {
+            let a = if i % 2 == 0 {
+                app.app().clone()
+            } else {
+                other.clone()
+            };
+            let p = person.clone();
+            calls.push(tokio::spawn(async move { a.fresh_grant(&p).await }));
+        }
+        let mut tokens = std::collections::HashSet::new();
+        for c in calls {
+            match c.await.unwrap().unwrap() {
+                GrantState::Ready(g) => {
+                    tokens.insert(g.tokens.access_token.expose().to_owned());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            app.fake.refresh_requests(),
+            1,
+            "{backend:?}: exactly one refresh reached Webex"
+        );
+        assert_eq!(tokens.len(), 1, "everyone uses the refreshed token");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_disconnect() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    let r = app.ask(&alice, &room, "status").await;
+    assert!(r.contains("not connected"), "{r}");
+    app.connect(&alice).await;
+    let r = app.ask(&alice, &room, "status").await;
+    assert!(
+        r.contains("You're connected as **Alice** (alice@example.com)"),
+        "{r}"
+    );
+    assert!(r.contains("Meetings you schedule anywhere"), "{r}");
+    assert_eq!(app.fake.webhooks().len(), 1);
+    let r = app.ask(&alice, &room, "disconnect").await;
+    assert!(r.starts_with("Disconnected"), "{r}");
+    assert!(
+        app.fake.webhooks().is_empty(),
+        "the meetings webhook was deleted"
+    );
+    let r = app.ask(&alice, &room, "meeting After").await;
+    assert!(r.contains("connect your Webex account"), "{r}");
+    let r = app.ask(&alice, &room, "disconnect").await;
+    assert!(r.contains("nothing to disconnect"), "{r}");
+}
