@@ -210,7 +210,10 @@ async fn the_binary_answers_commands_with_settings_from_a_dot_env_file() {
 #[test]
 fn postgres_without_a_token_key_stops_with_one_line() {
     let out = botper()
-        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -274,13 +277,20 @@ async fn no_token_code_or_secret_reaches_the_log_even_at_debug_level() {
         .await
         .unwrap();
     let sent = fake.wait_for_sent(1, Duration::from_secs(10)).await;
-    assert!(sent[0].markdown().contains("is scheduled"), "{}", sent[0].markdown());
+    assert!(
+        sent[0].markdown().contains("is scheduled"),
+        "{}",
+        sent[0].markdown()
+    );
     assert_eq!(fake.refresh_requests(), 1);
 
     let (code, _) = tokio::task::block_in_place(|| p.terminate());
     assert_eq!(code, 0);
     let log = p.all_output();
-    assert!(log.contains("access token refreshed"), "the log is really at work");
+    assert!(
+        log.contains("access token refreshed"),
+        "the log is really at work"
+    );
     let mut secrets = vec![
         BOT_TOKEN.to_owned(),
         SECRET.to_owned(),
