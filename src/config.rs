@@ -25,6 +25,8 @@ pub struct Config {
     pub database: DbTarget,
     pub bind: SocketAddr,
     pub workers: usize,
+    /// How long a worker's claim on an inbox item lasts (`BOTPER_LEASE_SECS`).
+    pub lease: Duration,
     pub db_pool_size: u32,
     pub inbox_retention: Duration,
     pub client_id: Option<String>,
@@ -36,6 +38,8 @@ pub struct Config {
     /// `BOTPER_TOKEN_KEY`; required with Postgres, generated into a file next to an SQLite
     /// database otherwise.
     pub token_key: Option<TokenKey>,
+    /// `BOTPER_RATE_LIMIT_PER_MINUTE` / `BOTPER_RATE_LIMIT_BURST`; `None` when 0.
+    pub rate_limit: Option<crate::domain::rate::RatePolicy>,
 }
 
 /// An invalid value: which variable, and what is wrong with it.
@@ -88,8 +92,11 @@ impl Config {
             problem: format!("`{bind_raw}` is not an address like 127.0.0.1:8000"),
         })?;
         let workers = number(&var, "BOTPER_WORKERS", 4, 1, 256)?;
+        let lease_secs = number(&var, "BOTPER_LEASE_SECS", 60, 2, 3600)?;
         let db_pool_size = number(&var, "BOTPER_DB_POOL_SIZE", 8, 1, 128)?;
         let retention_days = number(&var, "BOTPER_INBOX_RETENTION_DAYS", 7, 1, 3650)?;
+        let per_minute = number(&var, "BOTPER_RATE_LIMIT_PER_MINUTE", 30, 0, 100_000)?;
+        let burst = number(&var, "BOTPER_RATE_LIMIT_BURST", 10, 1, 100_000)?;
 
         let public_raw = var("BOTPER_PUBLIC_URL").unwrap_or_else(|| DEFAULT_PUBLIC_URL.into());
         let public_url = parse_http_url(&public_raw)
@@ -126,6 +133,8 @@ impl Config {
         };
 
         Ok(Self {
+            rate_limit: (per_minute > 0)
+                .then_some(crate::domain::rate::RatePolicy { per_minute, burst }),
             client_id: var("WEBEX_CLIENT_ID"),
             client_secret: secret("WEBEX_CLIENT_SECRET"),
             redirect_uri,
@@ -137,6 +146,7 @@ impl Config {
             database,
             bind,
             workers: workers as usize,
+            lease: Duration::from_secs(u64::from(lease_secs)),
             db_pool_size,
             inbox_retention: Duration::from_secs(u64::from(retention_days) * 86_400),
         })

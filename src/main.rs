@@ -1,12 +1,55 @@
-//! `botper`: serves the bot (webhooks, pages, workers) until SIGTERM/SIGINT.
+//! `botper`: the service and its operator commands.
 
 use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 use botper::config::Config;
 use botper::startup::{self, Tuning};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+#[derive(Parser)]
+#[command(
+    name = "botper",
+    version,
+    about = "Botper: your tasks and meetings in Webex"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve webhooks, the web pages and the workers (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Look into the durable inbox.
+    Inbox {
+        #[command(subcommand)]
+        command: InboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum InboxCommand {
+    /// Count items by state.
+    Stats,
+    /// List dead letters (newest first) with their last error.
+    Dead {
+        /// How many to show.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+    },
+    /// Put a dead letter back to be processed again.
+    Retry {
+        /// The item id (see `botper inbox dead`).
+        id: i64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -17,21 +60,43 @@ async fn main() -> ExitCode {
     let json_logs =
         std::env::var("BOTPER_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     botper::telemetry::init(json_logs);
-
-    let running = match startup::start(config, Tuning::default()).await {
+    let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!("cannot start: {e:#}");
-            eprintln!("botper: cannot start: {e:#}");
+            eprintln!("botper: cannot start the runtime: {e}");
             return ExitCode::from(1);
         }
     };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => botper::cli::migrate(&config).await,
+            Command::Inbox { command } => match command {
+                InboxCommand::Stats => botper::cli::inbox_stats(&config).await,
+                InboxCommand::Dead { limit } => botper::cli::inbox_dead(&config, limit).await,
+                InboxCommand::Retry { id } => botper::cli::inbox_retry(&config, id).await,
+            },
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("botper: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let running = startup::start(config, Tuning::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start: {e:#}"))?;
     tracing::info!("Botper listening on http://{}", running.addr);
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;
     tracing::info!("stopped");
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 async fn shutdown_signal() {

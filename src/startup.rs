@@ -193,6 +193,7 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
         });
         let options = tuning.worker.unwrap_or_else(|| WorkerOptions {
             workers: config.workers,
+            lease: config.lease,
             ..WorkerOptions::default()
         });
         Some(tokio::spawn(worker::run(
@@ -222,6 +223,7 @@ pub fn app_settings(config: &Config) -> AppSettings {
         public_url: config.public_url.clone(),
         webhook_secret: config.webhook_secret.clone(),
         meeting_lag_step: Duration::from_secs(15),
+        rate_limit: config.rate_limit,
     }
 }
 

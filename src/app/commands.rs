@@ -1,6 +1,7 @@
 //! Chat commands: read the message, strip the bot's mention, parse, act, reply.
 
 use crate::domain::mention::strip_bot_mention;
+use crate::domain::rate::RateDecision;
 use crate::domain::{Command, PersonId, Reply, TaskOp, reply};
 use crate::ports::{Destination, IdempotencyKey, InboxItem, WebexError, WebexEvent};
 
@@ -22,11 +23,26 @@ impl App {
             WebexEvent::MessageCreated {
                 message_id,
                 person_id,
-                ..
+                room_id,
             } => {
                 tracing::Span::current().record("message_id", message_id.as_str());
                 let bot = self.bot_identity().await?.clone();
                 if bot.id == *person_id {
+                    return Ok(());
+                }
+                // Charged once per message, on its first attempt.
+                if item.attempts <= 1
+                    && let RateDecision::Limited { tell, wait_secs } = self.rate_check(person_id)
+                {
+                    tracing::info!(person = %person_id, "command skipped: sender over the rate limit");
+                    if tell {
+                        self.messaging
+                            .send(
+                                Destination::Room(room_id.clone()),
+                                reply::rate_limited(wait_secs),
+                            )
+                            .await?;
+                    }
                     return Ok(());
                 }
                 let message = match self.messaging.get_message(message_id.clone()).await {
@@ -293,6 +309,31 @@ mod tests {
         });
         let e = m.app().process(&item("p1")).await.unwrap_err();
         assert!(!e.transient);
+    }
+
+    #[tokio::test]
+    async fn a_flooding_sender_is_told_once_and_the_rest_is_skipped() {
+        let mut m = Mocks::new();
+        // Burst of 3 (test policy): three commands run, the 4th is refused with a note, the
+        // 5th silently.
+        m.messaging
+            .expect_get_message()
+            .times(3)
+            .returning(|_| Ok(incoming("help", None)));
+        m.messaging
+            .expect_send()
+            .withf(|_, r| !r.markdown.contains("faster"))
+            .times(3)
+            .returning(|_, _| Ok("sent".into()));
+        m.messaging
+            .expect_send()
+            .withf(|to, r| *to == Destination::Room("r1".into()) && r.markdown.contains("faster"))
+            .times(1)
+            .returning(|_, _| Ok("sent".into()));
+        let app = m.app();
+        for _ in 0..5 {
+            app.process(&item("p1")).await.unwrap();
+        }
     }
 
     #[tokio::test]

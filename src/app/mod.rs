@@ -11,6 +11,7 @@ mod meetings;
 mod oauth;
 pub mod worker;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rand::Rng;
@@ -23,6 +24,8 @@ pub use ingress::Receipt;
 pub use meetings::MeetingResult;
 pub use oauth::{CallbackParams, Connected, LoginError, LoginStart, TestMeetingError};
 
+use crate::domain::PersonId;
+use crate::domain::rate::{Bucket, RateDecision};
 use crate::ports::{
     BotIdentity, Clock, Inbox, OAuthProvider, TaskRepository, TokenStore, WebAuthStore, WebexError,
     WebexMeetings, WebexMessaging, WebexWebhooks,
@@ -50,6 +53,8 @@ pub struct AppSettings {
     pub webhook_secret: Option<SecretString>,
     /// Retry step while a meeting's REST data lags its webhook (attempt n waits n steps).
     pub meeting_lag_step: std::time::Duration,
+    /// Per-sender command limit; `None` disables it.
+    pub rate_limit: Option<crate::domain::rate::RatePolicy>,
 }
 
 impl AppSettings {
@@ -84,6 +89,9 @@ pub struct App {
     refresh_locks: Arc<Vec<Mutex<()>>>,
     /// Names this process in refresh leases.
     instance: Arc<str>,
+    /// Per-sender buckets. In memory: a limit per instance is enough for fairness, and
+    /// nothing depends on it for correctness.
+    buckets: Arc<std::sync::Mutex<HashMap<PersonId, Bucket>>>,
 }
 
 impl App {
@@ -103,7 +111,24 @@ impl App {
             work: Arc::new(Notify::new()),
             refresh_locks: Arc::new((0..REFRESH_STRIPES).map(|_| Mutex::new(())).collect()),
             instance: format!("{}-{:08x}", std::process::id(), rand::rng().random::<u32>()).into(),
+            buckets: Arc::new(std::sync::Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Charges one command to `person`'s bucket.
+    pub(crate) fn rate_check(&self, person: &PersonId) -> RateDecision {
+        let Some(policy) = self.settings.rate_limit else {
+            return RateDecision::Allow;
+        };
+        let now = self.clock.now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 10_000 {
+            buckets.retain(|_, b| !b.is_idle(policy, now));
+        }
+        buckets
+            .entry(person.clone())
+            .or_insert_with(|| Bucket::full(policy, now))
+            .take(policy, now)
     }
 
     /// The bot's identity, learned once from Webex (`GET /people/me`) and then kept.
@@ -229,6 +254,10 @@ pub(crate) mod test_support {
                     public_url: PUBLIC_URL.into(),
                     webhook_secret: Some(SecretString::from(SECRET.to_owned())),
                     meeting_lag_step: std::time::Duration::from_secs(15),
+                    rate_limit: Some(crate::domain::rate::RatePolicy {
+                        per_minute: 30,
+                        burst: 3,
+                    }),
                 },
             );
             app.bot

@@ -172,6 +172,8 @@ async fn wait_for_stop(stop: &mut watch::Receiver<bool>) {
     }
 }
 
+/// Records how an item ended. While the database is unreachable the worker keeps trying
+/// (for up to half its lease), so a short outage does not make the item run twice.
 async fn settle(
     app: &App,
     worker: &str,
@@ -179,9 +181,40 @@ async fn settle(
     result: Result<(), ProcessError>,
     options: &WorkerOptions,
 ) {
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match settle_once(app, worker, item, &result, options).await {
+            Err(InboxError::Unavailable(_)) if started.elapsed() + pause < options.lease / 2 => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Ok(()) => return,
+            Err(InboxError::LeaseLost(_)) => {
+                tracing::warn!(
+                    item = item.id.0,
+                    "lease lost while processing; another worker owns it now"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(item = item.id.0, error = %e, "could not settle the item; its lease will expire and it will run again");
+                return;
+            }
+        }
+    }
+}
+
+async fn settle_once(
+    app: &App,
+    worker: &str,
+    item: &InboxItem,
+    result: &Result<(), ProcessError>,
+    options: &WorkerOptions,
+) -> Result<(), InboxError> {
     let now = app.clock.now();
     let id = item.id;
-    let settled = match result {
+    match result {
         Ok(()) => app.inbox.complete(id, worker.to_owned(), now).await,
         Err(e) if e.transient && item.attempts < options.max_attempts => {
             let delay = options.retry_delay(item.attempts, e.retry_after);
@@ -209,18 +242,6 @@ async fn settle(
             app.inbox
                 .dead_letter(id, worker.to_owned(), e.message.clone(), now)
                 .await
-        }
-    };
-    match settled {
-        Ok(()) => {}
-        Err(InboxError::LeaseLost(_)) => {
-            tracing::warn!(
-                item = id.0,
-                "lease lost while processing; another worker owns it now"
-            )
-        }
-        Err(e) => {
-            tracing::warn!(item = id.0, error = %e, "could not settle the item; its lease will expire and it will run again")
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod markdown;
 pub mod meeting;
 pub mod mention;
+pub mod rate;
 pub mod reply;
 pub mod task;
 
@@ -17,3 +18,6 @@ pub use command::{Command, ParseError};
 pub use ids::{MessageId, PersonId, RoomId};
 pub use reply::Reply;
 pub use task::{Task, TaskNumber, TaskOp, TaskOutcome, TaskTitle};
+
+#[cfg(test)]
+mod proptests;

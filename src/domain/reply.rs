@@ -258,6 +258,13 @@ pub fn disconnected(had_grant: bool) -> Reply {
     })
 }
 
+pub fn rate_limited(wait_secs: u64) -> Reply {
+    Reply::new(format!(
+        "You're sending commands faster than I can keep up with, so I skipped the last one(s). \
+         Try again in {wait_secs} s; I'll answer from then on."
+    ))
+}
+
 /// `**#3** Buy milk` with the title escaped, and the join link for meeting tasks.
 fn line(t: &Task) -> String {
     let mut s = format!("**#{}** {}", t.number, escape_inline(t.title.as_str()));

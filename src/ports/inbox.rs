@@ -178,6 +178,13 @@ pub trait Inbox: Send + Sync {
     /// `Unavailable` / `Unexpected` from the database.
     async fn purge_settled(&self, before: Timestamp) -> Result<u64, InboxError>;
 
+    /// Puts a dead letter back to be processed again (attempts reset). Returns whether
+    /// there was such a dead letter.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected` from the database.
+    async fn requeue_dead(&self, id: InboxId, now: Timestamp) -> Result<bool, InboxError>;
+
     /// Whether the database answers.
     ///
     /// # Errors

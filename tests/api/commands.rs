@@ -252,3 +252,57 @@ async fn a_deleted_message_is_settled_without_a_reply() {
     );
     assert_eq!(app.fake.sent_count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_sender_is_told_once_and_others_are_still_answered() {
+    let app = crate::support::spawn_app_with(crate::support::AppOptions {
+        env: vec![
+            ("BOTPER_RATE_LIMIT_PER_MINUTE", "6".into()),
+            ("BOTPER_RATE_LIMIT_BURST", "3".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let (flood, calm) = (app.fake.add_person("Flood"), app.fake.add_person("Calm"));
+    let (r1, r2) = (app.fake.new_room_id(), app.fake.new_room_id());
+    for i in 0..20 {
+        app.say(&flood, &r1, &format!("task spam {i}")).await;
+    }
+    let r = app.ask(&calm, &r2, "task calm one").await;
+    assert!(r.contains("calm one"), "{r}");
+    let db = app.db.open().await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            let s = db.stats().await.unwrap();
+            s.pending == 0 && s.processing == 0
+        })
+        .await
+    );
+    let to_flood: Vec<String> = app
+        .fake
+        .sent()
+        .iter()
+        .filter(|s| s.room_id() == Some(r1.as_str()))
+        .map(|s| s.markdown().to_owned())
+        .collect();
+    let told = to_flood
+        .iter()
+        .filter(|m| m.contains("faster than I can keep up"))
+        .count();
+    let done = to_flood
+        .iter()
+        .filter(|m| m.starts_with("Added task"))
+        .count();
+    assert_eq!(told, 1, "told once: {to_flood:#?}");
+    assert!(
+        (3..=5).contains(&done),
+        "the burst (and what refilled) ran: {done}"
+    );
+    assert_eq!(
+        db.list_open(PersonId::new(flood.id.clone()))
+            .await
+            .unwrap()
+            .len(),
+        done
+    );
+}

@@ -4,6 +4,7 @@ mod support;
 
 mod binary;
 mod commands;
+mod faults;
 mod health;
 mod meetings;
 mod oauth_flow;

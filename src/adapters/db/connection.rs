@@ -70,6 +70,17 @@ impl std::fmt::Debug for DbTarget {
     }
 }
 
+/// A pooled connection and whether it was seen to fail at the connection level.
+///
+/// Diesel cannot tell that a Postgres connection died with its server (its `is_broken` only
+/// looks at the transaction state), so after any failed statement [`super::Db::run`] pings
+/// the connection and, if that fails too, marks it here; the pool then drops it instead of
+/// handing a dead connection out forever.
+pub struct Managed {
+    pub conn: DbConnection,
+    pub dead: bool,
+}
+
 pub struct Manager {
     target: DbTarget,
 }
@@ -81,11 +92,11 @@ impl Manager {
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Managed;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
-        match &self.target {
+    fn connect(&self) -> Result<Managed, Self::Error> {
+        let conn = match &self.target {
             DbTarget::Postgres(url) => diesel::PgConnection::establish(url)
                 .map(DbConnection::Postgres)
                 .map_err(diesel::r2d2::Error::ConnectionError),
@@ -102,15 +113,16 @@ impl r2d2::ManageConnection for Manager {
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(c))
             }
-        }
+        }?;
+        Ok(Managed { conn, dead: false })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    fn is_valid(&self, m: &mut Managed) -> Result<(), Self::Error> {
+        m.conn.ping().map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
+    fn has_broken(&self, m: &mut Managed) -> bool {
+        m.dead || m.conn.is_broken()
     }
 }
 

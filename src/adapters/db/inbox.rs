@@ -391,6 +391,26 @@ impl Inbox for Db {
         .map_err(Into::into)
     }
 
+    async fn requeue_dead(&self, id: InboxId, now: Timestamp) -> Result<bool, InboxError> {
+        self.run(move |conn| {
+            let n = diesel::update(
+                inbox::table
+                    .filter(inbox::id.eq(id.0))
+                    .filter(inbox::state.eq("dead")),
+            )
+            .set((
+                inbox::state.eq("pending"),
+                inbox::attempts.eq(0),
+                inbox::available_at.eq(millis(now)),
+                inbox::settled_at.eq(None::<i64>),
+            ))
+            .execute(conn)?;
+            Ok(n == 1)
+        })
+        .await
+        .map_err(Into::into)
+    }
+
     async fn ping(&self) -> Result<(), InboxError> {
         self.ping_db().await.map_err(Into::into)
     }

@@ -11,6 +11,8 @@ mod inbox;
 mod schema;
 mod tasks;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -33,6 +35,10 @@ pub type Pool = r2d2::Pool<connection::Manager>;
 pub struct Db {
     pool: Pool,
     target: DbTarget,
+    /// When the database was last found unreachable (ms since the epoch; 0 = never).
+    /// Calls within [`FAIL_FAST`] of it fail at once instead of each waiting for a
+    /// connection: webhooks get their 503 immediately during an outage.
+    down_since: Arc<AtomicI64>,
     /// Seals tokens; `None` until a token key is given (grants then cannot be stored).
     sealer: Option<crypto::Sealer>,
 }
@@ -69,7 +75,7 @@ impl Default for PoolOptions {
     fn default() -> Self {
         Self {
             max_size: 8,
-            connection_timeout: Duration::from_secs(5),
+            connection_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -101,6 +107,7 @@ impl Db {
             pool,
             target,
             sealer: None,
+            down_since: Arc::new(AtomicI64::new(0)),
         })
     }
 
@@ -145,12 +152,38 @@ impl Db {
     {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
+        let down_since = self.down_since.clone();
+        let last_down = down_since.load(Ordering::Relaxed);
+        if last_down != 0 && now_ms() - last_down < FAIL_FAST.as_millis() as i64 {
+            return Err(DbError::Unavailable(anyhow::anyhow!(
+                "the database was unreachable moments ago"
+            )));
+        }
         tokio::task::spawn_blocking(move || {
+            use diesel::r2d2::R2D2Connection;
             let _entered = span.enter();
-            let mut conn = pool
-                .get()
-                .map_err(|e| DbError::Unavailable(anyhow::Error::new(e)))?;
-            f(&mut conn)
+            let mut pooled = match pool.get() {
+                Ok(p) => p,
+                Err(e) => {
+                    down_since.store(now_ms(), Ordering::Relaxed);
+                    return Err(DbError::Unavailable(anyhow::Error::new(e)));
+                }
+            };
+            down_since.store(0, Ordering::Relaxed);
+            let result = f(&mut pooled.conn);
+            match result {
+                Err(DbError::Other(e)) if pooled.conn.ping().is_err() => {
+                    // The statement failed because the connection did: retire it, and report
+                    // the outage as such.
+                    pooled.dead = true;
+                    Err(DbError::Unavailable(e))
+                }
+                Err(DbError::Unavailable(e)) => {
+                    pooled.dead = true;
+                    Err(DbError::Unavailable(e))
+                }
+                other => other,
+            }
         })
         .await
         .map_err(|e| DbError::Other(anyhow::anyhow!("database task failed: {e}")))?
@@ -163,6 +196,19 @@ impl Db {
         })
         .await
     }
+
+    /// Pool statistics: (connections, idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+}
+
+/// How long after an unreachable database calls fail without trying.
+const FAIL_FAST: Duration = Duration::from_millis(500);
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
 }
 
 pub(crate) fn millis(t: jiff::Timestamp) -> i64 {

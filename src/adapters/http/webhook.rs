@@ -71,6 +71,7 @@ where
         Ok(Receipt::Stored) => json_status(StatusCode::OK, "accepted"),
         Ok(Receipt::Duplicate) => json_status(StatusCode::OK, "duplicate"),
         Ok(Receipt::OwnMessage) => json_status(StatusCode::OK, "own message"),
+        // Whatever failed, the delivery was not stored: Webex must send it again.
         Err(AppError::Unavailable(what)) => {
             tracing::warn!("webhook not acknowledged: {what} is unavailable");
             json_status(
@@ -79,8 +80,11 @@ where
             )
         }
         Err(e) => {
-            tracing::error!(error = %e, "webhook not acknowledged");
-            json_status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            tracing::error!(error = %e, "webhook not acknowledged: it could not be stored");
+            json_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage failed; please retry",
+            )
         }
     }
 }

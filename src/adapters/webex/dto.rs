@@ -279,6 +279,47 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, ..Default::default() })]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            let _ = DeliveryEnvelope::parse(&body);
+        }
+
+        #[test]
+        fn arbitrary_json_envelopes_never_panic(
+            resource in proptest::prop_oneof![proptest::prelude::Just("messages".to_owned()), proptest::prelude::Just("meetings".to_owned()), "\\PC{0,10}"],
+            event in proptest::prop_oneof![proptest::prelude::Just("created".to_owned()), "\\PC{0,10}"],
+            id in proptest::option::of("\\PC{0,40}"),
+            room in proptest::option::of("\\PC{0,40}"),
+            person in proptest::option::of("\\PC{0,40}"),
+            created_by in proptest::option::of("\\PC{0,40}"),
+            extra in "\\PC{0,100}",
+        ) {
+            let body = serde_json::json!({
+                "resource": resource, "event": event, "createdBy": created_by, "extra": extra,
+                "data": {"id": id, "roomId": room, "personId": person},
+            });
+            let bytes = serde_json::to_vec(&body).unwrap();
+            match DeliveryEnvelope::parse(&bytes) {
+                Ok(DeliveryEnvelope::Event { key, .. }) => {
+                    proptest::prop_assert!(!key.data_id.is_empty());
+                }
+                Ok(DeliveryEnvelope::Ignored { .. }) | Err(_) => {}
+            }
+        }
+    }
+
+    #[test]
+    fn deeply_nested_json_is_refused_not_a_stack_overflow() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(matches!(
+            DeliveryEnvelope::parse(deep.as_bytes()),
+            Err(EnvelopeError::NotJson(_))
+        ));
+    }
+
     #[test]
     fn error_bodies_give_their_best_message() {
         let b: ErrorBody = serde_json::from_str(

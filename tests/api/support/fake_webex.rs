@@ -97,6 +97,50 @@ struct State {
     deliveries: Vec<Delivery>,
     /// Problems with request bodies, as Webex would see them (tests assert there are none).
     violations: Vec<String>,
+    faults: Option<FaultPlan>,
+    fault_calls: u64,
+    injected: HashMap<&'static str, usize>,
+}
+
+/// Failures the fake injects into the bot's messaging calls (`people/me`, `GET /messages`,
+/// `POST /messages`), deterministically: call k fails when a hash of (seed, k) falls under
+/// `percent`. A failed call does nothing (so a retry cannot duplicate a message).
+#[derive(Debug, Clone)]
+pub struct FaultPlan {
+    pub percent: u32,
+    pub kinds: Vec<Fault>,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 with `Retry-After`.
+    TooManyRequests { retry_after_secs: u32 },
+    /// 500 with a Webex error body.
+    ServerError,
+    /// Answer late (GETs only; a late POST that the client gave up on would still post).
+    Slow(Duration),
+    /// Start a response and break the connection.
+    DropConnection,
+}
+
+impl Fault {
+    fn name(&self) -> &'static str {
+        match self {
+            Fault::TooManyRequests { .. } => "429",
+            Fault::ServerError => "500",
+            Fault::Slow(_) => "slow",
+            Fault::DropConnection => "dropped",
+        }
+    }
+}
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }
 
 #[derive(Clone)]
@@ -161,6 +205,9 @@ impl FakeWebex {
             webhooks: HashMap::new(),
             deliveries: Vec::new(),
             violations: Vec::new(),
+            faults: None,
+            fault_calls: 0,
+            injected: HashMap::new(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let fake = Self {
@@ -293,6 +340,79 @@ impl FakeWebex {
                     sent.iter().map(Sent::markdown).collect::<Vec<_>>()
                 );
                 return sent;
+            }
+        }
+    }
+
+    // ----- faults ---------------------------------------------------------------------
+
+    pub fn inject_faults(&self, plan: FaultPlan) {
+        self.state.lock().unwrap().faults = Some(plan);
+    }
+
+    pub fn stop_faults(&self) {
+        self.state.lock().unwrap().faults = None;
+    }
+
+    /// Faults injected so far, by kind ("429", "500", "slow", "dropped").
+    pub fn injected(&self) -> HashMap<&'static str, usize> {
+        self.state.lock().unwrap().injected.clone()
+    }
+
+    /// Calls to the faultable endpoints so far.
+    pub fn faultable_calls(&self) -> u64 {
+        self.state.lock().unwrap().fault_calls
+    }
+
+    /// Decides (and counts) whether this call fails; applies a slow answer itself.
+    async fn fault(&self, what: &'static str, may_be_slow: bool) -> Option<Response> {
+        let chosen = {
+            let mut s = self.state.lock().unwrap();
+            s.fault_calls += 1;
+            let k = s.fault_calls;
+            let plan = s.faults.clone()?;
+            let h = mix(plan.seed ^ k.wrapping_mul(0x2545_F491_4F6C_DD1D));
+            if h % 100 >= u64::from(plan.percent) || plan.kinds.is_empty() {
+                return None;
+            }
+            let mut kind = plan.kinds[(mix(h) % plan.kinds.len() as u64) as usize];
+            if matches!(kind, Fault::Slow(_)) && !may_be_slow {
+                if plan.kinds.iter().all(|k| matches!(k, Fault::Slow(_))) {
+                    // A plan of only slowness leaves POSTs alone.
+                    return None;
+                }
+                kind = Fault::TooManyRequests {
+                    retry_after_secs: 1,
+                };
+            }
+            *s.injected.entry(kind.name()).or_default() += 1;
+            let (m, p) = what.split_once(' ').unwrap_or(("?", what));
+            s.log.push((m.into(), p.into(), 0));
+            kind
+        };
+        match chosen {
+            Fault::TooManyRequests { retry_after_secs } => {
+                let mut r = error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+                r.headers_mut()
+                    .insert("retry-after", retry_after_secs.to_string().parse().unwrap());
+                Some(r)
+            }
+            Fault::ServerError => Some(error(StatusCode::INTERNAL_SERVER_ERROR, "Internal error")),
+            Fault::Slow(d) => {
+                tokio::time::sleep(d).await;
+                None
+            }
+            Fault::DropConnection => {
+                let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = vec![
+                    Ok(bytes::Bytes::from_static(b"{\"id\":")),
+                    Err(std::io::Error::other("connection dropped by the fake")),
+                ];
+                let mut r = warp::reply::stream(futures_util::stream::iter(chunks)).into_response();
+                r.headers_mut()
+                    .insert("content-type", "application/json".parse().unwrap());
+                r.headers_mut()
+                    .insert("content-length", "512".parse().unwrap());
+                Some(r)
             }
         }
     }
@@ -513,7 +633,12 @@ impl FakeWebex {
             .and(warp::get())
             .and(auth)
             .and(with.clone())
-            .map(|auth: Option<String>, f: FakeWebex| {
+            .then(|auth: Option<String>, f: FakeWebex| async move {
+                if bearer(&auth).as_deref() == Some(BOT_TOKEN)
+                    && let Some(r) = f.fault("GET /people/me", true).await
+                {
+                    return r;
+                }
                 f.authed(auth, "GET /people/me", |_, p| {
                     ok(json!({
                         "id": p.id, "emails": [p.email], "displayName": p.display_name,
@@ -527,52 +652,62 @@ impl FakeWebex {
             .and(warp::get())
             .and(auth)
             .and(with.clone())
-            .map(|id: String, auth: Option<String>, f: FakeWebex| {
-                f.authed(auth, "GET /messages/{id}", |s, _| {
-                    match s.messages.get(&id) {
-                        Some(m) => ok(m.clone()),
-                        None => error(
-                            StatusCode::NOT_FOUND,
-                            "The requested resource could not be found.",
-                        ),
+            .then(
+                |id: String, auth: Option<String>, f: FakeWebex| async move {
+                    if let Some(r) = f.fault("GET /messages/{id}", true).await {
+                        return r;
                     }
-                })
-            });
+                    f.authed(auth, "GET /messages/{id}", |s, _| {
+                        match s.messages.get(&id) {
+                            Some(m) => ok(m.clone()),
+                            None => error(
+                                StatusCode::NOT_FOUND,
+                                "The requested resource could not be found.",
+                            ),
+                        }
+                    })
+                },
+            );
         let post_message = warp::path!("v1" / "messages")
             .and(warp::post())
             .and(auth)
             .and(json_body)
             .and(with.clone())
-            .map(|auth: Option<String>, body: Option<Value>, f: FakeWebex| {
-                let token = bearer(&auth).unwrap_or_default();
-                let uuid = f.next_uuid();
-                let signal = f.sent_signal.clone();
-                let r = f.authed(auth, "POST /messages", |s, sender| {
-                    let Some(body) = body else {
-                        return error(StatusCode::BAD_REQUEST, "Malformed JSON");
-                    };
-                    if let Err(why) =
-                        check(s, "POST", "/messages", &body).and(validate_create_message(&body))
-                    {
-                        return error(StatusCode::BAD_REQUEST, &why);
+            .then(
+                |auth: Option<String>, body: Option<Value>, f: FakeWebex| async move {
+                    if let Some(r) = f.fault("POST /messages", false).await {
+                        return r;
                     }
-                    let id = webex_id("MESSAGE", &uuid);
-                    let mut stored = body.clone();
-                    stored["id"] = json!(id);
-                    stored["personId"] = json!(sender.id);
-                    stored["personEmail"] = json!(sender.email);
-                    stored["created"] = json!("2026-11-29T12:00:01.000Z");
-                    s.messages.insert(id.clone(), stored.clone());
-                    s.sent.push(Sent {
-                        id,
-                        body,
-                        token: token.clone(),
+                    let token = bearer(&auth).unwrap_or_default();
+                    let uuid = f.next_uuid();
+                    let signal = f.sent_signal.clone();
+                    let r = f.authed(auth, "POST /messages", |s, sender| {
+                        let Some(body) = body else {
+                            return error(StatusCode::BAD_REQUEST, "Malformed JSON");
+                        };
+                        if let Err(why) =
+                            check(s, "POST", "/messages", &body).and(validate_create_message(&body))
+                        {
+                            return error(StatusCode::BAD_REQUEST, &why);
+                        }
+                        let id = webex_id("MESSAGE", &uuid);
+                        let mut stored = body.clone();
+                        stored["id"] = json!(id);
+                        stored["personId"] = json!(sender.id);
+                        stored["personEmail"] = json!(sender.email);
+                        stored["created"] = json!("2026-11-29T12:00:01.000Z");
+                        s.messages.insert(id.clone(), stored.clone());
+                        s.sent.push(Sent {
+                            id,
+                            body,
+                            token: token.clone(),
+                        });
+                        ok(stored)
                     });
-                    ok(stored)
-                });
-                signal.notify_waiters();
-                r
-            });
+                    signal.notify_waiters();
+                    r
+                },
+            );
 
         let authorize = warp::path!("v1" / "authorize")
             .and(warp::get())

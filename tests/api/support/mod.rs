@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod fake_webex;
+pub mod pg_cluster;
+pub mod process;
 pub mod webex_spec;
 
 use std::collections::HashMap;
@@ -94,6 +96,16 @@ impl TestDb {
         }
     }
 
+    /// A database the test does not own (nothing is dropped).
+    pub fn external(url: &str) -> Self {
+        Self {
+            target: DbTarget::parse(url).unwrap(),
+            url: url.to_owned(),
+            pg_name: None,
+            _dir: None,
+        }
+    }
+
     pub async fn open(&self) -> Db {
         let db = Db::open(self.target.clone(), &PoolOptions::default()).unwrap();
         db.migrate().await.unwrap();
@@ -174,6 +186,8 @@ pub async fn spawn_app_on(fake: FakeWebex, db: TestDb, options: AppOptions) -> T
         ("BOTPER_BIND", "127.0.0.1:0".to_owned()),
         ("BOTPER_WORKERS", "2".to_owned()),
         ("BOTPER_TOKEN_KEY", TOKEN_KEY.to_owned()),
+        // Tests type faster than people; the limiter has a test of its own.
+        ("BOTPER_RATE_LIMIT_PER_MINUTE", "0".to_owned()),
     ]);
     for (k, v) in options.env {
         vars.insert(k, v);
@@ -313,6 +327,55 @@ pub fn message_created(message_id: &str, room_id: &str, person_id: &str) -> Valu
             "created": "2026-11-29T12:00:00.000Z"
         }
     })
+}
+
+/// Prints a line of the fault suite's figures and appends it to `target/fault-suite.txt`
+/// (CI prints that file).
+pub fn report(test: &str, figures: &[(&str, String)]) {
+    let line = format!(
+        "{test}: {}",
+        figures
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("{line}");
+    let dir = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let _ = std::fs::create_dir_all(&dir);
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("fault-suite.txt"))
+    {
+        use std::io::Write;
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// A small deterministic generator (xorshift) for shuffles and choices in tests.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+    }
 }
 
 /// Polls `f` until it returns true or `timeout` passes.
