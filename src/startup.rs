@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::adapters::db::{Db, DbTarget, PoolOptions, TokenKey};
 use crate::adapters::http::{self, HttpSettings};
+use crate::adapters::metrics::PromMetrics;
 use crate::adapters::webex::{
     OAuthSettings, RetryPolicy, WebexHttp, WebexMeetingsClient, WebexMessagingClient,
     WebexOAuthClient, WebexWebhooksClient,
@@ -18,7 +19,7 @@ use crate::adapters::webex::{
 use crate::app::worker::{self, WorkerOptions};
 use crate::app::{App, AppSettings, Ports};
 use crate::config::Config;
-use crate::ports::SystemClock;
+use crate::ports::{Metrics, SystemClock};
 
 /// Knobs that tests and the load tool turn; production uses the defaults.
 #[derive(Debug, Default)]
@@ -142,11 +143,13 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
     if let Some(step) = tuning.meeting_lag_step {
         settings.meeting_lag_step = step;
     }
+    let exporter = Arc::new(PromMetrics::new());
     let app = build_app(
         &config,
         db.clone(),
         tuning.retry.clone().unwrap_or_default(),
         settings,
+        exporter.clone(),
     )?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -166,6 +169,7 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
             webhook_secret: config.webhook_secret.clone(),
             bot_token_configured: config.bot_token.is_some(),
             oauth_configured: config.oauth_configured(),
+            exporter: Some(exporter),
             secure_cookies: config.public_url.starts_with("https://"),
         },
     );
@@ -233,8 +237,9 @@ pub fn build_app(
     db: Db,
     retry: RetryPolicy,
     settings: AppSettings,
+    metrics: Arc<dyn Metrics>,
 ) -> anyhow::Result<App> {
-    let webex = WebexHttp::new(&config.webex_api_base, retry)?;
+    let webex = WebexHttp::new(&config.webex_api_base, retry)?.with_metrics(metrics.clone());
     let db = Arc::new(db);
     Ok(App::new(
         Ports {
@@ -257,6 +262,7 @@ pub fn build_app(
                 },
             )),
             clock: Arc::new(SystemClock),
+            metrics,
         },
         settings,
     ))

@@ -2,4 +2,5 @@
 
 pub mod db;
 pub mod http;
+pub mod metrics;
 pub mod webex;

@@ -26,6 +26,7 @@ impl App {
                 room_id,
             } => {
                 tracing::Span::current().record("message_id", message_id.as_str());
+                let started = std::time::Instant::now();
                 let bot = self.bot_identity().await?.clone();
                 if bot.id == *person_id {
                     return Ok(());
@@ -59,10 +60,13 @@ impl App {
                 let text =
                     strip_bot_mention(&message.text, message.html.as_deref(), bot.id.as_str());
                 let key = IdempotencyKey::new(format!("inbox:{}", item.id.0));
-                let reply = self.execute(&message.person_id, &text, Some(key)).await?;
+                let (reply, label) = self
+                    .execute_labeled(&message.person_id, &text, Some(key))
+                    .await?;
                 self.messaging
                     .send(Destination::Room(message.room_id), reply)
                     .await?;
+                self.metrics.command(label, started.elapsed().as_secs_f64());
                 Ok(())
             }
             WebexEvent::MeetingCreated { meeting_id, owner } => {
@@ -82,10 +86,30 @@ impl App {
         text: &str,
         key: Option<IdempotencyKey>,
     ) -> Result<Reply, AppError> {
+        Ok(self.execute_labeled(person, text, key).await?.0)
+    }
+
+    /// [`App::execute`], with the command's label for metrics.
+    async fn execute_labeled(
+        &self,
+        person: &PersonId,
+        text: &str,
+        key: Option<IdempotencyKey>,
+    ) -> Result<(Reply, &'static str), AppError> {
         let command = match Command::parse(text) {
             Ok(c) => c,
-            Err(e) => return Ok(reply::parse_error(&e)),
+            Err(e) => return Ok((reply::parse_error(&e), "invalid")),
         };
+        let label = command.label();
+        Ok((self.run_command(person, command, key).await?, label))
+    }
+
+    async fn run_command(
+        &self,
+        person: &PersonId,
+        command: Command,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Reply, AppError> {
         let now = self.clock.now();
         let connect_url = self.settings.connect_url();
         let op = match command {

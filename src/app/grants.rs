@@ -129,17 +129,20 @@ impl App {
                     .finish_refresh(person.clone(), owner, Some(tokens))
                     .await?;
                 tracing::info!(person = %person, "access token refreshed");
+                self.metrics.token_refresh("refreshed");
                 Ok(stored.map_or(GrantState::NotConnected, GrantState::Ready))
             }
             Err(OAuthError::InvalidGrant(why)) => {
                 release().await?;
                 tracing::warn!(person = %person, "Webex refused the refresh token; the person must reconnect");
+                self.metrics.token_refresh("refused");
                 self.disconnect_grant(person, &format!("Webex refused the refresh token: {why}"))
                     .await
             }
             Err(e) => {
                 release().await?;
                 tracing::warn!(person = %person, error = %e, "token refresh failed");
+                self.metrics.token_refresh("failed");
                 if e.is_transient() {
                     Err(AppError::Unavailable("Webex (token refresh)"))
                 } else {

@@ -27,8 +27,8 @@ pub use oauth::{CallbackParams, Connected, LoginError, LoginStart, TestMeetingEr
 use crate::domain::PersonId;
 use crate::domain::rate::{Bucket, RateDecision};
 use crate::ports::{
-    BotIdentity, Clock, Inbox, OAuthProvider, TaskRepository, TokenStore, WebAuthStore, WebexError,
-    WebexMeetings, WebexMessaging, WebexWebhooks,
+    BotIdentity, Clock, Inbox, Metrics, OAuthProvider, TaskRepository, TokenStore, WebAuthStore,
+    WebexError, WebexMeetings, WebexMessaging, WebexWebhooks,
 };
 
 /// The ports the use cases need.
@@ -42,6 +42,7 @@ pub struct Ports {
     pub tokens: Arc<dyn TokenStore>,
     pub web_auth: Arc<dyn WebAuthStore>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<dyn Metrics>,
 }
 
 /// Settings the use cases need (not secrets they pass around, except the webhook secret
@@ -82,6 +83,7 @@ pub struct App {
     tokens: Arc<dyn TokenStore>,
     web_auth: Arc<dyn WebAuthStore>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<dyn Metrics>,
     settings: Arc<AppSettings>,
     bot: Arc<OnceCell<BotIdentity>>,
     /// Wakes idle workers when a delivery was stored by this process.
@@ -106,6 +108,7 @@ impl App {
             tokens: p.tokens,
             web_auth: p.web_auth,
             clock: p.clock,
+            metrics: p.metrics,
             settings: Arc::new(settings),
             bot: Arc::new(OnceCell::new()),
             work: Arc::new(Notify::new()),
@@ -156,6 +159,10 @@ impl App {
 
     pub fn settings(&self) -> &AppSettings {
         &self.settings
+    }
+
+    pub fn metrics(&self) -> &Arc<dyn Metrics> {
+        &self.metrics
     }
 }
 
@@ -249,6 +256,7 @@ pub(crate) mod test_support {
                     tokens: Arc::new(self.tokens),
                     web_auth: Arc::new(self.web_auth),
                     clock: Arc::new(clock),
+                    metrics: Arc::new(crate::ports::NoMetrics),
                 },
                 AppSettings {
                     public_url: PUBLIC_URL.into(),

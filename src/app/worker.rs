@@ -214,7 +214,12 @@ async fn settle_once(
 ) -> Result<(), InboxError> {
     let now = app.clock.now();
     let id = item.id;
-    match result {
+    let outcome = match result {
+        Ok(()) => "done",
+        Err(e) if e.transient && item.attempts < options.max_attempts => "retry",
+        Err(_) => "dead",
+    };
+    let settled = match result {
         Ok(()) => app.inbox.complete(id, worker.to_owned(), now).await,
         Err(e) if e.transient && item.attempts < options.max_attempts => {
             let delay = options.retry_delay(item.attempts, e.retry_after);
@@ -243,7 +248,11 @@ async fn settle_once(
                 .dead_letter(id, worker.to_owned(), e.message.clone(), now)
                 .await
         }
+    };
+    if settled.is_ok() {
+        app.metrics.item_settled(outcome);
     }
+    settled
 }
 
 #[cfg(test)]

@@ -39,6 +39,22 @@ pub enum ParseError {
 }
 
 impl Command {
+    /// A short name for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Command::Task(_) => "task",
+            Command::List => "list",
+            Command::Done(_) => "done",
+            Command::Delete(_) => "delete",
+            Command::Meeting(_) => "meeting",
+            Command::Status => "status",
+            Command::Connect => "connect",
+            Command::Disconnect => "disconnect",
+            Command::Help => "help",
+            Command::Unknown(_) => "unknown",
+        }
+    }
+
     /// Parses the text of a message, after the bot's mention has been removed.
     /// Verbs are case-insensitive, whitespace around and between words is tolerated, and a
     /// leading `/` is accepted (`/list`).

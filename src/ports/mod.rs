@@ -10,6 +10,7 @@ pub mod grants;
 pub mod inbox;
 pub mod meetings;
 pub mod messaging;
+pub mod metrics;
 pub mod oauth;
 pub mod tasks;
 pub mod webhooks;
@@ -22,6 +23,7 @@ pub use inbox::{
 };
 pub use meetings::{Meeting, MeetingDraft, WebexMeetings};
 pub use messaging::{BotIdentity, Destination, IncomingMessage, WebexError, WebexMessaging};
+pub use metrics::{Metrics, NoMetrics};
 pub use oauth::{Identity, OAuthError, OAuthProvider};
 pub use tasks::{IdempotencyKey, StoreError, TaskRepository};
 pub use webhooks::{NewWebhook, WebexWebhooks, Webhook};

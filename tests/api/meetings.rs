@@ -300,6 +300,7 @@ async fn concurrent_uses_spend_the_refresh_token_once_even_across_processes() {
             db2,
             crate::support::fast_retry(),
             botper::startup::app_settings(&config),
+            std::sync::Arc::new(botper::ports::NoMetrics),
         )
         .unwrap();
         let person = PersonId::new(alice.id.clone());

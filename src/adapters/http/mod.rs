@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
+use crate::adapters::metrics::PromMetrics;
 use crate::app::App;
 
 /// Largest webhook body accepted.
@@ -26,6 +27,8 @@ pub struct HttpSettings {
     pub oauth_configured: bool,
     /// Mark cookies `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// Serves `/metrics` when present.
+    pub exporter: Option<Arc<PromMetrics>>,
 }
 
 #[derive(Clone)]
@@ -65,6 +68,23 @@ pub fn routes(
         .and(warp::body::stream())
         .and(with.clone())
         .then(webhook::receive);
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with.clone())
+        .then(|s: Shared| async move {
+            match &s.settings.exporter {
+                Some(e) => {
+                    let stats = s.app.inbox().stats().await.ok();
+                    warp::reply::with_header(
+                        e.render(stats),
+                        "content-type",
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )
+                    .into_response()
+                }
+                None => json_status(StatusCode::NOT_FOUND, "metrics are off"),
+            }
+        });
     let index = warp::path::end()
         .and(warp::get())
         .and(with.clone())
@@ -90,6 +110,7 @@ pub fn routes(
 
     healthz
         .or(readyz)
+        .or(metrics)
         .or(webhook)
         .or(index)
         .or(login)

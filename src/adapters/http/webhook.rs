@@ -22,7 +22,10 @@ where
     B: Buf,
 {
     let settings = &shared.settings;
+    let metrics = shared.app.metrics().clone();
+    let count = |resource: &str, outcome: &'static str| metrics.webhook(resource, outcome);
     let Some(secret) = settings.webhook_secret.as_ref() else {
+        count("unknown", "disabled");
         tracing::warn!(
             "webhook refused: WEBEX_WEBHOOK_SECRET is not set, so no signature can be checked"
         );
@@ -32,6 +35,7 @@ where
         );
     };
     if !settings.bot_token_configured {
+        count("unknown", "disabled");
         tracing::warn!("webhook refused: WEBEX_BOT_TOKEN is not set, so the bot cannot answer");
         return json_status(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -39,19 +43,25 @@ where
         );
     }
     if content_length.is_some_and(|n| n > MAX_BODY_BYTES) {
+        count("unknown", "too_large");
         return json_status(StatusCode::PAYLOAD_TOO_LARGE, "body over 1 MiB");
     }
     let bytes = match read_limited(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
-        Err(status) => return json_status(status, "body over 1 MiB or unreadable"),
+        Err(status) => {
+            count("unknown", "too_large");
+            return json_status(status, "body over 1 MiB or unreadable");
+        }
     };
     match verify(secret, &bytes, signature.as_deref()) {
         SignatureCheck::Valid => {}
         SignatureCheck::Missing => {
+            count("unknown", "unauthorized");
             tracing::warn!("webhook refused: no X-Spark-Signature");
             return json_status(StatusCode::UNAUTHORIZED, "missing X-Spark-Signature");
         }
         SignatureCheck::Invalid => {
+            count("unknown", "unauthorized");
             tracing::warn!("webhook refused: X-Spark-Signature does not match");
             return json_status(StatusCode::UNAUTHORIZED, "invalid X-Spark-Signature");
         }
@@ -59,15 +69,28 @@ where
     let (key, event) = match DeliveryEnvelope::parse(&bytes) {
         Ok(DeliveryEnvelope::Event { key, event }) => (key, event),
         Ok(DeliveryEnvelope::Ignored { resource, event }) => {
+            count(&resource, "ignored");
             tracing::debug!(%resource, %event, "webhook for a resource/event Botper does not handle; ignored");
             return json_status(StatusCode::OK, "ignored");
         }
         Err(e @ (EnvelopeError::NotJson(_) | EnvelopeError::Missing(_))) => {
+            count("unknown", "malformed");
             tracing::info!(error = %e, "webhook refused: malformed envelope");
             return json_status(StatusCode::BAD_REQUEST, &format!("malformed delivery: {e}"));
         }
     };
-    match shared.app.receive(key, event).await {
+    let resource = key.resource.clone();
+    let result = shared.app.receive(key, event).await;
+    count(
+        &resource,
+        match &result {
+            Ok(Receipt::Stored) => "accepted",
+            Ok(Receipt::Duplicate) => "duplicate",
+            Ok(Receipt::OwnMessage) => "own_message",
+            Err(_) => "unavailable",
+        },
+    );
+    match result {
         Ok(Receipt::Stored) => json_status(StatusCode::OK, "accepted"),
         Ok(Receipt::Duplicate) => json_status(StatusCode::OK, "duplicate"),
         Ok(Receipt::OwnMessage) => json_status(StatusCode::OK, "own message"),

@@ -8,6 +8,7 @@ mod messaging;
 mod oauth;
 mod webhooks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -21,7 +22,7 @@ pub use messaging::WebexMessagingClient;
 pub use oauth::{OAuthSettings, WebexOAuthClient};
 pub use webhooks::WebexWebhooksClient;
 
-use crate::ports::WebexError;
+use crate::ports::{Metrics, NoMetrics, WebexError};
 
 /// How Webex calls are retried: 429 and 423 honour `Retry-After` (capped); 5xx, timeouts and
 /// connection errors back off exponentially with full jitter; other 4xx are final.
@@ -68,6 +69,7 @@ pub struct WebexHttp {
     client: reqwest::Client,
     base: Url,
     policy: RetryPolicy,
+    metrics: Arc<dyn Metrics>,
 }
 
 impl WebexHttp {
@@ -88,7 +90,14 @@ impl WebexHttp {
             client,
             base,
             policy,
+            metrics: Arc::new(NoMetrics),
         })
+    }
+
+    /// Records every call's latency and final status.
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// `path` is relative to the base URL ("messages", "people/me").
@@ -144,6 +153,23 @@ impl WebexHttp {
     /// Like [`WebexHttp::send`], but a final 4xx (other than 429/423) is returned to the
     /// caller as a response, for endpoints whose errors need their own reading (OAuth).
     pub async fn send_raw(
+        &self,
+        endpoint: &'static str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, WebexError> {
+        let started = std::time::Instant::now();
+        let result = self.send_raw_inner(endpoint, build).await;
+        let status = match &result {
+            Ok(r) => r.status().as_u16(),
+            Err(WebexError::RateLimited { .. }) => 429,
+            Err(_) => 0,
+        };
+        self.metrics
+            .webex_call(endpoint, status, started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn send_raw_inner(
         &self,
         endpoint: &'static str,
         build: impl Fn() -> RequestBuilder,
