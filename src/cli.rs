@@ -1,10 +1,15 @@
-//! Operator commands (`botper migrate`, `botper inbox …`): a driving adapter that prints to
-//! the terminal.
+//! Operator commands and the local chat console: driving adapters that print to a terminal.
+
+use std::io::{BufRead, Write};
 
 use anyhow::Context as _;
 
+use crate::app::App;
+use crate::app::webhooks::{BOT_WEBHOOKS, NAME_PREFIX, SyncAction};
 use crate::config::Config;
-use crate::ports::{Inbox, InboxId};
+use crate::domain::PersonId;
+use crate::domain::grant::AccessToken;
+use crate::ports::{Inbox, InboxId, NoMetrics, WebexError};
 use crate::startup;
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -16,7 +21,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
         .migrate()
         .await
         .with_context(|| format!("cannot migrate the {}", config.database.redacted()))?;
-    println!("{}: {} migration(s) applied", config.database.redacted(), n);
+    println!("{}: {n} migration(s) applied", config.database.redacted());
     Ok(())
 }
 
@@ -58,5 +63,281 @@ pub async fn inbox_retry(config: &Config, id: i64) -> anyhow::Result<()> {
         Ok(())
     } else {
         anyhow::bail!("there is no dead letter {id}")
+    }
+}
+
+/// The app over the configured store and Webex, for one-shot commands.
+async fn app(config: &Config) -> anyhow::Result<App> {
+    let key = startup::token_key(config)?;
+    let db = startup::open_database(config).await?.with_token_key(&key);
+    startup::build_app(
+        config,
+        db,
+        Default::default(),
+        startup::app_settings(config),
+        std::sync::Arc::new(NoMetrics),
+    )
+}
+
+fn bot_token(config: &Config) -> anyhow::Result<AccessToken> {
+    use secrecy::ExposeSecret;
+    config
+        .bot_token
+        .as_ref()
+        .map(|t| AccessToken::new(t.expose_secret()))
+        .ok_or_else(|| anyhow::anyhow!("WEBEX_BOT_TOKEN is not set"))
+}
+
+pub async fn webhooks_sync(config: &Config) -> anyhow::Result<()> {
+    let token = bot_token(config)?;
+    let app = app(config).await?;
+    let target = app.settings().webhook_url();
+    if !target.starts_with("https://") {
+        println!(
+            "warning: {target} is not https; Webex can only deliver to a public https URL (set BOTPER_PUBLIC_URL)"
+        );
+    }
+    let report = app.sync_bot_webhooks(&token).await?;
+    let mut failed = false;
+    for line in &report.lines {
+        let what = format!("{}/{}", line.resource, line.event);
+        match &line.result {
+            Ok((id, action)) => {
+                let said = match action {
+                    SyncAction::Unchanged => "ok",
+                    SyncAction::Created => "created",
+                    SyncAction::Reactivated => "re-activated",
+                    SyncAction::Updated => "updated (target URL, secret or name)",
+                };
+                println!("{what}: {said} ({id})");
+            }
+            Err(e) => {
+                failed = true;
+                println!("{what}: FAILED: {e}");
+            }
+        }
+    }
+    for h in &report.foreign {
+        println!(
+            "left alone (not created by Botper): {} {}/{} -> {} [{}]",
+            h.id, h.resource, h.event, h.target_url, h.status
+        );
+    }
+    if failed {
+        anyhow::bail!("some webhooks could not be synced");
+    }
+    Ok(())
+}
+
+pub async fn webhooks_list(config: &Config) -> anyhow::Result<()> {
+    let token = bot_token(config)?;
+    let app = app(config).await?;
+    let hooks = app.bot_webhooks(&token).await?;
+    if hooks.is_empty() {
+        println!("the bot has no webhooks; run `botper webhooks sync`");
+    }
+    for h in hooks {
+        println!(
+            "{}\t{}/{}\t{}\t{}\t{}{}",
+            h.id,
+            h.resource,
+            h.event,
+            h.status,
+            h.target_url,
+            h.name,
+            if h.name.starts_with(NAME_PREFIX) {
+                ""
+            } else {
+                "\t(not Botper's)"
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `botper doctor`: every check, what is wrong, what to do. Fails if any check fails.
+pub async fn doctor(config: &Config) -> anyhow::Result<()> {
+    let mut problems = 0;
+    let mut say = |ok: Option<bool>, what: &str, detail: String| {
+        let mark = match ok {
+            Some(true) => "ok  ",
+            Some(false) => {
+                problems += 1;
+                "FAIL"
+            }
+            None => "warn",
+        };
+        println!("{mark} {what}: {detail}");
+    };
+    for (var, consequence) in config.missing() {
+        // Without these two the bot cannot work at all; the OAuth pair is optional.
+        let fatal = matches!(var, "WEBEX_BOT_TOKEN" | "WEBEX_WEBHOOK_SECRET");
+        say(
+            if fatal { Some(false) } else { None },
+            "configuration",
+            format!("{var} is not set: {consequence}"),
+        );
+    }
+    if !config.public_url.starts_with("https://") {
+        say(
+            None,
+            "public URL",
+            format!(
+                "{} is not https: Webex cannot deliver webhooks to it (set BOTPER_PUBLIC_URL)",
+                config.public_url
+            ),
+        );
+    }
+    let app = match app(config).await {
+        Ok(app) => {
+            say(Some(true), "database", config.database.redacted());
+            app
+        }
+        Err(e) => {
+            say(Some(false), "database", format!("{e:#}"));
+            anyhow::bail!("{problems} problem(s) found");
+        }
+    };
+    if config.bot_token.is_some() {
+        match app.bot_identity().await {
+            Ok(me) => say(
+                Some(true),
+                "bot token",
+                format!(
+                    "valid for {} ({}) at {}",
+                    me.display_name,
+                    me.email.as_deref().unwrap_or("no email"),
+                    config.webex_api_base
+                ),
+            ),
+            Err(WebexError::Unauthorized) => say(
+                Some(false),
+                "bot token",
+                "Webex refused WEBEX_BOT_TOKEN (401): copy a fresh token from the bot's page in the developer portal".into(),
+            ),
+            Err(e) => say(
+                Some(false),
+                "Webex",
+                format!("cannot reach Webex at {}: {e}", config.webex_api_base),
+            ),
+        }
+        if let Ok(token) = bot_token(config) {
+            match app.bot_webhooks(&token).await {
+                Ok(hooks) => {
+                    for (resource, event) in BOT_WEBHOOKS {
+                        let good = hooks.iter().any(|h| {
+                            h.resource == resource
+                                && h.event == event
+                                && h.status == "active"
+                                && h.target_url == app.settings().webhook_url()
+                        });
+                        say(
+                            Some(good),
+                            "webhook",
+                            if good {
+                                format!(
+                                    "{resource}/{event} is active at {}",
+                                    app.settings().webhook_url()
+                                )
+                            } else {
+                                format!(
+                                    "{resource}/{event} is missing, inactive or points elsewhere: run `botper webhooks sync`"
+                                )
+                            },
+                        );
+                    }
+                }
+                Err(e) => say(Some(false), "webhooks", format!("cannot list them: {e}")),
+            }
+        }
+    }
+    if problems > 0 {
+        anyhow::bail!("{problems} problem(s) found");
+    }
+    println!("all checks passed");
+    Ok(())
+}
+
+/// `botper chat`: type commands as a pretend person, against the real domain and store.
+pub async fn chat(config: &Config, name: &str) -> anyhow::Result<()> {
+    let app = app(config).await?;
+    let person = PersonId::new(format!("local:{name}"));
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    if interactive {
+        println!(
+            "Botper console ({}). You are \"{name}\". Type `help`; Ctrl-D to leave.",
+            config.database.redacted()
+        );
+    }
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    loop {
+        if interactive {
+            print!("you> ");
+            std::io::stdout().flush()?;
+        }
+        let Some(line) = lines.next() else { break };
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let reply = app.execute(&person, &line, None).await?;
+        println!(
+            "botper> {}",
+            to_terminal(&reply.markdown).replace('\n', "\n        ")
+        );
+    }
+    Ok(())
+}
+
+/// Webex Markdown as plain terminal text: emphasis dropped, escapes and entities undone,
+/// links shown with their URL.
+pub fn to_terminal(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len());
+    let mut chars = markdown.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+            }
+            '[' => {
+                let text: String = chars.by_ref().take_while(|c| *c != ']').collect();
+                if chars.peek() == Some(&'(') {
+                    chars.next();
+                    let url: String = chars.by_ref().take_while(|c| *c != ')').collect();
+                    out.push_str(&format!("{text} <{url}>"));
+                } else {
+                    out.push('[');
+                    out.push_str(&text);
+                    out.push(']');
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_terminal;
+
+    #[test]
+    fn markdown_becomes_plain_text() {
+        assert_eq!(
+            to_terminal("Added task **#1** Buy \\*milk\\* &lt;@all&gt;."),
+            "Added task #1 Buy *milk* <@all>."
+        );
+        assert_eq!(
+            to_terminal("[connect](https://x/login) now"),
+            "connect <https://x/login> now"
+        );
     }
 }

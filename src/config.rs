@@ -40,6 +40,8 @@ pub struct Config {
     pub token_key: Option<TokenKey>,
     /// `BOTPER_RATE_LIMIT_PER_MINUTE` / `BOTPER_RATE_LIMIT_BURST`; `None` when 0.
     pub rate_limit: Option<crate::domain::rate::RatePolicy>,
+    /// `BOTPER_SYNC_WEBHOOKS=true`: `serve` runs `webhooks sync` at start.
+    pub sync_webhooks: bool,
 }
 
 /// An invalid value: which variable, and what is wrong with it.
@@ -132,7 +134,20 @@ impl Config {
             None => None,
         };
 
+        let sync_webhooks = match var("BOTPER_SYNC_WEBHOOKS").map(|v| v.to_lowercase()) {
+            None => false,
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => true,
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
+            Some(v) => {
+                return Err(ConfigError {
+                    var: "BOTPER_SYNC_WEBHOOKS",
+                    problem: format!("`{v}` is not true or false"),
+                });
+            }
+        };
+
         Ok(Self {
+            sync_webhooks,
             rate_limit: (per_minute > 0)
                 .then_some(crate::domain::rate::RatePolicy { per_minute, burst }),
             client_id: var("WEBEX_CLIENT_ID"),

@@ -29,6 +29,29 @@ enum Command {
         #[command(subcommand)]
         command: InboxCommand,
     },
+    /// The bot's webhooks at Webex.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+    /// Chat with Botper in this terminal, as a pretend person: no Webex, no network.
+    Chat {
+        /// Your name in the console (each name has its own tasks).
+        #[arg(long = "as", value_name = "NAME", default_value = "you")]
+        name: String,
+    },
+    /// Check configuration, database, Webex reachability and the bot token; say what to fix.
+    Doctor,
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Make sure the bot's webhooks (messages, attachmentActions, memberships) exist, are
+    /// active and point at BOTPER_PUBLIC_URL with the current secret. Idempotent; never
+    /// deletes a webhook it did not create.
+    Sync,
+    /// List the bot's webhooks.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -49,7 +72,30 @@ enum InboxCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // One line: what is wrong, and where to look.
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            eprintln!("botper: {first} (see `botper --help`)");
+            return ExitCode::from(2);
+        }
+    };
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -76,6 +122,12 @@ fn main() -> ExitCode {
                 InboxCommand::Dead { limit } => botper::cli::inbox_dead(&config, limit).await,
                 InboxCommand::Retry { id } => botper::cli::inbox_retry(&config, id).await,
             },
+            Command::Webhooks { command } => match command {
+                WebhooksCommand::Sync => botper::cli::webhooks_sync(&config).await,
+                WebhooksCommand::List => botper::cli::webhooks_list(&config).await,
+            },
+            Command::Chat { name } => botper::cli::chat(&config, &name).await,
+            Command::Doctor => botper::cli::doctor(&config).await,
         }
     });
     match result {

@@ -195,6 +195,30 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
                 }
             }
         });
+        if config.sync_webhooks {
+            let sync_app = app.clone();
+            let token = config.bot_token.clone();
+            tokio::spawn(async move {
+                use secrecy::ExposeSecret;
+                let Some(token) = token else { return };
+                let token = crate::domain::grant::AccessToken::new(token.expose_secret());
+                match sync_app.sync_bot_webhooks(&token).await {
+                    Ok(report) => {
+                        for l in report.lines {
+                            match l.result {
+                                Ok((id, action)) => {
+                                    tracing::info!(resource = %l.resource, event = %l.event, webhook = %id, ?action, "webhook synced")
+                                }
+                                Err(e) => {
+                                    tracing::warn!(resource = %l.resource, event = %l.event, error = %e, "webhook sync failed")
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "webhook sync failed"),
+                }
+            });
+        }
         let options = tuning.worker.unwrap_or_else(|| WorkerOptions {
             workers: config.workers,
             lease: config.lease,

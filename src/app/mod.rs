@@ -9,6 +9,7 @@ mod grants;
 mod ingress;
 mod meetings;
 mod oauth;
+pub mod webhooks;
 pub mod worker;
 
 use std::collections::HashMap;

@@ -5,9 +5,9 @@
 use jiff::SignedDuration;
 
 use crate::domain::PersonId;
-use crate::domain::grant::{AccessToken, Grant};
+use crate::domain::grant::Grant;
 use crate::domain::meeting::{MeetingRequest, MeetingTitle};
-use crate::ports::{NewWebhook, OAuthError, WebSession, WebexError};
+use crate::ports::{OAuthError, WebSession, WebexError};
 
 use super::grants::UserCall;
 use super::{App, AppError, MeetingResult, random_token};
@@ -204,51 +204,6 @@ impl App {
             csrf,
             webhook: webhook.map(|_| ()),
         })
-    }
-
-    /// Makes sure the person has an active `meetings`/`created` webhook at our URL with the
-    /// current secret: reuses it, reactivates it, or creates it. Returns its id.
-    async fn ensure_meetings_webhook(&self, token: AccessToken) -> Result<String, String> {
-        let Some(secret) = self.settings.webhook_secret.as_ref() else {
-            return Err("WEBEX_WEBHOOK_SECRET is not set".into());
-        };
-        use secrecy::ExposeSecret;
-        let wanted = NewWebhook {
-            name: "Botper: meetings become tasks".into(),
-            target_url: self.settings.webhook_url(),
-            resource: "meetings".into(),
-            event: "created".into(),
-            secret: secret.expose_secret().to_owned(),
-        };
-        let describe = |e: WebexError| match e {
-            WebexError::Rejected { message, .. } => clip(&message),
-            other => other.to_string(),
-        };
-        let hooks = self.webhooks.list(token.clone()).await.map_err(describe)?;
-        let existing = hooks.into_iter().find(|h| {
-            h.resource == wanted.resource
-                && h.event == wanted.event
-                && h.target_url == wanted.target_url
-        });
-        match existing {
-            Some(h)
-                if h.status == "active" && h.secret.as_deref() == Some(wanted.secret.as_str()) =>
-            {
-                Ok(h.id)
-            }
-            Some(h) => self
-                .webhooks
-                .reactivate(token, h.id, wanted)
-                .await
-                .map(|h| h.id)
-                .map_err(describe),
-            None => self
-                .webhooks
-                .create(token, wanted)
-                .await
-                .map(|h| h.id)
-                .map_err(describe),
-        }
     }
 
     /// The success page's "create a test meeting" form: same use case as `meeting …`.

@@ -3,6 +3,7 @@
 mod support;
 
 mod binary;
+mod cli;
 mod commands;
 mod faults;
 mod health;

@@ -490,6 +490,32 @@ impl FakeWebex {
             .collect()
     }
 
+    /// A webhook that already exists at Webex, owned by `owner` (e.g. the bot).
+    pub fn add_webhook(
+        &self,
+        owner: &Person,
+        resource: &str,
+        target: &str,
+        name: &str,
+        status: &str,
+        secret: &str,
+    ) -> String {
+        let id = webex_id("WEBHOOK", &self.next_uuid());
+        let body = json!({
+            "id": id, "name": name, "targetUrl": target, "resource": resource,
+            "event": "created", "secret": secret, "status": status,
+            "created": "2026-11-01T00:00:00.000Z", "createdBy": owner.id, "ownedBy": "creator",
+        });
+        self.state.lock().unwrap().webhooks.insert(
+            id.clone(),
+            FakeWebhook {
+                owner: owner.id.clone(),
+                body,
+            },
+        );
+        id
+    }
+
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.state.lock().unwrap().deliveries.clone()
     }

@@ -1,0 +1,327 @@
+//! Keeping webhooks right: the bot's (`messages`, `attachmentActions`, `memberships`) and each
+//! connected person's `meetings` webhook exist, are active, point at our URL and carry the
+//! current secret. Webhooks Botper did not create are never changed or deleted.
+
+use secrecy::ExposeSecret;
+
+use crate::domain::grant::AccessToken;
+use crate::ports::{NewWebhook, WebexError, Webhook};
+
+use super::App;
+
+/// Every webhook Botper creates is named with this prefix; that is how it knows its own.
+pub const NAME_PREFIX: &str = "Botper: ";
+
+/// The bot's webhooks: (resource, event).
+pub const BOT_WEBHOOKS: [(&str, &str); 3] = [
+    ("messages", "created"),
+    ("attachmentActions", "created"),
+    ("memberships", "created"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncAction {
+    Unchanged,
+    Created,
+    /// Was inactive (Webex disabled it); now active again.
+    Reactivated,
+    /// Its target URL, secret or name was out of date.
+    Updated,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncLine {
+    pub resource: String,
+    pub event: String,
+    pub result: Result<(String, SyncAction), String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SyncReport {
+    pub lines: Vec<SyncLine>,
+    /// Webhooks for the same resources that Botper did not create: left alone.
+    pub foreign: Vec<Webhook>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("cannot list the bot's webhooks: {0}")]
+    List(WebexError),
+}
+
+impl App {
+    fn wanted(&self, resource: &str, event: &str) -> Option<NewWebhook> {
+        let secret = self.settings.webhook_secret.as_ref()?;
+        Some(NewWebhook {
+            name: format!("{NAME_PREFIX}{resource}/{event}"),
+            target_url: self.settings.webhook_url(),
+            resource: resource.to_owned(),
+            event: event.to_owned(),
+            secret: secret.expose_secret().to_owned(),
+        })
+    }
+
+    /// Brings one webhook in line among `existing` (the token owner's webhooks): reuses,
+    /// updates, reactivates or creates it.
+    pub(crate) async fn ensure_webhook(
+        &self,
+        token: &AccessToken,
+        existing: &[Webhook],
+        wanted: NewWebhook,
+    ) -> Result<(String, SyncAction), WebexError> {
+        let same_kind = |h: &&Webhook| h.resource == wanted.resource && h.event == wanted.event;
+        let found = existing
+            .iter()
+            .filter(same_kind)
+            .find(|h| h.target_url == wanted.target_url)
+            .or_else(|| {
+                existing
+                    .iter()
+                    .filter(same_kind)
+                    .find(|h| h.name.starts_with(NAME_PREFIX))
+            });
+        let Some(h) = found else {
+            let created = self.webhooks.create(token.clone(), wanted).await?;
+            return Ok((created.id, SyncAction::Created));
+        };
+        let current = h.status == "active"
+            && h.target_url == wanted.target_url
+            && h.secret.as_deref() == Some(wanted.secret.as_str());
+        if current {
+            return Ok((h.id.clone(), SyncAction::Unchanged));
+        }
+        let action = if h.status != "active" {
+            SyncAction::Reactivated
+        } else {
+            SyncAction::Updated
+        };
+        let updated = self
+            .webhooks
+            .reactivate(token.clone(), h.id.clone(), wanted)
+            .await?;
+        Ok((updated.id, action))
+    }
+
+    /// `botper webhooks sync`: the bot's webhooks, made right. Idempotent.
+    ///
+    /// # Errors
+    /// A missing secret, or the list call failing; each webhook's own result is in the
+    /// report.
+    pub async fn sync_bot_webhooks(
+        &self,
+        bot_token: &AccessToken,
+    ) -> Result<SyncReport, SyncError> {
+        if self.settings.webhook_secret.is_none() {
+            return Err(SyncError::Missing("WEBEX_WEBHOOK_SECRET"));
+        }
+        let existing = self
+            .webhooks
+            .list(bot_token.clone())
+            .await
+            .map_err(SyncError::List)?;
+        let mut report = SyncReport::default();
+        let mut ours = Vec::new();
+        for (resource, event) in BOT_WEBHOOKS {
+            let wanted = self.wanted(resource, event).expect("secret checked above");
+            let result = self
+                .ensure_webhook(bot_token, &existing, wanted)
+                .await
+                .map_err(|e| e.to_string());
+            if let Ok((id, _)) = &result {
+                ours.push(id.clone());
+            }
+            report.lines.push(SyncLine {
+                resource: resource.into(),
+                event: event.into(),
+                result,
+            });
+        }
+        report.foreign = existing
+            .into_iter()
+            .filter(|h| !ours.contains(&h.id) && !h.name.starts_with(NAME_PREFIX))
+            .collect();
+        Ok(report)
+    }
+
+    /// `botper webhooks list`: the bot's webhooks as Webex has them.
+    ///
+    /// # Errors
+    /// Webex errors.
+    pub async fn bot_webhooks(&self, bot_token: &AccessToken) -> Result<Vec<Webhook>, WebexError> {
+        self.webhooks.list(bot_token.clone()).await
+    }
+
+    /// The person's `meetings`/`created` webhook, made right. Returns its id.
+    pub(crate) async fn ensure_meetings_webhook(
+        &self,
+        token: AccessToken,
+    ) -> Result<String, String> {
+        let Some(wanted) = self.wanted("meetings", "created") else {
+            return Err("WEBEX_WEBHOOK_SECRET is not set".into());
+        };
+        let describe = |e: WebexError| match e {
+            WebexError::Rejected { message, .. } => message,
+            other => other.to_string(),
+        };
+        let existing = self.webhooks.list(token.clone()).await.map_err(describe)?;
+        self.ensure_webhook(&token, &existing, wanted)
+            .await
+            .map(|(id, _)| id)
+            .map_err(describe)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::test_support::{Mocks, PUBLIC_URL, SECRET};
+
+    fn hook(
+        id: &str,
+        resource: &str,
+        target: &str,
+        name: &str,
+        status: &str,
+        secret: &str,
+    ) -> Webhook {
+        Webhook {
+            id: id.into(),
+            name: name.into(),
+            target_url: target.into(),
+            resource: resource.into(),
+            event: "created".into(),
+            filter: None,
+            status: status.into(),
+            secret: Some(secret.into()),
+        }
+    }
+
+    fn ours() -> String {
+        format!("{PUBLIC_URL}/webex/webhook")
+    }
+
+    #[tokio::test]
+    async fn sync_creates_missing_reactivates_inactive_and_leaves_foreign_ones_alone() {
+        let mut m = Mocks::new();
+        m.webhooks.expect_list().returning(|_| {
+            Ok(vec![
+                hook(
+                    "w-msg",
+                    "messages",
+                    &ours(),
+                    "Botper: messages/created",
+                    "inactive",
+                    SECRET,
+                ),
+                hook(
+                    "w-mem",
+                    "memberships",
+                    &ours(),
+                    "Botper: memberships/created",
+                    "active",
+                    SECRET,
+                ),
+                hook(
+                    "w-foreign",
+                    "messages",
+                    "https://other.example/hook",
+                    "someone else's",
+                    "active",
+                    "x",
+                ),
+            ])
+        });
+        m.webhooks
+            .expect_reactivate()
+            .withf(|_, id, h| id == "w-msg" && h.secret == SECRET && h.target_url == ours())
+            .times(1)
+            .returning(|_, _, _| {
+                Ok(hook(
+                    "w-msg",
+                    "messages",
+                    &ours(),
+                    "Botper: messages/created",
+                    "active",
+                    SECRET,
+                ))
+            });
+        m.webhooks
+            .expect_create()
+            .withf(|_, h| {
+                h.resource == "attachmentActions" && h.name == "Botper: attachmentActions/created"
+            })
+            .times(1)
+            .returning(|_, _| {
+                Ok(hook(
+                    "w-card",
+                    "attachmentActions",
+                    &ours(),
+                    "Botper: attachmentActions/created",
+                    "active",
+                    SECRET,
+                ))
+            });
+        m.webhooks.expect_delete().never();
+        let r = m
+            .app()
+            .sync_bot_webhooks(&AccessToken::new("bot"))
+            .await
+            .unwrap();
+        let actions: Vec<_> = r
+            .lines
+            .iter()
+            .map(|l| l.result.clone().unwrap().1)
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                SyncAction::Reactivated,
+                SyncAction::Created,
+                SyncAction::Unchanged
+            ]
+        );
+        assert_eq!(r.foreign.len(), 1);
+        assert_eq!(r.foreign[0].id, "w-foreign");
+    }
+
+    #[tokio::test]
+    async fn a_stale_url_or_secret_is_updated_in_place() {
+        let mut m = Mocks::new();
+        m.webhooks.expect_list().returning(|_| {
+            Ok(vec![hook(
+                "w-msg",
+                "messages",
+                "https://old.example/webex/webhook",
+                "Botper: messages/created",
+                "active",
+                "old-secret",
+            )])
+        });
+        m.webhooks
+            .expect_reactivate()
+            .withf(|_, id, h| id == "w-msg" && h.target_url == ours() && h.secret == SECRET)
+            .times(1)
+            .returning(|_, id, _| {
+                Ok(hook(
+                    &id,
+                    "messages",
+                    &ours(),
+                    "Botper: messages/created",
+                    "active",
+                    SECRET,
+                ))
+            });
+        m.webhooks
+            .expect_create()
+            .times(2)
+            .returning(|_, h| Ok(hook("new", &h.resource, &ours(), &h.name, "active", SECRET)));
+        let r = m
+            .app()
+            .sync_bot_webhooks(&AccessToken::new("bot"))
+            .await
+            .unwrap();
+        assert_eq!(r.lines[0].result.clone().unwrap().1, SyncAction::Updated);
+    }
+}
