@@ -72,6 +72,17 @@ impl App {
             WebexEvent::MeetingCreated { meeting_id, owner } => {
                 self.on_meeting_created(item, meeting_id, owner).await
             }
+            WebexEvent::CardAction {
+                action_id,
+                person_id,
+                room_id,
+            } => {
+                self.on_card_action(item, action_id, person_id, room_id)
+                    .await
+            }
+            WebexEvent::MembershipCreated {
+                room_id, person_id, ..
+            } => self.on_membership_created(room_id, person_id).await,
         }
     }
 
@@ -132,7 +143,11 @@ impl App {
             Command::Unknown(verb) => return Ok(reply::unknown(&verb)),
             Command::List => {
                 let open = self.tasks.list_open(person.clone()).await?;
-                return Ok(reply::task_list(&open));
+                return Ok(reply::task_list_with_card(person, &open));
+            }
+            Command::ListAll => {
+                let open = self.tasks.list_open(person.clone()).await?;
+                return Ok(reply::task_list_all(&open));
             }
             Command::Task(title) => TaskOp::Create {
                 title,

@@ -3,6 +3,7 @@
 //! [`App`] holds every port as `Arc<dyn Port>`; it is cheap to clone into HTTP handlers,
 //! workers and the console.
 
+mod cards;
 mod commands;
 mod error;
 mod grants;

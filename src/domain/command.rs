@@ -7,7 +7,10 @@ use super::task::{TaskNumber, TaskNumberError, TaskTitle, TaskTitleError, shorte
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Task(TaskTitle),
+    /// The open tasks, with a card.
     List,
+    /// Every open task, as text only.
+    ListAll,
     Done(TaskNumber),
     Delete(TaskNumber),
     /// Create a Webex meeting with the person's own grant, and a task for it.
@@ -43,7 +46,7 @@ impl Command {
     pub fn label(&self) -> &'static str {
         match self {
             Command::Task(_) => "task",
-            Command::List => "list",
+            Command::List | Command::ListAll => "list",
             Command::Done(_) => "done",
             Command::Delete(_) => "delete",
             Command::Meeting(_) => "meeting",
@@ -70,6 +73,7 @@ impl Command {
         };
         match verb.as_str() {
             "task" | "todo" | "add" => Ok(Command::Task(TaskTitle::parse(rest)?)),
+            "list" | "tasks" | "ls" if rest.eq_ignore_ascii_case("all") => Ok(Command::ListAll),
             "list" | "tasks" | "ls" => Ok(Command::List),
             "done" | "complete" => Ok(Command::Done(number("done")?)),
             "delete" | "remove" | "rm" => Ok(Command::Delete(number("delete")?)),
@@ -141,6 +145,7 @@ mod tests {
         assert_eq!(Command::parse("LIST"), Ok(Command::List));
         assert_eq!(Command::parse(" list please "), Ok(Command::List));
         assert_eq!(Command::parse("/list"), Ok(Command::List));
+        assert_eq!(Command::parse("list ALL"), Ok(Command::ListAll));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 use jiff::Zoned;
 
+use super::card::{TaskListCard, task_list_card};
 use super::command::ParseError;
 use super::grant::Grant;
+use super::ids::PersonId;
 use super::markdown::escape_inline;
 use super::meeting::MeetingError;
 use super::task::{Task, TaskNumberError, TaskOutcome, TaskTitleError};
@@ -14,20 +16,23 @@ pub const MAX_MARKDOWN_BYTES: usize = 7439;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
+    /// The message, and the fallback for clients that cannot show the card.
     pub markdown: String,
+    pub card: Option<TaskListCard>,
 }
 
 impl Reply {
     pub fn new(markdown: impl Into<String>) -> Self {
         Self {
             markdown: markdown.into(),
+            card: None,
         }
     }
 }
 
 pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `task <text>`: add a task\n\
-- `list`: show your open tasks\n\
+- `list`: show your open tasks (`list all` for every one, as text)\n\
 - `done <n>`: mark task *n* done\n\
 - `delete <n>`: remove task *n*\n\
 - `meeting <title> [at 15:00] [tomorrow] [for 45m]`: create a Webex meeting and a task for it\n\
@@ -90,6 +95,49 @@ pub fn outcome(o: &TaskOutcome) -> Reply {
             format!("You have no task #{n}. Type `list` to see your tasks and their numbers.")
         }
     })
+}
+
+/// `list`: the Markdown list, with a card (Done/Delete buttons) for clients that show cards.
+pub fn task_list_with_card(owner: &PersonId, open: &[Task]) -> Reply {
+    let mut r = task_list(open);
+    r.card = task_list_card(owner, open);
+    r
+}
+
+/// What pressing a card button did, followed by the updated list (and its card).
+pub fn card_outcome(o: &TaskOutcome, owner: &PersonId, open: &[Task]) -> Reply {
+    let first = match o {
+        TaskOutcome::NotFound(n) => {
+            format!("Task #{n} is already gone (done or deleted since that list was shown).")
+        }
+        other => outcome(other).markdown,
+    };
+    let list = task_list_with_card(owner, open);
+    let mut markdown = format!("{first}\n\n{}", list.markdown);
+    if markdown.len() > MAX_MARKDOWN_BYTES {
+        markdown = first;
+    }
+    Reply {
+        markdown,
+        card: list.card,
+    }
+}
+
+pub fn not_your_card() -> Reply {
+    Reply::new("That list belongs to someone else, so I left it alone. Type `list` to see yours.")
+}
+
+pub fn greeting(bot_name: &str) -> Reply {
+    Reply::new(format!(
+        "👋 Hi, I'm **{}**. I keep your tasks and meetings. In this space, @mention me \
+         with a command.\n\n{HELP}",
+        escape_inline(bot_name)
+    ))
+}
+
+/// `list all`: the Markdown list only, as many tasks as fit in one message.
+pub fn task_list_all(open: &[Task]) -> Reply {
+    task_list(open)
 }
 
 /// The person's open tasks, oldest first, within the message size limit.

@@ -16,6 +16,18 @@ pub enum WebexEvent {
         room_id: RoomId,
         person_id: PersonId,
     },
+    /// Someone pressed a button on a card the bot sent.
+    CardAction {
+        action_id: String,
+        person_id: PersonId,
+        room_id: RoomId,
+    },
+    /// Someone joined a space the bot is in, or the bot was added to a space.
+    MembershipCreated {
+        membership_id: String,
+        room_id: RoomId,
+        person_id: PersonId,
+    },
     /// A meeting was scheduled by a person whose meetings webhook Botper registered.
     MeetingCreated {
         meeting_id: String,
@@ -31,6 +43,8 @@ impl WebexEvent {
         match self {
             Self::MessageCreated { person_id, .. } => format!("person:{person_id}"),
             Self::MeetingCreated { owner, .. } => format!("person:{owner}"),
+            Self::CardAction { person_id, .. } => format!("person:{person_id}"),
+            Self::MembershipCreated { room_id, .. } => format!("room:{room_id}"),
         }
     }
 }

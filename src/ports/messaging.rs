@@ -25,6 +25,19 @@ pub struct IncomingMessage {
     pub html: Option<String>,
 }
 
+/// A submitted card (`GET /attachment/actions/{id}`): who pressed which button where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardSubmission {
+    pub id: String,
+    pub person_id: PersonId,
+    pub room_id: RoomId,
+    pub message_id: Option<MessageId>,
+    /// The card's inputs Botper reads: `action`, `task`, `owner`.
+    pub action: Option<String>,
+    pub task: Option<String>,
+    pub owner: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     Room(RoomId),
@@ -80,7 +93,13 @@ pub trait WebexMessaging: Send + Sync {
     /// `NotFound` when the message is gone or not visible to the bot.
     async fn get_message(&self, id: MessageId) -> Result<IncomingMessage, WebexError>;
 
-    /// `POST /messages` with the reply's Markdown.
+    /// `GET /attachment/actions/{id}` with the bot token.
+    ///
+    /// # Errors
+    /// `NotFound` when the submission is gone.
+    async fn get_card_action(&self, id: String) -> Result<CardSubmission, WebexError>;
+
+    /// `POST /messages` with the reply's Markdown (and its card, if any).
     ///
     /// # Errors
     /// `Rejected` when Webex refuses the message (bot removed from the space, …).

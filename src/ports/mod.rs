@@ -22,7 +22,9 @@ pub use inbox::{
     WebexEvent,
 };
 pub use meetings::{Meeting, MeetingDraft, WebexMeetings};
-pub use messaging::{BotIdentity, Destination, IncomingMessage, WebexError, WebexMessaging};
+pub use messaging::{
+    BotIdentity, CardSubmission, Destination, IncomingMessage, WebexError, WebexMessaging,
+};
 pub use metrics::{Metrics, NoMetrics};
 pub use oauth::{Identity, OAuthError, OAuthProvider};
 pub use tasks::{IdempotencyKey, StoreError, TaskRepository};

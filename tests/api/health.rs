@@ -41,6 +41,14 @@ async fn metrics_count_webhooks_commands_webex_calls_and_the_inbox() {
     app.ask(&p, &room, "task count me").await;
     let forged = app.post_webhook(b"{}", Some("00")).await;
     assert_eq!(forged.status(), 401);
+    // The item is marked done just after the reply went out.
+    let db = app.db.open().await;
+    assert!(
+        crate::support::eventually(std::time::Duration::from_secs(5), || async {
+            botper::ports::Inbox::stats(&db).await.unwrap().done == 1
+        })
+        .await
+    );
     let r = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(

@@ -3,6 +3,8 @@
 mod support;
 
 mod binary;
+mod browser;
+mod cards;
 mod cli;
 mod commands;
 mod faults;

@@ -74,6 +74,16 @@ enum EventDto {
         meeting_id: String,
         owner: String,
     },
+    CardAction {
+        action_id: String,
+        person_id: String,
+        room_id: String,
+    },
+    MembershipCreated {
+        membership_id: String,
+        room_id: String,
+        person_id: String,
+    },
 }
 
 impl EventDto {
@@ -91,6 +101,24 @@ impl EventDto {
             WebexEvent::MeetingCreated { meeting_id, owner } => EventDto::MeetingCreated {
                 meeting_id: meeting_id.clone(),
                 owner: owner.as_str().to_owned(),
+            },
+            WebexEvent::CardAction {
+                action_id,
+                person_id,
+                room_id,
+            } => EventDto::CardAction {
+                action_id: action_id.clone(),
+                person_id: person_id.as_str().to_owned(),
+                room_id: room_id.as_str().to_owned(),
+            },
+            WebexEvent::MembershipCreated {
+                membership_id,
+                room_id,
+                person_id,
+            } => EventDto::MembershipCreated {
+                membership_id: membership_id.clone(),
+                room_id: room_id.as_str().to_owned(),
+                person_id: person_id.as_str().to_owned(),
             },
         };
         serde_json::to_string(&dto).map_err(|e| DbError::Other(e.into()))
@@ -111,6 +139,24 @@ impl EventDto {
             EventDto::MeetingCreated { meeting_id, owner } => WebexEvent::MeetingCreated {
                 meeting_id,
                 owner: PersonId::new(owner),
+            },
+            EventDto::CardAction {
+                action_id,
+                person_id,
+                room_id,
+            } => WebexEvent::CardAction {
+                action_id,
+                person_id: PersonId::new(person_id),
+                room_id: RoomId::new(room_id),
+            },
+            EventDto::MembershipCreated {
+                membership_id,
+                room_id,
+                person_id,
+            } => WebexEvent::MembershipCreated {
+                membership_id,
+                room_id: RoomId::new(room_id),
+                person_id: PersonId::new(person_id),
             },
         })
     }

@@ -107,6 +107,110 @@ pub(crate) struct CreateMessage<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_person_id: Option<&'a str>,
     pub markdown: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<serde_json::Value>,
+}
+
+/// `GET /attachment/actions/{id}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CardActionDto {
+    pub id: String,
+    pub person_id: String,
+    pub room_id: String,
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub inputs: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<CardActionDto> for crate::ports::CardSubmission {
+    fn from(a: CardActionDto) -> Self {
+        let input = |k: &str| {
+            a.inputs.get(k).and_then(|v| match v {
+                serde_json::Value::String(s) => Some(clip(s, 200)),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+        };
+        crate::ports::CardSubmission {
+            action: input("action"),
+            task: input("task"),
+            owner: input("owner"),
+            id: a.id,
+            person_id: PersonId::new(a.person_id),
+            room_id: RoomId::new(a.room_id),
+            message_id: a.message_id.map(MessageId::new),
+        }
+    }
+}
+
+/// A card's text: Adaptive Card `TextBlock`s read a Markdown subset, so typed text is
+/// escaped; HTML entities are not decoded by cards and are not used.
+fn card_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '*' | '_' | '[' | ']' | '`' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The task list as a Webex Adaptive Card (1.2): a row per task with Done and Delete
+/// buttons whose data names the task and the list's owner.
+pub(crate) fn task_list_card(card: &crate::domain::card::TaskListCard) -> serde_json::Value {
+    use serde_json::json;
+    let mut body = vec![json!({
+        "type": "TextBlock", "text": card_text(&card.heading), "weight": "Bolder", "size": "Medium", "wrap": true
+    })];
+    for row in &card.rows {
+        let n = row.number.get().to_string();
+        let mut text = format!("**#{n}** {}", card_text(&row.title));
+        if let Some(link) = &row.join_link {
+            text.push_str(&format!(
+                " [join]({})",
+                link.replace(')', "%29").replace(' ', "%20")
+            ));
+        }
+        let submit = |title: &str, action: &str| {
+            json!({
+                "type": "Action.Submit", "title": title,
+                "data": { "action": action, "task": n, "owner": card.owner.as_str() }
+            })
+        };
+        body.push(json!({
+            "type": "ColumnSet",
+            "separator": true,
+            "columns": [
+                { "type": "Column", "width": "stretch", "verticalContentAlignment": "Center",
+                  "items": [{ "type": "TextBlock", "text": text, "wrap": true }] },
+                { "type": "Column", "width": "auto",
+                  "items": [{ "type": "ActionSet", "actions": [submit("Done", "done"), submit("Delete", "delete")] }] }
+            ]
+        }));
+    }
+    if card.hidden > 0 {
+        body.push(json!({
+            "type": "TextBlock", "isSubtle": true, "wrap": true,
+            "text": format!("…and {} more. Type `list all` to see every task as text.", card.hidden)
+        }));
+    }
+    json!({
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "content": {
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "type": "AdaptiveCard",
+            "version": "1.2",
+            "body": body
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -163,6 +267,16 @@ impl DeliveryEnvelope {
         let parsed = match (resource.as_str(), event.as_str()) {
             ("messages", "created") => WebexEvent::MessageCreated {
                 message_id: MessageId::new(field("id", "data.id")?),
+                room_id: RoomId::new(field("roomId", "data.roomId")?),
+                person_id: PersonId::new(field("personId", "data.personId")?),
+            },
+            ("attachmentActions", "created") => WebexEvent::CardAction {
+                action_id: field("id", "data.id")?,
+                person_id: PersonId::new(field("personId", "data.personId")?),
+                room_id: RoomId::new(field("roomId", "data.roomId")?),
+            },
+            ("memberships", "created") => WebexEvent::MembershipCreated {
+                membership_id: field("id", "data.id")?,
                 room_id: RoomId::new(field("roomId", "data.roomId")?),
                 person_id: PersonId::new(field("personId", "data.personId")?),
             },

@@ -4,10 +4,12 @@ use async_trait::async_trait;
 use reqwest::Method;
 use secrecy::SecretString;
 
-use super::dto::{CreateMessage, CreatedDto, MessageDto, PersonDto};
+use super::dto::{CardActionDto, CreateMessage, CreatedDto, MessageDto, PersonDto};
 use super::{WebexHttp, json};
 use crate::domain::{MessageId, Reply};
-use crate::ports::{BotIdentity, Destination, IncomingMessage, WebexError, WebexMessaging};
+use crate::ports::{
+    BotIdentity, CardSubmission, Destination, IncomingMessage, WebexError, WebexMessaging,
+};
 
 #[derive(Clone)]
 pub struct WebexMessagingClient {
@@ -56,6 +58,21 @@ impl WebexMessaging for WebexMessagingClient {
         Ok(json::<MessageDto>("GET /messages/{id}", resp).await?.into())
     }
 
+    #[tracing::instrument(name = "webex.get_card_action", skip_all)]
+    async fn get_card_action(&self, id: String) -> Result<CardSubmission, WebexError> {
+        let token = self.token()?;
+        let path = format!("attachment/actions/{}", urlencode(&id));
+        let resp = self
+            .http
+            .send("GET /attachment/actions/{id}", || {
+                self.http.authed(Method::GET, &path, token)
+            })
+            .await?;
+        Ok(json::<CardActionDto>("GET /attachment/actions/{id}", resp)
+            .await?
+            .into())
+    }
+
     #[tracing::instrument(name = "webex.send_message", skip_all)]
     async fn send(&self, to: Destination, reply: Reply) -> Result<MessageId, WebexError> {
         let token = self.token()?;
@@ -69,6 +86,11 @@ impl WebexMessaging for WebexMessagingClient {
                 Destination::Room(_) => None,
             },
             markdown: &reply.markdown,
+            attachments: reply
+                .card
+                .as_ref()
+                .map(|c| vec![super::dto::task_list_card(c)])
+                .unwrap_or_default(),
         };
         let resp = self
             .http

@@ -98,6 +98,8 @@ struct State {
     /// Problems with request bodies, as Webex would see them (tests assert there are none).
     violations: Vec<String>,
     faults: Option<FaultPlan>,
+    /// Card submissions (`GET /attachment/actions/{id}`).
+    card_actions: HashMap<String, Value>,
     fault_calls: u64,
     injected: HashMap<&'static str, usize>,
 }
@@ -206,6 +208,7 @@ impl FakeWebex {
             deliveries: Vec::new(),
             violations: Vec::new(),
             faults: None,
+            card_actions: HashMap::new(),
             fault_calls: 0,
             injected: HashMap::new(),
         };
@@ -297,6 +300,22 @@ impl FakeWebex {
             r#"<p><spark-mention data-object-type="person" data-object-id="{}">{shown}</spark-mention>{rest}</p>"#,
             self.bot.id
         )
+    }
+
+    /// `person` presses a button on the card of `message_id`; returns the submission id (the
+    /// webhook for it is the test's to send).
+    pub fn press(&self, person: &Person, room: &str, message_id: &str, inputs: Value) -> String {
+        let id = webex_id("ATTACHMENT_ACTION", &self.next_uuid());
+        let action = json!({
+            "id": id, "type": "submit", "messageId": message_id, "inputs": inputs,
+            "personId": person.id, "roomId": room, "created": "2026-11-29T12:00:02.000Z",
+        });
+        self.state
+            .lock()
+            .unwrap()
+            .card_actions
+            .insert(id.clone(), action);
+        id
     }
 
     pub fn sent(&self) -> Vec<Sent> {
@@ -711,9 +730,18 @@ impl FakeWebex {
                         let Some(body) = body else {
                             return error(StatusCode::BAD_REQUEST, "Malformed JSON");
                         };
-                        if let Err(why) =
-                            check(s, "POST", "/messages", &body).and(validate_create_message(&body))
-                        {
+                        // The spec's attachment schema is known to be wrong (it describes
+                        // files); cards are checked against the documented card rules.
+                        let mut for_spec = body.clone();
+                        if let Some(o) = for_spec.as_object_mut() {
+                            o.remove("attachments");
+                        }
+                        let checked = check(s, "POST", "/messages", &for_spec)
+                            .and(validate_create_message(&body))
+                            .and(validate_cards(&body).inspect_err(|why| {
+                                s.violations.push(why.clone());
+                            }));
+                        if let Err(why) = checked {
                             return error(StatusCode::BAD_REQUEST, &why);
                         }
                         let id = webex_id("MESSAGE", &uuid);
@@ -735,6 +763,18 @@ impl FakeWebex {
                 },
             );
 
+        let card_action = warp::path!("v1" / "attachment" / "actions" / String)
+            .and(warp::get())
+            .and(auth)
+            .and(with.clone())
+            .map(|id: String, auth: Option<String>, f: FakeWebex| {
+                f.authed(auth, "GET /attachment/actions/{id}", |s, _| {
+                    match s.card_actions.get(&id) {
+                        Some(a) => ok(a.clone()),
+                        None => error(StatusCode::NOT_FOUND, "Attachment action not found."),
+                    }
+                })
+            });
         let authorize = warp::path!("v1" / "authorize")
             .and(warp::get())
             .and(warp::query::<HashMap<String, String>>())
@@ -917,6 +957,8 @@ impl FakeWebex {
             .or(get_message)
             .unify()
             .or(post_message)
+            .unify()
+            .or(card_action)
             .unify()
             .or(authorize)
             .unify()
@@ -1142,6 +1184,64 @@ fn validate_create_message(body: &Value) -> Result<(), String> {
         && a.len() > 1
     {
         return Err("only one card per message".into());
+    }
+    Ok(())
+}
+
+/// Webex's card rules (the Cards guide): one card per message, an Adaptive Card 1.x with a
+/// body, at most five actions per action set, every submit carrying data.
+fn validate_cards(body: &Value) -> Result<(), String> {
+    let Some(cards) = body.get("attachments") else {
+        return Ok(());
+    };
+    let cards = cards.as_array().ok_or("attachments must be an array")?;
+    if cards.len() > 1 {
+        return Err("only one card per message".into());
+    }
+    for card in cards {
+        if card["contentType"] != "application/vnd.microsoft.card.adaptive" {
+            return Err(
+                "attachments[0].contentType must be application/vnd.microsoft.card.adaptive".into(),
+            );
+        }
+        let c = &card["content"];
+        if c["type"] != "AdaptiveCard"
+            || !c["version"].as_str().is_some_and(|v| v.starts_with("1."))
+        {
+            return Err("the card must be an AdaptiveCard of version 1.x".into());
+        }
+        if !c["body"].is_array() {
+            return Err("the card needs a body".into());
+        }
+        fn walk(v: &Value, problems: &mut Vec<String>) {
+            match v {
+                Value::Object(o) => {
+                    if o.get("type").and_then(Value::as_str) == Some("ActionSet")
+                        && o.get("actions")
+                            .and_then(Value::as_array)
+                            .is_some_and(|a| a.len() > 5)
+                    {
+                        problems.push("an ActionSet has more than five actions".into());
+                    }
+                    if o.get("type").and_then(Value::as_str) == Some("Action.Submit")
+                        && !o.get("data").is_some_and(Value::is_object)
+                    {
+                        problems.push("an Action.Submit has no data".into());
+                    }
+                    o.values().for_each(|x| walk(x, problems));
+                }
+                Value::Array(a) => a.iter().for_each(|x| walk(x, problems)),
+                _ => {}
+            }
+        }
+        let mut problems = Vec::new();
+        walk(c, &mut problems);
+        if c["actions"].as_array().is_some_and(|a| a.len() > 5) {
+            problems.push("more than five card actions".into());
+        }
+        if let Some(p) = problems.into_iter().next() {
+            return Err(p);
+        }
     }
     Ok(())
 }

@@ -378,6 +378,32 @@ impl Rng {
     }
 }
 
+/// An `attachmentActions`/`created` envelope (a card button was pressed).
+pub fn card_action_created(action_id: &str, room_id: &str, person_id: &str) -> Value {
+    let mut e = message_created(action_id, room_id, person_id);
+    e["resource"] = json!("attachmentActions");
+    e["name"] = json!("Botper: attachmentActions/created");
+    e["data"] = json!({
+        "id": action_id, "type": "submit", "messageId": "unused-here",
+        "personId": person_id, "roomId": room_id, "created": "2026-11-29T12:00:02.000Z"
+    });
+    e
+}
+
+/// A `memberships`/`created` envelope (someone, maybe the bot, joined a space).
+pub fn membership_created(membership_id: &str, room_id: &str, person_id: &str) -> Value {
+    let mut e = message_created(membership_id, room_id, person_id);
+    e["resource"] = json!("memberships");
+    e["name"] = json!("Botper: memberships/created");
+    e["data"] = json!({
+        "id": membership_id, "roomId": room_id, "personId": person_id,
+        "personEmail": "someone@example.com", "personDisplayName": "Someone",
+        "isModerator": false, "isMonitor": false, "roomType": "group",
+        "created": "2026-11-29T12:00:00.000Z"
+    });
+    e
+}
+
 /// Polls `f` until it returns true or `timeout` passes.
 pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
 where
