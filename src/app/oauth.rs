@@ -81,7 +81,7 @@ impl From<crate::ports::StoreError> for LoginError {
 pub enum TestMeetingError {
     #[error("Your session expired; connect again to create a test meeting.")]
     NoSession,
-    #[error("The form is out of date; reload the page and try again.")]
+    #[error("This form was already sent or is out of date. Connect again for a fresh one.")]
     BadCsrf,
     #[error("{0}")]
     BadTitle(String),
@@ -206,22 +206,24 @@ impl App {
         })
     }
 
-    /// The success page's "create a test meeting" form: same use case as `meeting …`.
+    /// The success page's "create a test meeting" form: same use case as `meeting …`. Each
+    /// form can be sent once (its CSRF token is replaced on use), so a reload or a double
+    /// click does not create a second meeting. Returns the result and the next form's token.
     ///
     /// # Errors
-    /// No session, a stale form, a bad title, or an outage.
+    /// No session, a stale or reused form, a bad title, or an outage.
     pub async fn schedule_test_meeting(
         &self,
         session: Option<String>,
         csrf: &str,
         title: &str,
-    ) -> Result<MeetingResult, TestMeetingError> {
+    ) -> Result<(MeetingResult, String), TestMeetingError> {
         let Some(token) = session else {
             return Err(TestMeetingError::NoSession);
         };
         let s = self
             .web_auth
-            .session(token, self.clock.now())
+            .session(token.clone(), self.clock.now())
             .await
             .map_err(|_| TestMeetingError::Unavailable)?
             .ok_or(TestMeetingError::NoSession)?;
@@ -230,12 +232,23 @@ impl App {
         }
         let title =
             MeetingTitle::parse(title).map_err(|e| TestMeetingError::BadTitle(e.to_string()))?;
-        self.schedule_meeting(&s.person, MeetingRequest::default_for(title), None)
+        let next = random_token(24);
+        let rotated = self
+            .web_auth
+            .rotate_csrf(token, s.csrf, next.clone())
+            .await
+            .map_err(|_| TestMeetingError::Unavailable)?;
+        if !rotated {
+            return Err(TestMeetingError::BadCsrf);
+        }
+        let result = self
+            .schedule_meeting(&s.person, MeetingRequest::default_for(title), None)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "test meeting failed");
                 TestMeetingError::Unavailable
-            })
+            })?;
+        Ok((result, next))
     }
 
     /// The person behind a web session, if it is valid.

@@ -137,4 +137,16 @@ pub trait WebAuthStore: Send + Sync {
         token: String,
         now: Timestamp,
     ) -> Result<Option<WebSession>, StoreError>;
+
+    /// Replaces the session's CSRF token if it is still `expected` (a form can be used
+    /// once). Returns whether it was.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn rotate_csrf(
+        &self,
+        token: String,
+        expected: String,
+        new: String,
+    ) -> Result<bool, StoreError>;
 }

@@ -157,7 +157,7 @@ async fn journey(c: Client, app: TestApp, out: PathBuf) -> Res {
     c.goto(&app.url("/auth/webex/callback?code=x&state=forged"))
         .await?;
     assert_eq!(text(&c, "h1").await?, "Sign-in refused");
-    let alert = text(&c, "[role=alert]").await?;
+    let alert = text(&c, "p.error").await?;
     assert!(alert.contains("Nothing was stored"), "{alert}");
     assert_accessible(&c).await?;
     screenshot(&c, out.join("refused.png")).await

@@ -312,6 +312,32 @@ async fn the_test_meeting_form_creates_a_meeting_and_a_task() {
     let meetings = app.fake.meetings();
     assert_eq!(meetings.len(), 1);
     assert!(page.contains(meetings[0]["webLink"].as_str().unwrap()));
+    // Sending the same form again (a reload, a double click) creates nothing.
+    let again = browser
+        .post(app.url("/meetings/test"))
+        .form(&[("csrf", csrf.as_str()), ("title", "Form meeting")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 403);
+    assert!(again.text().await.unwrap().contains("already sent"));
+    assert_eq!(app.fake.meetings().len(), 1);
+    // The result page carries a fresh form that works once.
+    let next = page
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert_ne!(next, csrf);
+    let r = browser
+        .post(app.url("/meetings/test"))
+        .form(&[("csrf", next.as_str()), ("title", "Second one")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.fake.meetings().len(), 2);
 
     // A cross-site post (no session cookie, or a wrong token) is refused.
     let r = reqwest::Client::new()
@@ -328,6 +354,6 @@ async fn the_test_meeting_form_creates_a_meeting_and_a_task() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    assert_eq!(app.fake.meetings().len(), 1);
+    assert_eq!(app.fake.meetings().len(), 2);
     app.fake.assert_spec_clean();
 }

@@ -373,4 +373,25 @@ impl WebAuthStore for Db {
         .await
         .map_err(Into::into)
     }
+
+    async fn rotate_csrf(
+        &self,
+        token: String,
+        expected: String,
+        new: String,
+    ) -> Result<bool, StoreError> {
+        let hash = digest(&token);
+        self.run(move |conn| {
+            let n = diesel::update(
+                web_sessions::table
+                    .find(&hash)
+                    .filter(web_sessions::csrf.eq(&expected)),
+            )
+            .set(web_sessions::csrf.eq(&new))
+            .execute(conn)?;
+            Ok(n == 1)
+        })
+        .await
+        .map_err(Into::into)
+    }
 }

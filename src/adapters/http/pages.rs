@@ -117,7 +117,7 @@ pub(crate) async fn callback(
                     "<h1>Connected as {who}</h1>{webhook}\
                      <p>In any space with the bot, type <code>meeting Team Standup</code>.</p>\
                      {}",
-                    test_form(&c.csrf)
+                    test_form(&c.csrf, "Try it")
                 ),
             ))
             .into_response();
@@ -137,16 +137,19 @@ pub(crate) async fn callback(
     r
 }
 
-fn test_form(csrf: &str) -> String {
+fn test_form(csrf: &str, heading: &str) -> String {
     format!(
-        "<h2>Try it</h2>\
+        "<h2>{}</h2>\
          <form method=\"post\" action=\"/meetings/test\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
          <p><label for=\"title\">Meeting title</label><br>\
-         <input id=\"title\" name=\"title\" required maxlength=\"128\" value=\"Botper test meeting\"></p>\
+         <input id=\"title\" name=\"title\" required maxlength=\"128\" \
+         value=\"Botper test meeting\" aria-describedby=\"title-hint\"></p>\
+         <p class=\"hint\" id=\"title-hint\">It starts in 5 minutes, lasts 30 minutes, and \
+         becomes a task.</p>\
          <p><button class=\"button\" type=\"submit\">Create a test meeting</button></p>\
-         <p class=\"hint\">It starts in 5 minutes, lasts 30 minutes, and becomes a task.</p>\
          </form>",
+        escape(heading),
         escape(csrf)
     )
 }
@@ -160,11 +163,14 @@ pub(crate) async fn test_meeting(
     let title = form.get("title").map(String::as_str).unwrap_or_default();
     let connect = shared.app.settings().connect_url();
     match shared.app.schedule_test_meeting(session, csrf, title).await {
-        Ok(MeetingResult::Scheduled {
-            meeting,
-            slot,
-            task,
-        }) => {
+        Ok((
+            MeetingResult::Scheduled {
+                meeting,
+                slot,
+                task,
+            },
+            next_csrf,
+        )) => {
             let number = match &task {
                 crate::domain::TaskOutcome::Created(t)
                 | crate::domain::TaskOutcome::AlreadyLinked(t) => format!("#{}", t.number),
@@ -178,15 +184,16 @@ pub(crate) async fn test_meeting(
                      <p><a class=\"button\" href=\"{}\">Join the meeting</a></p>\
                      <p>Botper filed it as task <strong id=\"task-number\">{number}</strong>; \
                      type <code>list</code> in a space with the bot to see it.</p>\
-                     <p><a href=\"/\">Back to Botper</a></p>",
+                     {}<p><a href=\"/\">Back to Botper</a></p>",
                     escape(&meeting.title),
                     escape(&crate::domain::reply::slot_text(&slot.start, &slot.end)),
                     escape(&meeting.web_link),
+                    test_form(&next_csrf, "Create another"),
                 ),
             ))
             .into_response()
         }
-        Ok(other) => {
+        Ok((other, _)) => {
             let text = match other {
                 MeetingResult::NotConnected | MeetingResult::Reconnect(_) => format!(
                     "Your Webex connection is gone. <a href=\"{}\">Connect again</a>.",
@@ -245,7 +252,7 @@ fn error_page(status: StatusCode, title: &str, body_html: &str) -> Response {
         html(page(
             title,
             &format!(
-                "<h1>{}</h1><p class=\"error\" role=\"alert\">{body_html}</p>",
+                "<h1>{}</h1><p class=\"error\">{body_html}</p>",
                 escape(title)
             ),
         )),
@@ -275,7 +282,8 @@ main{max-width:40rem;margin:3rem auto;padding:2rem;background:#fff;border-radius
 box-shadow:0 1px 4px rgba(0,0,0,.08)}code{background:#eef0f3;padding:.1rem .3rem;border-radius:4px}\
 .button{display:inline-block;background:#0b5cc7;color:#fff;padding:.7rem 1.2rem;border-radius:8px;\
 text-decoration:none;border:0;font-size:1rem;cursor:pointer}\
-.button:focus,input:focus,a:focus{outline:3px solid #ffbf47;outline-offset:2px}\
+.button:focus,input:focus,a:focus{outline:3px solid #1d1f23;outline-offset:2px;\
+box-shadow:0 0 0 6px #ffbf47}\
 input{font-size:1rem;padding:.5rem;width:100%;max-width:24rem;border:1px solid #767676;border-radius:6px}\
 .error{color:#a4161a}.hint{color:#555}";
 
