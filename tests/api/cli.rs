@@ -293,3 +293,45 @@ async fn doctor_says_what_is_wrong_and_what_to_do() {
         r.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_syncs_the_bots_webhooks_at_start_when_asked() {
+    let app = crate::support::spawn_app_with(crate::support::AppOptions {
+        env: vec![("BOTPER_SYNC_WEBHOOKS", "true".into())],
+        ..Default::default()
+    })
+    .await;
+    assert!(
+        crate::support::eventually(std::time::Duration::from_secs(10), || async {
+            app.fake.webhooks().len() == 3
+        })
+        .await
+    );
+    let mut kinds: Vec<String> = app
+        .fake
+        .webhooks()
+        .iter()
+        .map(|h| {
+            assert_eq!(h.body["targetUrl"], app.url("/webex/webhook"));
+            h.body["resource"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["attachmentActions", "memberships", "messages"]);
+}
+
+#[test]
+fn json_logs_are_one_json_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fresh store: opening it logs the migrations at info.
+    let mut cmd = in_dir(dir.path(), &["inbox", "stats"]);
+    cmd.env("BOTPER_LOG_FORMAT", "json").env("RUST_LOG", "info");
+    let r = run(cmd, "");
+    assert_eq!(r.code, 0);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert!(!lines.is_empty(), "opening the store logs at info");
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
+    }
+}
