@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{inbox, task_effects};
+use super::sql::{Bind, CachedSql};
 use super::{Db, DbConnection, DbError, from_millis, millis};
 use crate::domain::{MessageId, PersonId, RoomId};
 use crate::ports::inbox::DeadLetter;
@@ -18,36 +19,40 @@ use crate::ports::{
     DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, NewDelivery, WebexEvent,
 };
 
-const CLAIM_POSTGRES: &str = "
-UPDATE inbox SET state = 'processing', attempts = attempts + 1, lease_owner = $1, lease_until = $2
-WHERE id = (
-    SELECT i.id FROM inbox i
-    WHERE i.state IN ('pending', 'processing')
-      AND ((i.state = 'pending' AND i.available_at <= $3)
-        OR (i.state = 'processing' AND i.lease_until < $3))
-      AND NOT EXISTS (
-        SELECT 1 FROM inbox o
-        WHERE o.order_key = i.order_key AND o.id < i.id
-          AND o.state IN ('pending', 'processing'))
-    ORDER BY i.id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED)
+/// The claim: the oldest due item (or one whose lease expired) whose person has no older
+/// unsettled item. Binds: worker, lease end, now, now. On Postgres the row lock is skipped
+/// when another instance holds it.
+const CLAIM_HEAD: &str =
+    "UPDATE inbox SET state = 'processing', attempts = attempts + 1, lease_owner = ";
+const CLAIM_LEASE: &str = ", lease_until = ";
+const CLAIM_WHERE: &str = " WHERE id = (SELECT i.id FROM inbox i \
+    WHERE i.state IN ('pending', 'processing') \
+      AND ((i.state = 'pending' AND i.available_at <= ";
+const CLAIM_EXPIRED: &str = ") OR (i.state = 'processing' AND i.lease_until < ";
+const CLAIM_TAIL_POSTGRES: &str = ")) \
+      AND NOT EXISTS (SELECT 1 FROM inbox o \
+        WHERE o.order_key = i.order_key AND o.id < i.id AND o.state IN ('pending', 'processing')) \
+    ORDER BY i.id LIMIT 1 FOR UPDATE SKIP LOCKED) \
 RETURNING id, payload, attempts, received_at";
-
-const CLAIM_SQLITE: &str = "
-UPDATE inbox SET state = 'processing', attempts = attempts + 1, lease_owner = $1, lease_until = $2
-WHERE id = (
-    SELECT i.id FROM inbox i
-    WHERE i.state IN ('pending', 'processing')
-      AND ((i.state = 'pending' AND i.available_at <= $3)
-        OR (i.state = 'processing' AND i.lease_until < $3))
-      AND NOT EXISTS (
-        SELECT 1 FROM inbox o
-        WHERE o.order_key = i.order_key AND o.id < i.id
-          AND o.state IN ('pending', 'processing'))
-    ORDER BY i.id
-    LIMIT 1)
+const CLAIM_TAIL_SQLITE: &str = ")) \
+      AND NOT EXISTS (SELECT 1 FROM inbox o \
+        WHERE o.order_key = i.order_key AND o.id < i.id AND o.state IN ('pending', 'processing')) \
+    ORDER BY i.id LIMIT 1) \
 RETURNING id, payload, attempts, received_at";
+const CLAIM_POSTGRES: &[&str] = &[
+    CLAIM_HEAD,
+    CLAIM_LEASE,
+    CLAIM_WHERE,
+    CLAIM_EXPIRED,
+    CLAIM_TAIL_POSTGRES,
+];
+const CLAIM_SQLITE: &[&str] = &[
+    CLAIM_HEAD,
+    CLAIM_LEASE,
+    CLAIM_WHERE,
+    CLAIM_EXPIRED,
+    CLAIM_TAIL_SQLITE,
+];
 
 #[derive(QueryableByName)]
 struct ClaimedRow {
@@ -255,10 +260,13 @@ impl Inbox for Db {
                     DbConnection::Postgres(_) => CLAIM_POSTGRES,
                     DbConnection::Sqlite(_) => CLAIM_SQLITE,
                 };
-                Ok(diesel::sql_query(sql)
-                    .bind::<Text, _>(&worker)
-                    .bind::<BigInt, _>(until)
-                    .bind::<BigInt, _>(now_ms)
+                let binds = vec![
+                    Bind::Text(worker),
+                    Bind::BigInt(until),
+                    Bind::BigInt(now_ms),
+                    Bind::BigInt(now_ms),
+                ];
+                Ok(CachedSql::new(sql, binds)
                     .get_result::<ClaimedRow>(conn)
                     .optional()?)
             })

@@ -9,6 +9,7 @@ mod crypto;
 mod grants;
 mod inbox;
 mod schema;
+mod sql;
 mod tasks;
 
 use std::sync::Arc;
@@ -31,9 +32,57 @@ const MIGRATION_LOCK: i64 = 0x426f_7470_6572_0001;
 
 pub type Pool = r2d2::Pool<connection::Manager>;
 
+/// How statements reach the database.
+#[derive(Clone)]
+enum Exec {
+    /// Postgres: a pool; each call runs on tokio's blocking thread pool.
+    Pool(Pool),
+    /// SQLite (one writer): one connection owned by one thread, calls queued for it. Under
+    /// load this avoids a thread handoff and a pool wait per statement.
+    Single(std::sync::mpsc::Sender<Job>),
+}
+
+type Job = Box<dyn FnOnce(&mut Slot) + Send>;
+
+/// The SQLite thread's connection, opened (and re-opened) on demand.
+struct Slot {
+    manager: connection::Manager,
+    conn: Option<connection::Managed>,
+}
+
+impl Slot {
+    fn connection(&mut self) -> Result<&mut connection::Managed, diesel::r2d2::Error> {
+        use r2d2::ManageConnection;
+        if self.conn.as_ref().is_some_and(|c| c.dead) {
+            self.conn = None;
+        }
+        if self.conn.is_none() {
+            self.conn = Some(self.manager.connect()?);
+        }
+        Ok(self.conn.as_mut().expect("just set"))
+    }
+}
+
+/// After a statement: a failure that a ping confirms is the connection's own retires it and
+/// counts as an outage.
+fn settle<T>(m: &mut connection::Managed, result: Result<T, DbError>) -> Result<T, DbError> {
+    use diesel::r2d2::R2D2Connection;
+    match result {
+        Err(DbError::Other(e)) if m.conn.ping().is_err() => {
+            m.dead = true;
+            Err(DbError::Unavailable(e))
+        }
+        Err(DbError::Unavailable(e)) => {
+            m.dead = true;
+            Err(DbError::Unavailable(e))
+        }
+        other => other,
+    }
+}
+
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool,
+    exec: Exec,
     target: DbTarget,
     /// When the database was last found unreachable (ms since the epoch; 0 = never).
     /// Calls within [`FAIL_FAST`] of it fail at once instead of each waiting for a
@@ -90,21 +139,36 @@ impl Db {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the directory {}", dir.display()))?;
         }
-        // SQLite has one writer at a time; one pooled connection keeps write transactions
-        // from ever needing a lock upgrade (SQLITE_BUSY) inside this process.
-        let max_size = if target.is_postgres() {
-            options.max_size.max(1)
+        // SQLite has one writer at a time; one connection keeps write transactions from ever
+        // needing a lock upgrade (SQLITE_BUSY) inside this process.
+        let exec = if target.is_postgres() {
+            Exec::Pool(
+                r2d2::Pool::builder()
+                    .max_size(options.max_size.max(1))
+                    .min_idle(Some(0))
+                    .connection_timeout(options.connection_timeout)
+                    .test_on_check_out(false)
+                    .build_unchecked(connection::Manager::new(target.clone())),
+            )
         } else {
-            1
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let mut slot = Slot {
+                manager: connection::Manager::new(target.clone()),
+                conn: None,
+            };
+            std::thread::Builder::new()
+                .name("botper-sqlite".into())
+                .spawn(move || {
+                    // Ends when every handle to this store is gone.
+                    while let Ok(job) = rx.recv() {
+                        job(&mut slot);
+                    }
+                })
+                .context("cannot start the database thread")?;
+            Exec::Single(tx)
         };
-        let pool = r2d2::Pool::builder()
-            .max_size(max_size)
-            .min_idle(Some(0))
-            .connection_timeout(options.connection_timeout)
-            .test_on_check_out(false)
-            .build_unchecked(connection::Manager::new(target.clone()));
         Ok(Self {
-            pool,
+            exec,
             target,
             sealer: None,
             down_since: Arc::new(AtomicI64::new(0)),
@@ -150,7 +214,6 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
         let span = tracing::Span::current();
         let down_since = self.down_since.clone();
         let last_down = down_since.load(Ordering::Relaxed);
@@ -159,34 +222,49 @@ impl Db {
                 "the database was unreachable moments ago"
             )));
         }
-        tokio::task::spawn_blocking(move || {
-            use diesel::r2d2::R2D2Connection;
-            let _entered = span.enter();
-            let mut pooled = match pool.get() {
-                Ok(p) => p,
-                Err(e) => {
-                    down_since.store(now_ms(), Ordering::Relaxed);
-                    return Err(DbError::Unavailable(anyhow::Error::new(e)));
-                }
-            };
-            down_since.store(0, Ordering::Relaxed);
-            let result = f(&mut pooled.conn);
-            match result {
-                Err(DbError::Other(e)) if pooled.conn.ping().is_err() => {
-                    // The statement failed because the connection did: retire it, and report
-                    // the outage as such.
-                    pooled.dead = true;
-                    Err(DbError::Unavailable(e))
-                }
-                Err(DbError::Unavailable(e)) => {
-                    pooled.dead = true;
-                    Err(DbError::Unavailable(e))
-                }
-                other => other,
+        match &self.exec {
+            Exec::Pool(pool) => {
+                let pool = pool.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _entered = span.enter();
+                    let mut pooled = match pool.get() {
+                        Ok(p) => p,
+                        Err(e) => {
+                            down_since.store(now_ms(), Ordering::Relaxed);
+                            return Err(DbError::Unavailable(anyhow::Error::new(e)));
+                        }
+                    };
+                    down_since.store(0, Ordering::Relaxed);
+                    let result = f(&mut pooled.conn);
+                    settle(&mut pooled, result)
+                })
+                .await
+                .map_err(|e| DbError::Other(anyhow::anyhow!("database task failed: {e}")))?
             }
-        })
-        .await
-        .map_err(|e| DbError::Other(anyhow::anyhow!("database task failed: {e}")))?
+            Exec::Single(queue) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let job: Job = Box::new(move |slot: &mut Slot| {
+                    let _entered = span.enter();
+                    let result = match slot.connection() {
+                        Ok(m) => {
+                            down_since.store(0, Ordering::Relaxed);
+                            let r = f(&mut m.conn);
+                            settle(m, r)
+                        }
+                        Err(e) => {
+                            down_since.store(now_ms(), Ordering::Relaxed);
+                            Err(DbError::Unavailable(anyhow::Error::new(e)))
+                        }
+                    };
+                    let _ = tx.send(result);
+                });
+                queue
+                    .send(job)
+                    .map_err(|_| DbError::Other(anyhow::anyhow!("the database thread stopped")))?;
+                rx.await
+                    .map_err(|_| DbError::Other(anyhow::anyhow!("the database thread stopped")))?
+            }
+        }
     }
 
     pub(crate) async fn ping_db(&self) -> Result<(), DbError> {
@@ -195,12 +273,6 @@ impl Db {
             conn.ping().map_err(|e| DbError::Unavailable(e.into()))
         })
         .await
-    }
-
-    /// Pool statistics: (connections, idle).
-    pub fn pool_state(&self) -> (u32, u32) {
-        let s = self.pool.state();
-        (s.connections, s.idle_connections)
     }
 }
 

@@ -3,11 +3,12 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{Integer, Text};
+use diesel::sql_types::Integer;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{task_effects, tasks};
+use super::sql::{Bind, CachedSql};
 use super::{Db, DbConnection, DbError, from_millis, millis};
 use crate::domain::task::MeetingLink;
 use crate::domain::{PersonId, Task, TaskNumber, TaskOp, TaskOutcome, TaskTitle};
@@ -90,15 +91,13 @@ fn task_for_meeting(
 }
 
 fn next_number(conn: &mut DbConnection, owner: &str) -> Result<TaskNumber, DbError> {
-    // `$1` is read as a positional parameter by Postgres and as the first parameter by
-    // SQLite, so one statement serves both.
-    let row: NextNumber = diesel::sql_query(
-        "INSERT INTO task_counters (owner, last_number) VALUES ($1, 1) \
-         ON CONFLICT (owner) DO UPDATE SET last_number = task_counters.last_number + 1 \
+    const NEXT: &[&str] = &[
+        "INSERT INTO task_counters (owner, last_number) VALUES (",
+        ", 1) ON CONFLICT (owner) DO UPDATE SET last_number = task_counters.last_number + 1 \
          RETURNING last_number",
-    )
-    .bind::<Text, _>(owner)
-    .get_result(conn)?;
+    ];
+    let row: NextNumber =
+        CachedSql::new(NEXT, vec![Bind::Text(owner.to_owned())]).get_result(conn)?;
     u32::try_from(row.last_number)
         .ok()
         .and_then(TaskNumber::new)
