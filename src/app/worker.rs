@@ -93,7 +93,13 @@ async fn worker_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut idle_backoff = options.poll_interval;
+    // The next item, when finishing the last one already claimed it (the busy path).
+    let mut next: Option<InboxItem> = None;
     loop {
+        if let Some(item) = next.take() {
+            next = handle(&app, &options, &worker, item, &mut stop).await;
+            continue;
+        }
         if *stop.borrow() {
             return;
         }
@@ -104,7 +110,7 @@ async fn worker_loop(
         match claimed {
             Ok(Some(item)) => {
                 idle_backoff = options.poll_interval;
-                handle(&app, &options, &worker, item, &mut stop).await;
+                next = handle(&app, &options, &worker, item, &mut stop).await;
                 continue;
             }
             Ok(None) => {}
@@ -121,28 +127,22 @@ async fn worker_loop(
     }
 }
 
+/// Processes and settles one item; returns the next item when settling claimed one.
 async fn handle(
     app: &App,
     options: &WorkerOptions,
     worker: &str,
     item: InboxItem,
     stop: &mut watch::Receiver<bool>,
-) {
+) -> Option<InboxItem> {
     let id = item.id;
     if item.attempts > options.max_attempts {
         let why = format!(
             "gave up after {} attempts (the last ones did not finish)",
             options.max_attempts
         );
-        settle(
-            app,
-            worker,
-            &item,
-            Err(ProcessError::permanent(why)),
-            options,
-        )
-        .await;
-        return;
+        let failed = Err(ProcessError::permanent(why));
+        return settle(app, worker, &item, failed, options, false).await;
     }
     let processing = app.process(&item);
     tokio::pin!(processing);
@@ -156,12 +156,13 @@ async fn handle(
                     if let Err(e) = app.inbox.release(id, worker.to_owned()).await {
                         tracing::warn!(item = id.0, error = %e, "could not release; its lease will expire");
                     }
-                    return;
+                    return None;
                 }
             }
         }
     };
-    settle(app, worker, &item, result, options).await;
+    let claim_next = !*stop.borrow();
+    settle(app, worker, &item, result, options, claim_next).await
 }
 
 async fn wait_for_stop(stop: &mut watch::Receiver<bool>) {
@@ -180,26 +181,27 @@ async fn settle(
     item: &InboxItem,
     result: Result<(), ProcessError>,
     options: &WorkerOptions,
-) {
+    claim_next: bool,
+) -> Option<InboxItem> {
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(100);
     loop {
-        match settle_once(app, worker, item, &result, options).await {
+        match settle_once(app, worker, item, &result, options, claim_next).await {
             Err(InboxError::Unavailable(_)) if started.elapsed() + pause < options.lease / 2 => {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(2));
             }
-            Ok(()) => return,
+            Ok(next) => return next,
             Err(InboxError::LeaseLost(_)) => {
                 tracing::warn!(
                     item = item.id.0,
                     "lease lost while processing; another worker owns it now"
                 );
-                return;
+                return None;
             }
             Err(e) => {
                 tracing::warn!(item = item.id.0, error = %e, "could not settle the item; its lease will expire and it will run again");
-                return;
+                return None;
             }
         }
     }
@@ -211,7 +213,8 @@ async fn settle_once(
     item: &InboxItem,
     result: &Result<(), ProcessError>,
     options: &WorkerOptions,
-) -> Result<(), InboxError> {
+    claim_next: bool,
+) -> Result<Option<InboxItem>, InboxError> {
     let now = app.clock.now();
     let id = item.id;
     let outcome = match result {
@@ -220,6 +223,16 @@ async fn settle_once(
         Err(_) => "dead",
     };
     let settled = match result {
+        Ok(()) if claim_next => {
+            let next = app
+                .inbox
+                .complete_and_claim(id, worker.to_owned(), now, options.lease)
+                .await;
+            if next.is_ok() {
+                app.metrics.item_settled(outcome);
+            }
+            return next;
+        }
         Ok(()) => app.inbox.complete(id, worker.to_owned(), now).await,
         Err(e) if e.transient && item.attempts < options.max_attempts => {
             let delay = options.retry_delay(item.attempts, e.retry_after);
@@ -252,7 +265,7 @@ async fn settle_once(
     if settled.is_ok() {
         app.metrics.item_settled(outcome);
     }
-    settled
+    settled.map(|()| None)
 }
 
 #[cfg(test)]

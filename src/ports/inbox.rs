@@ -143,6 +143,19 @@ pub trait Inbox: Send + Sync {
     async fn complete(&self, id: InboxId, worker: String, now: Timestamp)
     -> Result<(), InboxError>;
 
+    /// Marks a claimed item processed and claims the next one in the same round trip (the
+    /// busy path of a worker).
+    ///
+    /// # Errors
+    /// `LeaseLost` if `worker` no longer holds the finished item (nothing is claimed then).
+    async fn complete_and_claim(
+        &self,
+        id: InboxId,
+        worker: String,
+        now: Timestamp,
+        lease: Duration,
+    ) -> Result<Option<InboxItem>, InboxError>;
+
     /// Gives a claimed item back to be tried again at `retry_at`, recording why it failed.
     ///
     /// # Errors

@@ -43,6 +43,7 @@ contract!(
     retry_later_hides_the_item_until_due,
     dead_letters_are_listed_with_their_last_error,
     release_gives_the_item_back_without_counting_the_attempt,
+    complete_and_claim_settles_one_and_takes_the_next,
     purge_deletes_old_settled_items,
     ping_answers,
     grants_round_trip_and_the_table_holds_no_usable_token,
@@ -651,4 +652,34 @@ async fn web_sessions_expire(b: Backend) {
             .unwrap(),
         None
     );
+}
+
+async fn complete_and_claim_settles_one_and_takes_the_next(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.enqueue(delivery("a1", "alice", t0())).await.unwrap();
+    db.enqueue(delivery("a2", "alice", t0())).await.unwrap();
+    let first = db.claim("w".into(), LEASE, t0()).await.unwrap().unwrap();
+    // a2 waited for a1 (same person); finishing a1 hands a2 to the same worker.
+    let next = db
+        .complete_and_claim(first.id, "w".into(), t0(), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&next.event, WebexEvent::MessageCreated { message_id, .. } if message_id.as_str() == "a2")
+    );
+    let s = db.stats().await.unwrap();
+    assert_eq!((s.done, s.processing), (1, 1));
+    // A worker that lost its lease settles nothing and claims nothing.
+    let lost = db
+        .complete_and_claim(next.id, "someone-else".into(), t0(), LEASE)
+        .await;
+    assert!(matches!(lost, Err(InboxError::LeaseLost(_))));
+    assert_eq!(db.stats().await.unwrap().processing, 1);
+    let none = db
+        .complete_and_claim(next.id, "w".into(), t0(), LEASE)
+        .await
+        .unwrap();
+    assert!(none.is_none());
 }

@@ -2,6 +2,8 @@
 //! rows another instance has locked (`FOR UPDATE SKIP LOCKED`), so several processes can
 //! share one database. SQLite has a single writer, which makes the same statement atomic.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -54,6 +56,15 @@ const CLAIM_SQLITE: &[&str] = &[
     CLAIM_TAIL_SQLITE,
 ];
 
+/// The row `$worker` holds under a live claim.
+macro_rules! held {
+    ($id:expr, $worker:expr) => {
+        inbox::table
+            .filter(inbox::id.eq($id))
+            .filter(inbox::state.eq("processing"))
+            .filter(inbox::lease_owner.eq($worker))
+    };
+}
 #[derive(QueryableByName)]
 struct ClaimedRow {
     #[diesel(sql_type = BigInt)]
@@ -167,11 +178,95 @@ impl EventDto {
     }
 }
 
-fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
+impl ClaimedRow {
+    fn into_item(self) -> Result<InboxItem, DbError> {
+        Ok(InboxItem {
+            id: InboxId(self.id),
+            event: EventDto::decode(&self.payload)?,
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            received_at: from_millis(self.received_at)?,
+        })
+    }
+}
+
+fn claim_row(
+    conn: &mut DbConnection,
+    worker: String,
+    until: i64,
+    now_ms: i64,
+) -> Result<Option<ClaimedRow>, DbError> {
+    let sql = match conn {
+        DbConnection::Postgres(_) => CLAIM_POSTGRES,
+        DbConnection::Sqlite(_) => CLAIM_SQLITE,
+    };
+    let binds = vec![
+        Bind::Text(worker),
+        Bind::BigInt(until),
+        Bind::BigInt(now_ms),
+        Bind::BigInt(now_ms),
+    ];
+    Ok(CachedSql::new(sql, binds)
+        .get_result::<ClaimedRow>(conn)
+        .optional()?)
+}
+
+fn complete_row(c: &mut DbConnection, id: i64, worker: &str, now_ms: i64) -> QueryResult<usize> {
+    diesel::update(held!(id, worker))
+        .set((
+            inbox::state.eq("done"),
+            inbox::settled_at.eq(Some(now_ms)),
+            inbox::lease_owner.eq(None::<String>),
+            inbox::lease_until.eq(None::<i64>),
+        ))
+        .execute(c)
+}
+
+/// A delivery waiting in the enqueue batch.
+pub(crate) struct PendingRow {
+    key: DedupKey,
+    order_key: String,
+    payload: String,
+    at: i64,
+}
+
+pub(crate) type PendingEnqueue = (
+    PendingRow,
+    tokio::sync::oneshot::Sender<Result<Enqueued, InboxError>>,
+);
+
+/// Inserts one delivery unless its dedup key is already there.
+fn insert_row(conn: &mut DbConnection, r: &PendingRow) -> Result<Enqueued, DbError> {
+    const INSERT: &[&str] = &[
+        "INSERT INTO inbox (resource, event, data_id, order_key, payload, state, attempts, \
+         available_at, received_at) VALUES (",
+        ", ",
+        ", ",
+        ", ",
+        ", ",
+        ", 'pending', 0, ",
+        ", ",
+        ") ON CONFLICT (resource, event, data_id) DO NOTHING RETURNING id",
+    ];
+    let binds = vec![
+        Bind::Text(r.key.resource.clone()),
+        Bind::Text(r.key.event.clone()),
+        Bind::Text(r.key.data_id.clone()),
+        Bind::Text(r.order_key.clone()),
+        Bind::Text(r.payload.clone()),
+        Bind::BigInt(r.at),
+        Bind::BigInt(r.at),
+    ];
+    let id: Option<InsertedId> = CachedSql::new(INSERT, binds).get_result(conn).optional()?;
+    Ok(match id {
+        Some(row) => Enqueued::Accepted(InboxId(row.id)),
+        None => Enqueued::Duplicate,
+    })
+}
+
+#[derive(QueryableByName)]
+struct InsertedId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
 }
 
 /// Runs an update that must touch the one row `worker` holds.
@@ -191,16 +286,6 @@ fn settle(
 #[error("lease lost on {0:?}")]
 struct LeaseLostMarker(InboxId);
 
-/// The row `$worker` holds under a live claim.
-macro_rules! held {
-    ($id:expr, $worker:expr) => {
-        inbox::table
-            .filter(inbox::id.eq($id))
-            .filter(inbox::state.eq("processing"))
-            .filter(inbox::lease_owner.eq($worker))
-    };
-}
-
 impl From<DbError> for InboxError {
     fn from(e: DbError) -> Self {
         match e {
@@ -217,32 +302,96 @@ impl From<DbError> for InboxError {
 impl Inbox for Db {
     #[tracing::instrument(name = "db.inbox.enqueue", skip_all)]
     async fn enqueue(&self, d: NewDelivery) -> Result<Enqueued, InboxError> {
-        let payload = EventDto::encode(&d.event)?;
-        let order_key = d.event.order_key();
-        self.run(move |conn| {
-            let at = millis(d.received_at);
-            let inserted: QueryResult<i64> = diesel::insert_into(inbox::table)
-                .values((
-                    inbox::resource.eq(&d.key.resource),
-                    inbox::event.eq(&d.key.event),
-                    inbox::data_id.eq(&d.key.data_id),
-                    inbox::order_key.eq(&order_key),
-                    inbox::payload.eq(&payload),
-                    inbox::state.eq("pending"),
-                    inbox::attempts.eq(0),
-                    inbox::available_at.eq(at),
-                    inbox::received_at.eq(at),
-                ))
-                .returning(inbox::id)
-                .get_result(conn);
-            match inserted {
-                Ok(id) => Ok(Enqueued::Accepted(InboxId(id))),
-                Err(e) if is_unique_violation(&e) => Ok(Enqueued::Duplicate),
-                Err(e) => Err(e.into()),
+        let row = PendingRow {
+            payload: EventDto::encode(&d.event)?,
+            order_key: d.event.order_key(),
+            at: millis(d.received_at),
+            key: d.key,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // Group commit: deliveries that arrive while a batch waits for the database join it
+        // and are written in the same transaction. Each is acknowledged only after the commit.
+        let first = {
+            let mut batch = self.enqueue_batch.lock().unwrap_or_else(|p| p.into_inner());
+            batch.push((row, tx));
+            batch.len() == 1
+        };
+        if first {
+            let batch = self.enqueue_batch.clone();
+            let ran = Arc::new(AtomicBool::new(false));
+            let ran_in_job = ran.clone();
+            let flushed = self
+                .run(move |conn| {
+                    ran_in_job.store(true, Ordering::Relaxed);
+                    let taken =
+                        std::mem::take(&mut *batch.lock().unwrap_or_else(|p| p.into_inner()));
+                    let (rows, senders): (Vec<PendingRow>, Vec<_>) = taken.into_iter().unzip();
+                    let written = conn.transaction::<_, DbError, _>(|conn| {
+                        rows.iter()
+                            .map(|r| insert_row(conn, r))
+                            .collect::<Result<Vec<_>, _>>()
+                    });
+                    match written {
+                        Ok(results) => {
+                            for (tx, r) in senders.into_iter().zip(results) {
+                                let _ = tx.send(Ok(r));
+                            }
+                            Ok(())
+                        }
+                        Err(e) => {
+                            let unavailable = matches!(e, DbError::Unavailable(_));
+                            for tx in senders {
+                                let _ = tx.send(Err(if unavailable {
+                                    InboxError::Unavailable(anyhow::anyhow!(
+                                        "the database is unavailable"
+                                    ))
+                                } else {
+                                    InboxError::Unexpected(anyhow::anyhow!(
+                                        "storing the delivery failed"
+                                    ))
+                                }));
+                            }
+                            Err(e)
+                        }
+                    }
+                })
+                .await;
+            if let Err(e) = flushed
+                && !ran.load(Ordering::Relaxed)
+            {
+                // The batch never reached the database (it was down): fail what is still
+                // waiting, so nobody waits forever.
+                let stranded = std::mem::take(
+                    &mut *self.enqueue_batch.lock().unwrap_or_else(|p| p.into_inner()),
+                );
+                for (_, tx) in stranded {
+                    let _ = tx.send(Err(InboxError::Unavailable(anyhow::anyhow!("{e}"))));
+                }
             }
-        })
-        .await
-        .map_err(Into::into)
+        }
+        rx.await
+            .map_err(|_| InboxError::Unexpected(anyhow::anyhow!("the enqueue batch was dropped")))?
+    }
+
+    async fn complete_and_claim(
+        &self,
+        id: InboxId,
+        worker: String,
+        now: Timestamp,
+        lease: Duration,
+    ) -> Result<Option<InboxItem>, InboxError> {
+        let now_ms = millis(now);
+        let until = now_ms.saturating_add(lease.as_millis() as i64);
+        let row = self
+            .run(move |conn| {
+                settle(conn, id, &worker, |c, id, w| complete_row(c, id, w, now_ms))?;
+                // The item is settled; a failed claim only means the worker claims again.
+                Ok(claim_row(conn, worker, until, now_ms).unwrap_or(None))
+            })
+            .await?;
+        row.map(ClaimedRow::into_item)
+            .transpose()
+            .map_err(Into::into)
     }
 
     #[tracing::instrument(name = "db.inbox.claim", skip_all)]
@@ -254,30 +403,12 @@ impl Inbox for Db {
     ) -> Result<Option<InboxItem>, InboxError> {
         let now_ms = millis(now);
         let until = now_ms.saturating_add(lease.as_millis() as i64);
-        let row: Option<ClaimedRow> = self
-            .run(move |conn| {
-                let sql = match conn {
-                    DbConnection::Postgres(_) => CLAIM_POSTGRES,
-                    DbConnection::Sqlite(_) => CLAIM_SQLITE,
-                };
-                let binds = vec![
-                    Bind::Text(worker),
-                    Bind::BigInt(until),
-                    Bind::BigInt(now_ms),
-                    Bind::BigInt(now_ms),
-                ];
-                Ok(CachedSql::new(sql, binds)
-                    .get_result::<ClaimedRow>(conn)
-                    .optional()?)
-            })
+        let row = self
+            .run(move |conn| claim_row(conn, worker, until, now_ms))
             .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(InboxItem {
-            id: InboxId(row.id),
-            event: EventDto::decode(&row.payload)?,
-            attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
-            received_at: from_millis(row.received_at)?,
-        }))
+        row.map(ClaimedRow::into_item)
+            .transpose()
+            .map_err(Into::into)
     }
 
     async fn complete(
@@ -286,20 +417,10 @@ impl Inbox for Db {
         worker: String,
         now: Timestamp,
     ) -> Result<(), InboxError> {
-        self.run(move |conn| {
-            settle(conn, id, &worker, |c, id, w| {
-                diesel::update(held!(id, w))
-                    .set((
-                        inbox::state.eq("done"),
-                        inbox::settled_at.eq(Some(millis(now))),
-                        inbox::lease_owner.eq(None::<String>),
-                        inbox::lease_until.eq(None::<i64>),
-                    ))
-                    .execute(c)
-            })
-        })
-        .await
-        .map_err(Into::into)
+        let now_ms = millis(now);
+        self.run(move |conn| settle(conn, id, &worker, |c, id, w| complete_row(c, id, w, now_ms)))
+            .await
+            .map_err(Into::into)
     }
 
     async fn retry_later(

@@ -83,6 +83,8 @@ fn settle<T>(m: &mut connection::Managed, result: Result<T, DbError>) -> Result<
 #[derive(Clone)]
 pub struct Db {
     exec: Exec,
+    /// Deliveries waiting to be written together (see `Inbox::enqueue`).
+    enqueue_batch: Arc<std::sync::Mutex<Vec<inbox::PendingEnqueue>>>,
     target: DbTarget,
     /// When the database was last found unreachable (ms since the epoch; 0 = never).
     /// Calls within [`FAIL_FAST`] of it fail at once instead of each waiting for a
@@ -169,6 +171,7 @@ impl Db {
         };
         Ok(Self {
             exec,
+            enqueue_batch: Arc::new(std::sync::Mutex::new(Vec::new())),
             target,
             sealer: None,
             down_since: Arc::new(AtomicI64::new(0)),
