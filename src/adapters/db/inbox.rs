@@ -321,7 +321,7 @@ impl Inbox for Db {
             let ran = Arc::new(AtomicBool::new(false));
             let ran_in_job = ran.clone();
             let flushed = self
-                .run(move |conn| {
+                .run_urgent(move |conn| {
                     ran_in_job.store(true, Ordering::Relaxed);
                     let taken =
                         std::mem::take(&mut *batch.lock().unwrap_or_else(|p| p.into_inner()));

@@ -39,7 +39,56 @@ enum Exec {
     Pool(Pool),
     /// SQLite (one writer): one connection owned by one thread, calls queued for it. Under
     /// load this avoids a thread handoff and a pool wait per statement.
-    Single(std::sync::mpsc::Sender<Job>),
+    Single(Arc<JobQueue>),
+}
+
+/// The SQLite thread's work: two lanes, so that storing a webhook delivery (which Webex is
+/// waiting on) goes before queued worker statements.
+pub(crate) struct JobQueue {
+    lanes: std::sync::Mutex<(
+        std::collections::VecDeque<Job>,
+        std::collections::VecDeque<Job>,
+    )>,
+    ready: std::sync::Condvar,
+}
+
+impl JobQueue {
+    fn new() -> Self {
+        Self {
+            lanes: std::sync::Mutex::new(Default::default()),
+            ready: std::sync::Condvar::new(),
+        }
+    }
+
+    fn push(&self, job: Job, urgent: bool) {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        if urgent {
+            lanes.0.push_back(job);
+        } else {
+            lanes.1.push_back(job);
+        }
+        drop(lanes);
+        self.ready.notify_one();
+    }
+
+    /// The next job, urgent first; `None` after a second without work (so the thread can
+    /// see whether the store is still in use).
+    fn pop(&self) -> Option<Job> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(j) = lanes.0.pop_front().or_else(|| lanes.1.pop_front()) {
+                return Some(j);
+            }
+            let (next, timeout) = self
+                .ready
+                .wait_timeout(lanes, Duration::from_secs(1))
+                .unwrap_or_else(|p| p.into_inner());
+            lanes = next;
+            if timeout.timed_out() && lanes.0.is_empty() && lanes.1.is_empty() {
+                return None;
+            }
+        }
+    }
 }
 
 type Job = Box<dyn FnOnce(&mut Slot) + Send>;
@@ -57,9 +106,36 @@ impl Slot {
             self.conn = None;
         }
         if self.conn.is_none() {
-            self.conn = Some(self.manager.connect()?);
+            let mut m = self.manager.connect()?;
+            // Checkpoints run on their own thread (see `checkpointer`), not inside a
+            // request's commit.
+            m.conn
+                .batch_execute("PRAGMA wal_autocheckpoint = 0;")
+                .map_err(diesel::r2d2::Error::QueryError)?;
+            self.conn = Some(m);
         }
         Ok(self.conn.as_mut().expect("just set"))
+    }
+}
+
+/// Copies the SQLite write-ahead log back into the database every half second, on a
+/// connection of its own (a passive checkpoint never blocks the writer). Stops when the
+/// store is dropped.
+fn checkpointer(manager: connection::Manager, alive: std::sync::Weak<()>) {
+    use r2d2::ManageConnection;
+    let mut conn = None;
+    while alive.upgrade().is_some() {
+        std::thread::sleep(Duration::from_millis(500));
+        if conn.is_none() {
+            conn = manager.connect().ok();
+        }
+        if let Some(m) = conn.as_mut() {
+            let m: &mut connection::Managed = m;
+            if let Err(e) = m.conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+                conn = None;
+            }
+        }
     }
 }
 
@@ -83,6 +159,8 @@ fn settle<T>(m: &mut connection::Managed, result: Result<T, DbError>) -> Result<
 #[derive(Clone)]
 pub struct Db {
     exec: Exec,
+    /// Background threads stop when the last handle is dropped.
+    _alive: Arc<()>,
     /// Deliveries waiting to be written together (see `Inbox::enqueue`).
     enqueue_batch: Arc<std::sync::Mutex<Vec<inbox::PendingEnqueue>>>,
     target: DbTarget,
@@ -143,6 +221,7 @@ impl Db {
         }
         // SQLite has one writer at a time; one connection keeps write transactions from ever
         // needing a lock upgrade (SQLITE_BUSY) inside this process.
+        let alive = Arc::new(());
         let exec = if target.is_postgres() {
             Exec::Pool(
                 r2d2::Pool::builder()
@@ -153,24 +232,36 @@ impl Db {
                     .build_unchecked(connection::Manager::new(target.clone())),
             )
         } else {
-            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let queue = Arc::new(JobQueue::new());
             let mut slot = Slot {
                 manager: connection::Manager::new(target.clone()),
                 conn: None,
             };
+            let (jobs, weak) = (queue.clone(), Arc::downgrade(&alive));
             std::thread::Builder::new()
                 .name("botper-sqlite".into())
                 .spawn(move || {
                     // Ends when every handle to this store is gone.
-                    while let Ok(job) = rx.recv() {
-                        job(&mut slot);
+                    loop {
+                        match jobs.pop() {
+                            Some(job) => job(&mut slot),
+                            None if weak.upgrade().is_none() => return,
+                            None => {}
+                        }
                     }
                 })
                 .context("cannot start the database thread")?;
-            Exec::Single(tx)
+            let manager = connection::Manager::new(target.clone());
+            let weak = Arc::downgrade(&alive);
+            std::thread::Builder::new()
+                .name("botper-checkpoint".into())
+                .spawn(move || checkpointer(manager, weak))
+                .context("cannot start the checkpoint thread")?;
+            Exec::Single(queue)
         };
         Ok(Self {
             exec,
+            _alive: alive,
             enqueue_batch: Arc::new(std::sync::Mutex::new(Vec::new())),
             target,
             sealer: None,
@@ -213,6 +304,23 @@ impl Db {
     /// Runs `f` with a pooled connection on the blocking thread pool, inside the caller's
     /// tracing span.
     pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_lane(false, f).await
+    }
+
+    /// [`Db::run`] ahead of queued work (SQLite), for what a caller is waiting on.
+    pub(crate) async fn run_urgent<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_lane(true, f).await
+    }
+
+    async fn run_lane<T, F>(&self, urgent: bool, f: F) -> Result<T, DbError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
@@ -261,9 +369,7 @@ impl Db {
                     };
                     let _ = tx.send(result);
                 });
-                queue
-                    .send(job)
-                    .map_err(|_| DbError::Other(anyhow::anyhow!("the database thread stopped")))?;
+                queue.push(job, urgent);
                 rx.await
                     .map_err(|_| DbError::Other(anyhow::anyhow!("the database thread stopped")))?
             }
