@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod faults;
 mod health;
+mod load_tool;
 mod meetings;
 mod oauth_flow;
 mod store_contract;

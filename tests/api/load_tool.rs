@@ -1,0 +1,62 @@
+//! The load tool still works (a tiny run; benchmarks are not timed tests), and the `list`
+//! query uses an index at scale on both stores.
+
+use std::process::Command;
+
+fn load() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_botper-load"));
+    c.env_remove("DATABASE_URL")
+        .arg("--botper")
+        .arg(env!("CARGO_BIN_EXE_botper"));
+    c
+}
+
+fn last_json(stdout: &[u8]) -> serde_json::Value {
+    let text = String::from_utf8_lossy(stdout);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: last line {last:?} of\n{text}"))
+}
+
+#[test]
+fn a_tiny_load_run_answers_every_command_once_and_prints_its_figures() {
+    let out = load()
+        .args(["--requests", "60", "--concurrency", "4", "--people", "7", "--ceiling"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = last_json(&out.stdout);
+    assert_eq!(v["lost"], 0);
+    assert_eq!(v["duplicated"], 0);
+    assert_eq!(v["errors"], 0);
+    for k in [
+        "commands_per_sec",
+        "ack_p99_ms",
+        "reply_p50_ms",
+        "reply_p99_ms",
+        "rss_peak_mb",
+        "ceiling_ratio",
+    ] {
+        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k} in {v}");
+    }
+}
+
+#[test]
+fn list_uses_an_index_with_many_rows_on_sqlite_and_postgres() {
+    for db in [None, Some(crate::support::admin_url())] {
+        let mut cmd = load();
+        cmd.args(["--scale", "--scale-rows", "30000"]);
+        if let Some(url) = &db {
+            cmd.args(["--database-url", url]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{db:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v = last_json(&out.stdout);
+        assert_eq!(v["index_used"], true, "{v}");
+        assert_eq!(v["rows_large"], 30000);
+    }
+}
