@@ -20,10 +20,22 @@ fn last_json(stdout: &[u8]) -> serde_json::Value {
 #[test]
 fn a_tiny_load_run_answers_every_command_once_and_prints_its_figures() {
     let out = load()
-        .args(["--requests", "60", "--concurrency", "4", "--people", "7", "--ceiling"])
+        .args([
+            "--requests",
+            "60",
+            "--concurrency",
+            "4",
+            "--people",
+            "7",
+            "--ceiling",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = last_json(&out.stdout);
     assert_eq!(v["lost"], 0);
     assert_eq!(v["duplicated"], 0);

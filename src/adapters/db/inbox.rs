@@ -12,7 +12,7 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::schema::{inbox, task_effects};
+use super::schema::inbox;
 use super::sql::{Bind, CachedSql};
 use super::{Db, DbConnection, DbError, from_millis, millis};
 use crate::domain::{MessageId, PersonId, RoomId};
@@ -286,6 +286,10 @@ fn settle(
 #[error("lease lost on {0:?}")]
 struct LeaseLostMarker(InboxId);
 
+fn is_lease_lost(e: &DbError) -> bool {
+    matches!(e, DbError::Other(err) if err.downcast_ref::<LeaseLostMarker>().is_some())
+}
+
 impl From<DbError> for InboxError {
     fn from(e: DbError) -> Self {
         match e {
@@ -384,9 +388,20 @@ impl Inbox for Db {
         let until = now_ms.saturating_add(lease.as_millis() as i64);
         let row = self
             .run(move |conn| {
-                settle(conn, id, &worker, |c, id, w| complete_row(c, id, w, now_ms))?;
-                // The item is settled; a failed claim only means the worker claims again.
-                Ok(claim_row(conn, worker, until, now_ms).unwrap_or(None))
+                // One commit for both: half the log writes of two.
+                conn.transaction::<_, DbError, _>(|conn| {
+                    settle(conn, id, &worker, |c, id, w| complete_row(c, id, w, now_ms))?;
+                    claim_row(conn, worker.clone(), until, now_ms)
+                })
+                .or_else(|e| match e {
+                    // The lease was lost: nothing was settled, nothing claimed.
+                    e @ DbError::Other(_) if is_lease_lost(&e) => Err(e),
+                    // The claim failed: settle alone; the worker claims again later.
+                    _ => {
+                        settle(conn, id, &worker, |c, id, w| complete_row(c, id, w, now_ms))?;
+                        Ok(None)
+                    }
+                })
             })
             .await?;
         row.map(ClaimedRow::into_item)
@@ -548,17 +563,30 @@ impl Inbox for Db {
     }
 
     async fn purge_settled(&self, before: Timestamp) -> Result<u64, InboxError> {
+        // Ids grow with arrival: everything below the first id received after the cutoff is
+        // old, so the purge walks the primary key (no index on the hot write path for it).
+        const PURGE_EFFECTS: &[&str] = &[
+            "DELETE FROM task_effects WHERE effect_key IN \
+             (SELECT 'inbox:' || id FROM inbox WHERE id < ",
+            " AND state = 'done')",
+        ];
         let cutoff = millis(before);
         self.run(move |conn| {
             conn.transaction::<_, DbError, _>(|conn| {
+                let boundary: i64 = inbox::table
+                    .filter(inbox::received_at.ge(cutoff))
+                    .order(inbox::id.asc())
+                    .select(inbox::id)
+                    .first(conn)
+                    .optional()?
+                    .unwrap_or(i64::MAX);
+                CachedSql::new(PURGE_EFFECTS, vec![Bind::BigInt(boundary)]).execute(conn)?;
                 let n = diesel::delete(
                     inbox::table
-                        .filter(inbox::state.eq("done"))
-                        .filter(inbox::settled_at.lt(cutoff)),
+                        .filter(inbox::id.lt(boundary))
+                        .filter(inbox::state.eq("done")),
                 )
                 .execute(conn)?;
-                diesel::delete(task_effects::table.filter(task_effects::created_at.lt(cutoff)))
-                    .execute(conn)?;
                 Ok(n as u64)
             })
         })
