@@ -93,7 +93,7 @@ impl Config {
             var: "BOTPER_BIND",
             problem: format!("`{bind_raw}` is not an address like 127.0.0.1:8000"),
         })?;
-        let workers = number(&var, "BOTPER_WORKERS", 4, 1, 256)?;
+        let workers = number(&var, "BOTPER_WORKERS", 8, 1, 256)?;
         let lease_secs = number(&var, "BOTPER_LEASE_SECS", 60, 2, 3600)?;
         let db_pool_size = number(&var, "BOTPER_DB_POOL_SIZE", 8, 1, 128)?;
         let retention_days = number(&var, "BOTPER_INBOX_RETENTION_DAYS", 7, 1, 3650)?;

@@ -34,7 +34,7 @@ pub struct WorkerOptions {
 impl Default for WorkerOptions {
     fn default() -> Self {
         Self {
-            workers: 4,
+            workers: 8,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
             max_attempts: 8,

@@ -41,7 +41,7 @@ struct Args {
     #[arg(long, default_value_t = 500)]
     people: usize,
     /// Botper's inbox workers.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     workers: usize,
     /// Also run the ceiling (a minimal server: signature, two Webex calls) and print ratios.
     #[arg(long)]
@@ -97,6 +97,15 @@ fn main() -> anyhow::Result<()> {
         bail!("--requests, --people and --concurrency must be at least 1");
     }
     let botper = botper_binary(&args)?;
+    // Postgres: a database of its own on that server for this run, dropped at the end.
+    let _scratch = match args.database_url.as_deref() {
+        Some(u) if u.starts_with("postgres") => {
+            let s = scale::ScratchDb::create(u)?;
+            args.database_url = Some(s.url.clone());
+            Some(s)
+        }
+        _ => None,
+    };
     println!(
         "botper-load: {} commands from {} people, {}; Botper with {} workers on {}",
         args.requests,
@@ -108,7 +117,7 @@ fn main() -> anyhow::Result<()> {
         args.workers,
         args.database_url
             .as_deref()
-            .map_or("a fresh SQLite file", |_| "DATABASE_URL")
+            .map_or("a fresh SQLite file", |_| "a fresh Postgres database")
     );
     let mine = rt.block_on(run(&args, Target::Botper(botper)))?;
     print_figures(&mine);

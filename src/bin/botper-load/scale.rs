@@ -114,37 +114,61 @@ async fn median_list_micros(db: &Db) -> anyhow::Result<f64> {
     Ok(samples[samples.len() / 2])
 }
 
+/// A database created on a Postgres server for one run, dropped on drop.
+pub struct ScratchDb {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl ScratchDb {
+    pub fn create(admin_url: &str) -> anyhow::Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("botper_load_{}_{nanos}", std::process::id());
+        let mut admin = PgConnection::establish(admin_url).context("connecting to DATABASE_URL")?;
+        diesel::sql_query(format!(r#"CREATE DATABASE "{name}""#)).execute(&mut admin)?;
+        let mut url = url::Url::parse(admin_url)?;
+        url.set_path(&name);
+        Ok(Self {
+            admin_url: admin_url.to_owned(),
+            name,
+            url: url.to_string(),
+        })
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&self.admin_url) {
+            let drop = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
+            let _ = diesel::sql_query(drop).execute(&mut admin);
+        }
+    }
+}
+
 pub async fn run(database_url: Option<String>, rows: usize) -> anyhow::Result<()> {
     let dir = TempDir::new("botper-scale")?;
     // Postgres: a database of its own on the given server, dropped at the end.
-    let (target, mut raw, cleanup) = match database_url.as_deref() {
-        Some(u) if u.starts_with("postgres") => {
-            let name = format!("botper_scale_{}", std::process::id());
-            let mut admin = PgConnection::establish(u).context("connecting to DATABASE_URL")?;
-            diesel::sql_query(format!(r#"CREATE DATABASE "{name}""#)).execute(&mut admin)?;
-            let mut url = url::Url::parse(u)?;
-            url.set_path(&name);
-            let target = DbTarget::parse(url.as_str()).map_err(anyhow::Error::msg)?;
-            let raw = Raw::Pg(PgConnection::establish(url.as_str())?);
-            (target, raw, Some((u.to_owned(), name)))
-        }
-        _ => {
+    let scratch = match database_url.as_deref() {
+        Some(u) if u.starts_with("postgres") => Some(ScratchDb::create(u)?),
+        _ => None,
+    };
+    let (target, mut raw) = match &scratch {
+        Some(s) => (
+            DbTarget::parse(&s.url).map_err(anyhow::Error::msg)?,
+            Raw::Pg(PgConnection::establish(&s.url)?),
+        ),
+        None => {
             let path = dir.path().join("scale.db");
-            (
-                DbTarget::Sqlite(path.clone()),
-                Raw::Lite(SqliteConnection::establish(&path.to_string_lossy())?),
-                None,
-            )
+            let raw = Raw::Lite(SqliteConnection::establish(&path.to_string_lossy())?);
+            (DbTarget::Sqlite(path), raw)
         }
     };
     let result = measure(&target, &mut raw, rows).await;
     drop(raw);
-    if let Some((admin_url, name)) = cleanup
-        && let Ok(mut admin) = PgConnection::establish(&admin_url)
-    {
-        let _ = diesel::sql_query(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
-            .execute(&mut admin);
-    }
+    drop(scratch);
     result
 }
 
