@@ -9,7 +9,7 @@ use jiff::Timestamp;
 
 use super::crypto::{OpenError, Sealer, digest};
 use super::schema::{grants, oauth_states, web_sessions};
-use super::{Db, DbError, from_millis, millis};
+use super::{Db, DbError, from_millis, millis, now_ms};
 use crate::domain::PersonId;
 use crate::domain::grant::{AccessToken, Grant, RefreshToken, TokenSet};
 use crate::ports::{RefreshClaim, StoreError, TokenStore, WebAuthStore, WebSession};
@@ -69,10 +69,6 @@ fn load_row(conn: &mut super::DbConnection, person: &str) -> Result<Option<Grant
         .select(GrantRow::as_select())
         .first(conn)
         .optional()?)
-}
-
-fn now_ms() -> i64 {
-    millis(Timestamp::now())
 }
 
 #[async_trait]

@@ -388,7 +388,9 @@ impl Db {
 /// How long after an unreachable database calls fail without trying.
 const FAIL_FAST: Duration = Duration::from_millis(500);
 
-fn now_ms() -> i64 {
+/// Wall-clock milliseconds, for bookkeeping columns (`updated_at`) and the outage circuit;
+/// business times come from the `Clock` port.
+pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
