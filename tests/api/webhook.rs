@@ -98,9 +98,16 @@ async fn bodies_over_one_mebibyte_are_413() {
             chunks,
         )))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
+        .await;
+    // The server answers 413 as soon as the limit is crossed and stops reading; a client
+    // still writing the rest may see the connection close before it reads the answer.
+    match r {
+        Ok(r) => assert_eq!(r.status(), 413),
+        Err(e) => assert!(
+            e.is_request() || e.is_body() || e.to_string().contains("connection"),
+            "{e}"
+        ),
+    }
     // Exactly 1 MiB is still read (and then refused for its bad signature).
     let edge = vec![b' '; 1024 * 1024];
     assert_eq!(app.post_webhook(&edge, Some("00")).await.status(), 401);
