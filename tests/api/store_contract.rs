@@ -44,6 +44,7 @@ contract!(
     dead_letters_are_listed_with_their_last_error,
     release_gives_the_item_back_without_counting_the_attempt,
     complete_and_claim_settles_one_and_takes_the_next,
+    an_unreadable_item_becomes_a_dead_letter_and_blocks_nobody,
     purge_deletes_old_settled_items,
     ping_answers,
     grants_round_trip_and_the_table_holds_no_usable_token,
@@ -682,4 +683,86 @@ async fn complete_and_claim_settles_one_and_takes_the_next(b: Backend) {
         .await
         .unwrap();
     assert!(none.is_none());
+}
+
+/// A webhook handler dropped mid-enqueue (its client went away) must not strand the batch:
+/// later deliveries are still answered, while the database is down and after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_enqueue_does_not_strand_the_next_ones() {
+    use futures_util::FutureExt;
+    use std::time::Duration;
+    // Down: the "database file" is a directory.
+    let dir = tempfile::tempdir().unwrap();
+    let down = botper::adapters::db::Db::open(
+        botper::adapters::db::DbTarget::Sqlite(dir.path().to_path_buf()),
+        &Default::default(),
+    )
+    .unwrap();
+    let leader = down.enqueue(delivery("m0", "p", t0()));
+    assert!(Box::pin(leader).now_or_never().is_none(), "still waiting");
+    for i in 1..=3 {
+        let r = tokio::time::timeout(
+            Duration::from_secs(5),
+            down.enqueue(delivery(&format!("m{i}"), "p", t0())),
+        )
+        .await
+        .expect("answered, not stranded");
+        assert!(matches!(r, Err(InboxError::Unavailable(_))), "{r:?}");
+        tokio::time::sleep(Duration::from_millis(600)).await; // past the fail-fast window
+    }
+    // Up: the dropped delivery is stored anyway, and the next one too.
+    let tdb = TestDb::new(Backend::Sqlite);
+    let db = tdb.open().await;
+    let leader = db.enqueue(delivery("x0", "p", t0()));
+    drop(Box::pin(leader).now_or_never());
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        db.enqueue(delivery("x1", "p", t0())),
+    )
+    .await
+    .expect("answered");
+    assert!(matches!(r, Ok(Enqueued::Accepted(_))));
+    assert!(
+        crate::support::eventually(Duration::from_secs(5), || async {
+            db.stats().await.unwrap().pending == 2
+        })
+        .await
+    );
+}
+
+fn exec_raw(tdb: &TestDb, sql: &str) {
+    match &tdb.target {
+        botper::adapters::db::DbTarget::Postgres(url) => {
+            let mut c = diesel::PgConnection::establish(url).unwrap();
+            diesel::sql_query(sql).execute(&mut c).unwrap();
+        }
+        botper::adapters::db::DbTarget::Sqlite(path) => {
+            let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+            diesel::sql_query(sql).execute(&mut c).unwrap();
+        }
+    }
+}
+
+async fn an_unreadable_item_becomes_a_dead_letter_and_blocks_nobody(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.enqueue(delivery("a1", "alice", t0())).await.unwrap();
+    db.enqueue(delivery("a2", "alice", t0())).await.unwrap();
+    // Written by a newer version that knows an event this one does not.
+    exec_raw(
+        &tdb,
+        "UPDATE inbox SET payload = '{\"type\":\"future_event\"}' WHERE data_id = 'a1'",
+    );
+    let next = db.claim("w".into(), LEASE, t0()).await.unwrap().unwrap();
+    assert!(
+        matches!(&next.event, WebexEvent::MessageCreated { message_id, .. } if message_id.as_str() == "a2")
+    );
+    let dead = db.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].key.data_id, "a1");
+    assert!(
+        dead[0].last_error.starts_with("cannot be read"),
+        "{}",
+        dead[0].last_error
+    );
 }

@@ -223,6 +223,39 @@ fn claim_row(
         .optional()?)
 }
 
+/// Claims the next item and decodes it. A row that cannot be decoded (written by a newer
+/// version, or damaged) is parked as a dead letter with the reason, in the same transaction,
+/// and the claim moves on: it must not block its person's later items.
+fn claim_item(
+    conn: &mut DbConnection,
+    worker: &str,
+    until: i64,
+    now_ms: i64,
+) -> Result<Option<InboxItem>, DbError> {
+    for _ in 0..16 {
+        let Some(row) = claim_row(conn, worker.to_owned(), until, now_ms)? else {
+            return Ok(None);
+        };
+        let id = row.id;
+        match row.into_item() {
+            Ok(item) => return Ok(Some(item)),
+            Err(e) => {
+                tracing::error!(item = id, error = %e, "inbox item cannot be read; parked as a dead letter");
+                diesel::update(inbox::table.filter(inbox::id.eq(id)))
+                    .set((
+                        inbox::state.eq("dead"),
+                        inbox::last_error.eq(Some(format!("cannot be read: {e}"))),
+                        inbox::settled_at.eq(Some(now_ms)),
+                        inbox::lease_owner.eq(None::<String>),
+                        inbox::lease_until.eq(None::<i64>),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+    }
+    Ok(None)
+}
+
 fn complete_row(c: &mut DbConnection, id: i64, worker: &str, now_ms: i64) -> QueryResult<usize> {
     diesel::update(held!(id, worker))
         .set((
@@ -315,6 +348,63 @@ impl From<DbError> for InboxError {
     }
 }
 
+impl Db {
+    /// Writes the waiting deliveries in one transaction and answers each waiter. Flushes run
+    /// one at a time, so a person's deliveries commit in the order they arrived.
+    async fn flush_enqueue_batch(&self) {
+        let _turn = self.enqueue_flush.lock().await;
+        let batch = self.enqueue_batch.clone();
+        let ran = Arc::new(AtomicBool::new(false));
+        let ran_in_job = ran.clone();
+        let flushed = self
+            .run_urgent(move |conn| {
+                ran_in_job.store(true, Ordering::Relaxed);
+                let taken = std::mem::take(&mut *batch.lock().unwrap_or_else(|p| p.into_inner()));
+                let (rows, senders): (Vec<PendingRow>, Vec<_>) = taken.into_iter().unzip();
+                let written = conn.transaction::<_, DbError, _>(|conn| {
+                    rows.iter()
+                        .map(|r| insert_row(conn, r))
+                        .collect::<Result<Vec<_>, _>>()
+                });
+                match written {
+                    Ok(results) => {
+                        for (tx, r) in senders.into_iter().zip(results) {
+                            let _ = tx.send(Ok(r));
+                        }
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let unavailable = matches!(e, DbError::Unavailable(_));
+                        for tx in senders {
+                            let _ = tx.send(Err(if unavailable {
+                                InboxError::Unavailable(anyhow::anyhow!(
+                                    "the database is unavailable"
+                                ))
+                            } else {
+                                InboxError::Unexpected(anyhow::anyhow!(
+                                    "storing the delivery failed"
+                                ))
+                            }));
+                        }
+                        Err(e)
+                    }
+                }
+            })
+            .await;
+        if let Err(e) = flushed
+            && !ran.load(Ordering::Relaxed)
+        {
+            // The batch never reached the database (it was down): fail what is waiting, so
+            // nobody waits forever.
+            let stranded =
+                std::mem::take(&mut *self.enqueue_batch.lock().unwrap_or_else(|p| p.into_inner()));
+            for (_, tx) in stranded {
+                let _ = tx.send(Err(InboxError::Unavailable(anyhow::anyhow!("{e}"))));
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Inbox for Db {
     #[tracing::instrument(name = "db.inbox.enqueue", skip_all)]
@@ -334,57 +424,10 @@ impl Inbox for Db {
             batch.len() == 1
         };
         if first {
-            let batch = self.enqueue_batch.clone();
-            let ran = Arc::new(AtomicBool::new(false));
-            let ran_in_job = ran.clone();
-            let flushed = self
-                .run_urgent(move |conn| {
-                    ran_in_job.store(true, Ordering::Relaxed);
-                    let taken =
-                        std::mem::take(&mut *batch.lock().unwrap_or_else(|p| p.into_inner()));
-                    let (rows, senders): (Vec<PendingRow>, Vec<_>) = taken.into_iter().unzip();
-                    let written = conn.transaction::<_, DbError, _>(|conn| {
-                        rows.iter()
-                            .map(|r| insert_row(conn, r))
-                            .collect::<Result<Vec<_>, _>>()
-                    });
-                    match written {
-                        Ok(results) => {
-                            for (tx, r) in senders.into_iter().zip(results) {
-                                let _ = tx.send(Ok(r));
-                            }
-                            Ok(())
-                        }
-                        Err(e) => {
-                            let unavailable = matches!(e, DbError::Unavailable(_));
-                            for tx in senders {
-                                let _ = tx.send(Err(if unavailable {
-                                    InboxError::Unavailable(anyhow::anyhow!(
-                                        "the database is unavailable"
-                                    ))
-                                } else {
-                                    InboxError::Unexpected(anyhow::anyhow!(
-                                        "storing the delivery failed"
-                                    ))
-                                }));
-                            }
-                            Err(e)
-                        }
-                    }
-                })
-                .await;
-            if let Err(e) = flushed
-                && !ran.load(Ordering::Relaxed)
-            {
-                // The batch never reached the database (it was down): fail what is still
-                // waiting, so nobody waits forever.
-                let stranded = std::mem::take(
-                    &mut *self.enqueue_batch.lock().unwrap_or_else(|p| p.into_inner()),
-                );
-                for (_, tx) in stranded {
-                    let _ = tx.send(Err(InboxError::Unavailable(anyhow::anyhow!("{e}"))));
-                }
-            }
+            // Detached: a caller that goes away (its client disconnected) cannot strand the
+            // batch and everyone queued behind it.
+            let db = self.clone();
+            tokio::spawn(async move { db.flush_enqueue_batch().await });
         }
         rx.await
             .map_err(|_| InboxError::Unexpected(anyhow::anyhow!("the enqueue batch was dropped")))?
@@ -399,27 +442,24 @@ impl Inbox for Db {
     ) -> Result<Option<InboxItem>, InboxError> {
         let now_ms = millis(now);
         let until = now_ms.saturating_add(lease.as_millis() as i64);
-        let row = self
-            .run(move |conn| {
-                // One commit for both: half the log writes of two.
-                conn.transaction::<_, DbError, _>(|conn| {
-                    settle(conn, id, &worker, |c, id, w| complete_row(c, id, w, now_ms))?;
-                    claim_row(conn, worker.clone(), until, now_ms)
-                })
-                .or_else(|e| match e {
-                    // The lease was lost: nothing was settled, nothing claimed.
-                    e @ DbError::Other(_) if is_lease_lost(&e) => Err(e),
-                    // The claim failed: settle alone; the worker claims again later.
-                    _ => {
-                        settle(conn, id, &worker, |c, id, w| complete_row(c, id, w, now_ms))?;
-                        Ok(None)
-                    }
-                })
+        self.run(move |conn| {
+            // One commit for both: half the log writes of two.
+            conn.transaction::<_, DbError, _>(|conn| {
+                settle(conn, id, &worker, |c, id, w| complete_row(c, id, w, now_ms))?;
+                claim_item(conn, &worker, until, now_ms)
             })
-            .await?;
-        row.map(ClaimedRow::into_item)
-            .transpose()
-            .map_err(Into::into)
+            .or_else(|e| match e {
+                // The lease was lost: nothing was settled, nothing claimed.
+                e @ DbError::Other(_) if is_lease_lost(&e) => Err(e),
+                // The claim failed: settle alone; the worker claims again later.
+                _ => {
+                    settle(conn, id, &worker, |c, id, w| complete_row(c, id, w, now_ms))?;
+                    Ok(None)
+                }
+            })
+        })
+        .await
+        .map_err(Into::into)
     }
 
     #[tracing::instrument(name = "db.inbox.claim", skip_all)]
@@ -431,14 +471,11 @@ impl Inbox for Db {
     ) -> Result<Option<InboxItem>, InboxError> {
         let now_ms = millis(now);
         let until = now_ms.saturating_add(lease.as_millis() as i64);
-        let row = self
-            .run(move |conn| {
-                conn.transaction::<_, DbError, _>(|conn| claim_row(conn, worker, until, now_ms))
-            })
-            .await?;
-        row.map(ClaimedRow::into_item)
-            .transpose()
-            .map_err(Into::into)
+        self.run(move |conn| {
+            conn.transaction::<_, DbError, _>(|conn| claim_item(conn, &worker, until, now_ms))
+        })
+        .await
+        .map_err(Into::into)
     }
 
     async fn complete(

@@ -163,6 +163,8 @@ pub struct Db {
     _alive: Arc<()>,
     /// Deliveries waiting to be written together (see `Inbox::enqueue`).
     enqueue_batch: Arc<std::sync::Mutex<Vec<inbox::PendingEnqueue>>>,
+    /// One enqueue flush at a time.
+    enqueue_flush: Arc<tokio::sync::Mutex<()>>,
     target: DbTarget,
     /// When the database was last found unreachable (ms since the epoch; 0 = never).
     /// Calls within [`FAIL_FAST`] of it fail at once instead of each waiting for a
@@ -244,7 +246,15 @@ impl Db {
                     // Ends when every handle to this store is gone.
                     loop {
                         match jobs.pop() {
-                            Some(job) => job(&mut slot),
+                            Some(job) => {
+                                // A panicking job drops its reply channel (its caller gets
+                                // an error); the thread and its other callers carry on.
+                                let run = std::panic::AssertUnwindSafe(|| job(&mut slot));
+                                if std::panic::catch_unwind(run).is_err() {
+                                    tracing::error!("a database job panicked; reconnecting");
+                                    slot.conn = None;
+                                }
+                            }
                             None if weak.upgrade().is_none() => return,
                             None => {}
                         }
@@ -263,6 +273,7 @@ impl Db {
             exec,
             _alive: alive,
             enqueue_batch: Arc::new(std::sync::Mutex::new(Vec::new())),
+            enqueue_flush: Arc::new(tokio::sync::Mutex::new(())),
             target,
             sealer: None,
             down_since: Arc::new(AtomicI64::new(0)),
