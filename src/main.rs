@@ -146,7 +146,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("Botper listening on http://{}", running.addr);
     shutdown_signal().await;
     tracing::info!("shutting down");
-    running.shutdown().await;
+    // Within 10 s whatever happens (a database that is down keeps workers waiting).
+    if tokio::time::timeout(std::time::Duration::from_secs(9), running.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "shutdown took too long; exiting with work unfinished (its leases will expire)"
+        );
+    }
     tracing::info!("stopped");
     Ok(())
 }

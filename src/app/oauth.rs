@@ -170,7 +170,7 @@ impl App {
             .await
             .map_err(|e| LoginError::Identity(clip(&e.to_string())))?;
         let webhook = self
-            .ensure_meetings_webhook(tokens.access_token.clone())
+            .ensure_meetings_webhook(tokens.access_token.clone(), &me.id)
             .await;
         let grant = Grant {
             person: me.id.clone(),
@@ -380,7 +380,7 @@ mod tests {
                     && h.resource == "meetings"
                     && h.event == "created"
                     && h.target_url == format!("{PUBLIC_URL}/webex/webhook")
-                    && h.secret == SECRET
+                    && h.secret == crate::app::webhooks::meetings_secret(SECRET, &"p".into())
             })
             .times(1)
             .returning(|_, _| Ok(hook("wh-new", "active", SECRET)));

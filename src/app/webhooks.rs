@@ -4,10 +4,24 @@
 
 use secrecy::ExposeSecret;
 
+use crate::domain::PersonId;
 use crate::domain::grant::AccessToken;
 use crate::ports::{NewWebhook, WebexError, Webhook};
 
 use super::App;
+
+/// The secret of `person`'s meetings webhook: HMAC-SHA256 of their person id under the
+/// webhook secret. Webex shows a webhook's secret to its owner, so each person's webhook
+/// gets its own: a connected person who reads theirs can sign only their own meetings
+/// events, never the bot's deliveries or anyone else's.
+pub fn meetings_secret(webhook_secret: &str, person: &PersonId) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(webhook_secret.as_bytes())
+        .expect("HMAC takes any key");
+    mac.update(b"botper meetings webhook:");
+    mac.update(person.as_str().as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
 
 /// Every webhook Botper creates is named with this prefix; that is how it knows its own.
 pub const NAME_PREFIX: &str = "Botper: ";
@@ -153,14 +167,17 @@ impl App {
         self.webhooks.list(bot_token.clone()).await
     }
 
-    /// The person's `meetings`/`created` webhook, made right. Returns its id.
+    /// The person's `meetings`/`created` webhook, made right, with a secret of its own (see
+    /// [`meetings_secret`]). Returns its id.
     pub(crate) async fn ensure_meetings_webhook(
         &self,
         token: AccessToken,
+        person: &PersonId,
     ) -> Result<String, String> {
-        let Some(wanted) = self.wanted("meetings", "created") else {
+        let Some(mut wanted) = self.wanted("meetings", "created") else {
             return Err("WEBEX_WEBHOOK_SECRET is not set".into());
         };
+        wanted.secret = meetings_secret(&wanted.secret, person);
         let describe = |e: WebexError| match e {
             WebexError::Rejected { message, .. } => message,
             other => other.to_string(),

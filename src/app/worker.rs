@@ -144,7 +144,9 @@ async fn handle(
         let failed = Err(ProcessError::permanent(why));
         return settle(app, worker, &item, failed, options, false).await;
     }
-    let processing = app.process(&item);
+    // The lease is renewed while the item runs, so a slow Webex (retries, timeouts) does not
+    // let another worker take over an item that is still being processed.
+    let processing = with_renewal(app, id, worker, options.lease, app.process(&item));
     tokio::pin!(processing);
     let result = tokio::select! {
         r = &mut processing => r,
@@ -163,6 +165,40 @@ async fn handle(
     };
     let claim_next = !*stop.borrow();
     settle(app, worker, &item, result, options, claim_next).await
+}
+
+/// Runs `work` while renewing the item's lease every third of a lease.
+async fn with_renewal<T>(
+    app: &App,
+    id: crate::ports::InboxId,
+    worker: &str,
+    lease: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let renew = async {
+        let mut tick = tokio::time::interval(lease / 3);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let until = app.clock.now() + jiff::SignedDuration::try_from(lease).unwrap_or_default();
+            match app.inbox.renew_lease(id, worker.to_owned(), until).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(
+                        item = id.0,
+                        "lease lost while processing; another worker may run it"
+                    );
+                    std::future::pending::<()>().await;
+                }
+                Err(e) => tracing::warn!(item = id.0, error = %e, "could not renew the lease"),
+            }
+        }
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        r = &mut work => r,
+        () = renew => unreachable!("renewal never ends"),
+    }
 }
 
 async fn wait_for_stop(stop: &mut watch::Receiver<bool>) {

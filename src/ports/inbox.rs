@@ -42,7 +42,9 @@ impl WebexEvent {
     pub fn order_key(&self) -> String {
         match self {
             Self::MessageCreated { person_id, .. } => format!("person:{person_id}"),
-            Self::MeetingCreated { owner, .. } => format!("person:{owner}"),
+            // Meeting events wait out Webex's REST lag (minutes); they must not hold up the
+            // person's typed commands, so they queue on their own.
+            Self::MeetingCreated { owner, .. } => format!("meetings:{owner}"),
             Self::CardAction { person_id, .. } => format!("person:{person_id}"),
             Self::MembershipCreated { room_id, .. } => format!("room:{room_id}"),
         }
@@ -155,6 +157,18 @@ pub trait Inbox: Send + Sync {
         now: Timestamp,
         lease: Duration,
     ) -> Result<Option<InboxItem>, InboxError>;
+
+    /// Extends `worker`'s lease on a claimed item to `until`. Returns false when the worker
+    /// no longer holds it.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected` from the database.
+    async fn renew_lease(
+        &self,
+        id: InboxId,
+        worker: String,
+        until: Timestamp,
+    ) -> Result<bool, InboxError>;
 
     /// Gives a claimed item back to be tried again at `retry_at`, recording why it failed.
     ///

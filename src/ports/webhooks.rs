@@ -6,7 +6,7 @@ use crate::domain::grant::AccessToken;
 
 use super::WebexError;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Webhook {
     pub id: String,
     pub name: String,
@@ -20,7 +20,7 @@ pub struct Webhook {
     pub secret: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewWebhook {
     pub name: String,
     pub target_url: String,
@@ -60,4 +60,31 @@ pub trait WebexWebhooks: Send + Sync {
     /// # Errors
     /// `NotFound` when it is already gone.
     async fn delete(&self, token: AccessToken, id: String) -> Result<(), WebexError>;
+}
+
+// Hand-written so that a webhook's secret never reaches a log through `{:?}`.
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("target_url", &self.target_url)
+            .field("resource", &self.resource)
+            .field("event", &self.event)
+            .field("status", &self.status)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for NewWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewWebhook")
+            .field("name", &self.name)
+            .field("target_url", &self.target_url)
+            .field("resource", &self.resource)
+            .field("event", &self.event)
+            .field("secret", &"***")
+            .finish()
+    }
 }

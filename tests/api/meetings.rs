@@ -358,3 +358,32 @@ async fn status_and_disconnect() {
     let r = app.ask(&alice, &room, "disconnect").await;
     assert!(r.contains("nothing to disconnect"), "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_refresh_is_not_re_sent_in_line_and_succeeds_on_the_next_attempt() {
+    let app = spawn_app_with(AppOptions {
+        tuning: Tuning {
+            worker: Some(botper::app::worker::WorkerOptions {
+                workers: 2,
+                retry_base: Duration::from_millis(20),
+                poll_interval: Duration::from_millis(50),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..AppOptions::default()
+    })
+    .await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    app.fake.set_access_ttl(Duration::from_secs(60));
+    app.connect(&alice).await;
+    app.fake.set_access_ttl(Duration::from_secs(14 * 86_400));
+    app.fake.fail_token_calls(1);
+    let r = app.ask(&alice, &room, "meeting After a hiccup").await;
+    assert!(r.contains("is scheduled"), "{r}");
+    // One refused request, then one on the item's next attempt: the refresh token was
+    // never sent twice in one go (the fake would have processed the second).
+    assert_eq!(app.fake.refresh_requests(), 2);
+    assert_eq!(app.fake.meetings().len(), 1);
+}

@@ -167,7 +167,10 @@ async fn connecting_stores_an_encrypted_grant_and_registers_the_meetings_webhook
     assert_eq!(h.body["resource"], "meetings");
     assert_eq!(h.body["event"], "created");
     assert_eq!(h.body["targetUrl"], app.url("/webex/webhook"));
-    assert_eq!(h.body["secret"], SECRET);
+    // Its own secret, not the bot's: Webex shows a webhook's secret to its owner.
+    let own = botper::app::webhooks::meetings_secret(SECRET, &PersonId::new(alice.id.clone()));
+    assert_eq!(h.body["secret"], own.as_str());
+    assert_ne!(own, SECRET);
     assert_eq!(g.webhook_id.as_deref(), h.body["id"].as_str());
 
     // Connecting again reuses the webhook.

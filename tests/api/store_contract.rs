@@ -45,6 +45,7 @@ contract!(
     release_gives_the_item_back_without_counting_the_attempt,
     complete_and_claim_settles_one_and_takes_the_next,
     an_unreadable_item_becomes_a_dead_letter_and_blocks_nobody,
+    a_renewed_lease_keeps_the_item,
     purge_deletes_old_settled_items,
     ping_answers,
     grants_round_trip_and_the_table_holds_no_usable_token,
@@ -698,8 +699,9 @@ async fn a_dropped_enqueue_does_not_strand_the_next_ones() {
         &Default::default(),
     )
     .unwrap();
+    // Polled once (it may or may not have been answered yet), then dropped.
     let leader = down.enqueue(delivery("m0", "p", t0()));
-    assert!(Box::pin(leader).now_or_never().is_none(), "still waiting");
+    drop(Box::pin(leader).now_or_never());
     for i in 1..=3 {
         let r = tokio::time::timeout(
             Duration::from_secs(5),
@@ -765,4 +767,33 @@ async fn an_unreadable_item_becomes_a_dead_letter_and_blocks_nobody(b: Backend) 
         "{}",
         dead[0].last_error
     );
+}
+
+async fn a_renewed_lease_keeps_the_item(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    db.enqueue(delivery("m", "p", t0())).await.unwrap();
+    let item = db.claim("slow".into(), LEASE, t0()).await.unwrap().unwrap();
+    // Still working 20 s later: the lease is extended to 12:01:20.
+    assert!(
+        db.renew_lease(item.id, "slow".into(), at("2026-11-29T12:01:20Z"))
+            .await
+            .unwrap()
+    );
+    // At 12:01:00 the original lease (12:00:30) would have expired; the renewed one holds.
+    assert!(
+        db.claim("other".into(), LEASE, at("2026-11-29T12:01:00Z"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !db.renew_lease(item.id, "other".into(), at("2026-11-29T12:05:00Z"))
+            .await
+            .unwrap(),
+        "only the holder renews"
+    );
+    db.complete(item.id, "slow".into(), at("2026-11-29T12:01:10Z"))
+        .await
+        .unwrap();
 }

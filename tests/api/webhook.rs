@@ -151,3 +151,42 @@ async fn wrong_method_and_unknown_paths() {
     let r = app.client.get(app.url("/nope")).send().await.unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_meetings_secret_signs_only_their_own_meetings_events() {
+    use botper::app::webhooks::meetings_secret;
+    use botper::domain::PersonId;
+    let app = spawn_app(Backend::Sqlite).await;
+    let (x, y) = (app.fake.add_person("X"), app.fake.add_person("Y"));
+    let xs = meetings_secret(SECRET, &PersonId::new(x.id.clone()));
+    let meeting_of = |owner: &str| {
+        serde_json::to_vec(&json!({
+            "resource": "meetings", "event": "created", "createdBy": owner,
+            "data": {"id": "870f51ff287b41be84648412901e0402", "hostUserId": owner}
+        }))
+        .unwrap()
+    };
+    // X's own meetings event, signed with X's secret: accepted.
+    let own = meeting_of(&x.id);
+    assert_eq!(
+        app.post_webhook(&own, Some(&sign(&xs, &own)))
+            .await
+            .status(),
+        200
+    );
+    // Someone else's meetings event, or any bot event, signed with X's secret: refused.
+    let other = meeting_of(&y.id);
+    assert_eq!(
+        app.post_webhook(&other, Some(&sign(&xs, &other)))
+            .await
+            .status(),
+        401
+    );
+    let msg = serde_json::to_vec(&message_created("m1", "r1", &y.id)).unwrap();
+    assert_eq!(
+        app.post_webhook(&msg, Some(&sign(&xs, &msg)))
+            .await
+            .status(),
+        401
+    );
+}

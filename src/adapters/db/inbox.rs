@@ -490,6 +490,23 @@ impl Inbox for Db {
             .map_err(Into::into)
     }
 
+    async fn renew_lease(
+        &self,
+        id: InboxId,
+        worker: String,
+        until: Timestamp,
+    ) -> Result<bool, InboxError> {
+        let until = millis(until);
+        self.run(move |conn| {
+            let n = diesel::update(held!(id.0, &worker))
+                .set(inbox::lease_until.eq(Some(until)))
+                .execute(conn)?;
+            Ok(n == 1)
+        })
+        .await
+        .map_err(Into::into)
+    }
+
     async fn retry_later(
         &self,
         id: InboxId,

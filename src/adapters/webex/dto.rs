@@ -292,10 +292,16 @@ impl DeliveryEnvelope {
             },
             _ => return Ok(Self::Ignored { resource, event }),
         };
+        // Two connected people (a host and an invitee) each get the meeting's event: each is
+        // its own event, so the owner is part of a meeting event's key.
+        let data_id = match &parsed {
+            WebexEvent::MeetingCreated { meeting_id, owner } => format!("{meeting_id}@{owner}"),
+            _ => field("id", "data.id")?,
+        };
         let key = DedupKey {
             resource,
             event,
-            data_id: field("id", "data.id")?,
+            data_id,
         };
         Ok(Self::Event { key, event: parsed })
     }
@@ -333,7 +339,7 @@ mod tests {
             "data":{"id":"870f51ff287b41be84648412901e0402","hostUserId":"u1"}}"#;
         match DeliveryEnvelope::parse(body).unwrap() {
             DeliveryEnvelope::Event { key, event } => {
-                assert_eq!(key.data_id, "870f51ff287b41be84648412901e0402");
+                assert_eq!(key.data_id, "870f51ff287b41be84648412901e0402@u1");
                 assert_eq!(
                     event,
                     WebexEvent::MeetingCreated {

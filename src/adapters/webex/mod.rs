@@ -157,8 +157,30 @@ impl WebexHttp {
         endpoint: &'static str,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Response, WebexError> {
+        self.send_observed(endpoint, build, true).await
+    }
+
+    /// Like [`WebexHttp::send_raw`] for a request that must not reach Webex twice (spending
+    /// a refresh token or an authorization code): it is re-sent only when it was certainly
+    /// not processed (the connection was never made, or Webex answered 429/423).
+    pub async fn send_at_most_once(
+        &self,
+        endpoint: &'static str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, WebexError> {
+        self.send_observed(endpoint, build, false).await
+    }
+
+    async fn send_observed(
+        &self,
+        endpoint: &'static str,
+        build: impl Fn() -> RequestBuilder,
+        resend_after_sent: bool,
+    ) -> Result<Response, WebexError> {
         let started = std::time::Instant::now();
-        let result = self.send_raw_inner(endpoint, build).await;
+        let result = self
+            .send_raw_inner(endpoint, build, resend_after_sent)
+            .await;
         let status = match &result {
             Ok(r) => r.status().as_u16(),
             Err(WebexError::RateLimited { .. }) => 429,
@@ -173,6 +195,7 @@ impl WebexHttp {
         &self,
         endpoint: &'static str,
         build: impl Fn() -> RequestBuilder,
+        resend_after_sent: bool,
     ) -> Result<Response, WebexError> {
         let mut attempt = 0;
         loop {
@@ -206,7 +229,7 @@ impl WebexHttp {
                         "Webex call failed"
                     );
                     if status.is_server_error() {
-                        if last {
+                        if last || !resend_after_sent {
                             return Err(WebexError::Unavailable(format!(
                                 "{endpoint} answered {}",
                                 status.as_u16()
@@ -228,15 +251,16 @@ impl WebexHttp {
                 }
                 Err(e) => {
                     // reqwest's error text carries the URL, never headers: no token.
+                    let unsent = e.is_connect();
                     let why = if e.is_timeout() {
                         "timed out"
-                    } else if e.is_connect() {
+                    } else if unsent {
                         "connection failed"
                     } else {
                         "request failed"
                     };
                     tracing::warn!(endpoint, attempt, error = %e.without_url(), "Webex call {why}");
-                    if last {
+                    if last || (!resend_after_sent && !unsent) {
                         return Err(WebexError::Unavailable(format!("{endpoint} {why}")));
                     }
                     self.policy.backoff(attempt)

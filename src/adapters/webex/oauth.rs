@@ -55,9 +55,10 @@ impl WebexOAuthClient {
         now: Timestamp,
         endpoint: &'static str,
     ) -> Result<TokenSet, OAuthError> {
+        // A code or refresh token is spent by the first request Webex processes.
         let resp = self
             .http
-            .send_raw(endpoint, || {
+            .send_at_most_once(endpoint, || {
                 self.http.request(Method::POST, "access_token").form(&form)
             })
             .await

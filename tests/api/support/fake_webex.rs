@@ -98,6 +98,8 @@ struct State {
     /// Problems with request bodies, as Webex would see them (tests assert there are none).
     violations: Vec<String>,
     faults: Option<FaultPlan>,
+    /// The next this-many `/access_token` calls answer 500 (after counting them).
+    failing_token_calls: u32,
     /// Card submissions (`GET /attachment/actions/{id}`).
     card_actions: HashMap<String, Value>,
     fault_calls: u64,
@@ -208,6 +210,7 @@ impl FakeWebex {
             deliveries: Vec::new(),
             violations: Vec::new(),
             faults: None,
+            failing_token_calls: 0,
             card_actions: HashMap::new(),
             fault_calls: 0,
             injected: HashMap::new(),
@@ -451,6 +454,11 @@ impl FakeWebex {
     /// Lifetime of access tokens issued from now on.
     pub fn set_access_ttl(&self, ttl: Duration) {
         self.state.lock().unwrap().access_ttl = ttl;
+    }
+
+    /// The next `n` calls to `/access_token` answer 500.
+    pub fn fail_token_calls(&self, n: u32) {
+        self.state.lock().unwrap().failing_token_calls = n;
     }
 
     pub fn refresh_requests(&self) -> usize {
@@ -1080,6 +1088,10 @@ impl FakeWebex {
             }
             Some("refresh_token") => {
                 s.refresh_requests += 1;
+                if s.failing_token_calls > 0 {
+                    s.failing_token_calls -= 1;
+                    return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal error");
+                }
                 let rt = form.get("refresh_token").cloned().unwrap_or_default();
                 match s.refresh_tokens.remove(&rt) {
                     Some(p) => p,
