@@ -38,7 +38,7 @@ pub struct Config {
     /// `BOTPER_TOKEN_KEY`; required with Postgres, generated into a file next to an SQLite
     /// database otherwise.
     pub token_key: Option<TokenKey>,
-    /// `BOTPER_RATE_LIMIT_PER_MINUTE` / `BOTPER_RATE_LIMIT_BURST`; `None` when 0.
+    /// `BOTPER_RATE_LIMIT_PER_MINUTE` / `_BURST` / `_BACKLOG`; `None` when the rate is 0.
     pub rate_limit: Option<crate::domain::rate::RatePolicy>,
     /// `BOTPER_SYNC_WEBHOOKS=true`: `serve` runs `webhooks sync` at start.
     pub sync_webhooks: bool,
@@ -99,6 +99,7 @@ impl Config {
         let retention_days = number(&var, "BOTPER_INBOX_RETENTION_DAYS", 7, 1, 3650)?;
         let per_minute = number(&var, "BOTPER_RATE_LIMIT_PER_MINUTE", 30, 0, 100_000)?;
         let burst = number(&var, "BOTPER_RATE_LIMIT_BURST", 10, 1, 100_000)?;
+        let backlog = number(&var, "BOTPER_RATE_LIMIT_BACKLOG", 300, 1, 100_000)?;
 
         let public_raw = var("BOTPER_PUBLIC_URL").unwrap_or_else(|| DEFAULT_PUBLIC_URL.into());
         let public_url = parse_http_url(&public_raw)
@@ -148,8 +149,11 @@ impl Config {
 
         Ok(Self {
             sync_webhooks,
-            rate_limit: (per_minute > 0)
-                .then_some(crate::domain::rate::RatePolicy { per_minute, burst }),
+            rate_limit: (per_minute > 0).then_some(crate::domain::rate::RatePolicy {
+                per_minute,
+                burst,
+                backlog,
+            }),
             client_id: var("WEBEX_CLIENT_ID"),
             client_secret: secret("WEBEX_CLIENT_SECRET"),
             redirect_uri,

@@ -19,11 +19,13 @@ use crate::adapters::webex::{
 use crate::app::worker::{self, WorkerOptions};
 use crate::app::{App, AppSettings, Ports};
 use crate::config::Config;
-use crate::ports::{Metrics, SystemClock};
+use crate::ports::{Clock, Metrics, SystemClock};
 
 /// Knobs that tests and the load tool turn; production uses the defaults.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Tuning {
+    /// The clock the use cases read (tests run time-based behaviour on a faster one).
+    pub clock: Option<Arc<dyn Clock>>,
     pub retry: Option<RetryPolicy>,
     pub worker: Option<WorkerOptions>,
     /// A listener bound beforehand (tests that must know the port before start).
@@ -144,13 +146,16 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
         settings.meeting_lag_step = step;
     }
     let exporter = Arc::new(PromMetrics::new());
-    let app = build_app(
+    let mut app = build_app(
         &config,
         db.clone(),
         tuning.retry.clone().unwrap_or_default(),
         settings,
         exporter.clone(),
     )?;
+    if let Some(clock) = tuning.clock.clone() {
+        app = app.with_clock(clock);
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let listener = match tuning.listener {

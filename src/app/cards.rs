@@ -3,9 +3,8 @@
 //! a space says hello.
 
 use crate::domain::card::{CardVerb, parse_submission};
-use crate::domain::rate::RateDecision;
 use crate::domain::{PersonId, RoomId, TaskOp, reply};
-use crate::ports::{Destination, IdempotencyKey, InboxItem, WebexError};
+use crate::ports::{Destination, IdempotencyKey, InboxItem, Pacing, WebexError};
 
 use super::{App, ProcessError};
 
@@ -15,24 +14,10 @@ impl App {
         item: &InboxItem,
         action_id: &str,
         person_id: &PersonId,
-        room_id: &RoomId,
     ) -> Result<(), ProcessError> {
         let started = std::time::Instant::now();
         let bot = self.bot_identity().await?.clone();
         if bot.id == *person_id {
-            return Ok(());
-        }
-        if item.attempts <= 1
-            && let RateDecision::Limited { tell, wait_secs } = self.rate_check(person_id)
-        {
-            if tell {
-                self.messaging
-                    .send(
-                        Destination::Room(room_id.clone()),
-                        reply::rate_limited(wait_secs),
-                    )
-                    .await?;
-            }
             return Ok(());
         }
         let submission = match self.messaging.get_card_action(action_id.to_owned()).await {
@@ -44,6 +29,12 @@ impl App {
             Err(e) => return Err(e.into()),
         };
         let to = Destination::Room(submission.room_id.clone());
+        if let Pacing::Refused { waiting } = item.pacing {
+            self.messaging
+                .send(to, reply::backlog_refused_card(waiting))
+                .await?;
+            return Ok(());
+        }
         let command = match parse_submission(
             submission.action.as_deref(),
             submission.task.as_deref(),
@@ -51,15 +42,8 @@ impl App {
         ) {
             Ok(c) => c,
             Err(e) => {
-                tracing::info!(error = %e, "card submission not understood");
-                self.messaging
-                    .send(
-                        to,
-                        reply::Reply::new(format!(
-                            "I could not use that card: {e}. Type `list` for a fresh one."
-                        )),
-                    )
-                    .await?;
+                tracing::info!(error = ?e, "card submission not understood");
+                self.messaging.send(to, reply::card_error(&e)).await?;
                 return Ok(());
             }
         };
@@ -79,9 +63,8 @@ impl App {
             .apply(owner.clone(), op, Some(key), self.clock.now())
             .await?;
         let open = self.tasks.list_open(owner.clone()).await?;
-        self.messaging
-            .send(to, reply::card_outcome(&outcome, &owner, &open))
-            .await?;
+        let answer = self.paced(item, reply::card_outcome(&outcome, &owner, &open));
+        self.messaging.send(to, answer).await?;
         self.metrics.command(
             match command.verb {
                 CardVerb::Done => "card_done",
@@ -129,6 +112,7 @@ mod tests {
             },
             attempts: 1,
             received_at: now(),
+            pacing: Pacing::Normal,
         }
     }
 
@@ -181,7 +165,7 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok("sent".into()));
         m.app()
-            .on_card_action(&item(), "a1", &"p1".into(), &"r1".into())
+            .on_card_action(&item(), "a1", &"p1".into())
             .await
             .unwrap();
     }
@@ -199,7 +183,7 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok("sent".into()));
         m.app()
-            .on_card_action(&item(), "a1", &"mallory".into(), &"r1".into())
+            .on_card_action(&item(), "a1", &"mallory".into())
             .await
             .unwrap();
     }
@@ -220,7 +204,7 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok("sent".into()));
         m.app()
-            .on_card_action(&item(), "a1", &"p1".into(), &"r1".into())
+            .on_card_action(&item(), "a1", &"p1".into())
             .await
             .unwrap();
     }

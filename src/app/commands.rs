@@ -1,9 +1,8 @@
 //! Chat commands: read the message, strip the bot's mention, parse, act, reply.
 
 use crate::domain::mention::strip_bot_mention;
-use crate::domain::rate::RateDecision;
 use crate::domain::{Command, PersonId, Reply, TaskOp, reply};
-use crate::ports::{Destination, IdempotencyKey, InboxItem, WebexError, WebexEvent};
+use crate::ports::{Destination, IdempotencyKey, InboxItem, Pacing, WebexError, WebexEvent};
 
 use super::{App, AppError, ProcessError};
 
@@ -23,27 +22,12 @@ impl App {
             WebexEvent::MessageCreated {
                 message_id,
                 person_id,
-                room_id,
+                ..
             } => {
                 tracing::Span::current().record("message_id", message_id.as_str());
                 let started = std::time::Instant::now();
                 let bot = self.bot_identity().await?.clone();
                 if bot.id == *person_id {
-                    return Ok(());
-                }
-                // Charged once per message, on its first attempt.
-                if item.attempts <= 1
-                    && let RateDecision::Limited { tell, wait_secs } = self.rate_check(person_id)
-                {
-                    tracing::info!(person = %person_id, "command skipped: sender over the rate limit");
-                    if tell {
-                        self.messaging
-                            .send(
-                                Destination::Room(room_id.clone()),
-                                reply::rate_limited(wait_secs),
-                            )
-                            .await?;
-                    }
                     return Ok(());
                 }
                 let message = match self.messaging.get_message(message_id.clone()).await {
@@ -59,13 +43,20 @@ impl App {
                 }
                 let text =
                     strip_bot_mention(&message.text, message.html.as_deref(), bot.id.as_str());
+                let to = Destination::Room(message.room_id);
+                if let Pacing::Refused { waiting } = item.pacing {
+                    self.messaging
+                        .send(to, reply::backlog_refused(&text, waiting))
+                        .await?;
+                    self.metrics
+                        .command("refused", started.elapsed().as_secs_f64());
+                    return Ok(());
+                }
                 let key = IdempotencyKey::new(format!("inbox:{}", item.id.0));
                 let (reply, label) = self
                     .execute_labeled(&message.person_id, &text, Some(key))
                     .await?;
-                self.messaging
-                    .send(Destination::Room(message.room_id), reply)
-                    .await?;
+                self.messaging.send(to, self.paced(item, reply)).await?;
                 self.metrics.command(label, started.elapsed().as_secs_f64());
                 Ok(())
             }
@@ -75,14 +66,22 @@ impl App {
             WebexEvent::CardAction {
                 action_id,
                 person_id,
-                room_id,
-            } => {
-                self.on_card_action(item, action_id, person_id, room_id)
-                    .await
-            }
+                ..
+            } => self.on_card_action(item, action_id, person_id).await,
             WebexEvent::MembershipCreated {
                 room_id, person_id, ..
             } => self.on_membership_created(room_id, person_id).await,
+        }
+    }
+
+    /// The reply to an item, with the one-time "catching up" note when the sender's pace
+    /// delayed it first.
+    pub(crate) fn paced(&self, item: &InboxItem, r: Reply) -> Reply {
+        match (item.pacing, self.settings.rate_limit) {
+            (Pacing::CatchingUp { waiting }, Some(policy)) => {
+                reply::catching_up(r, policy.per_minute, waiting)
+            }
+            _ => r,
         }
     }
 
@@ -179,6 +178,7 @@ mod tests {
             },
             attempts: 1,
             received_at: now(),
+            pacing: Pacing::Normal,
         }
     }
 
@@ -351,28 +351,47 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_flooding_sender_is_told_once_and_the_rest_is_skipped() {
+    async fn the_first_delayed_command_says_botper_is_catching_up() {
         let mut m = Mocks::new();
-        // Burst of 3 (test policy): three commands run, the 4th is refused with a note, the
-        // 5th silently.
         m.messaging
             .expect_get_message()
-            .times(3)
             .returning(|_| Ok(incoming("help", None)));
         m.messaging
             .expect_send()
-            .withf(|_, r| !r.markdown.contains("faster"))
-            .times(3)
-            .returning(|_, _| Ok("sent".into()));
-        m.messaging
-            .expect_send()
-            .withf(|to, r| *to == Destination::Room("r1".into()) && r.markdown.contains("faster"))
+            .withf(|_, r| {
+                r.markdown
+                    .starts_with("⏳ You're sending commands faster than I answer (30 a minute)")
+                    && r.markdown.contains("(4 were waiting before this one)")
+                    && r.markdown.contains("`task <text>`")
+            })
             .times(1)
             .returning(|_, _| Ok("sent".into()));
-        let app = m.app();
-        for _ in 0..5 {
-            app.process(&item("p1")).await.unwrap();
-        }
+        let mut it = item("p1");
+        it.pacing = Pacing::CatchingUp { waiting: 4 };
+        m.app().process(&it).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_command_is_named_and_not_run() {
+        let mut m = Mocks::new();
+        m.messaging
+            .expect_get_message()
+            .returning(|_| Ok(incoming("task Pay <@all> rent", None)));
+        m.tasks.expect_apply().never();
+        m.messaging
+            .expect_send()
+            .withf(|to, r| {
+                *to == Destination::Room("r1".into())
+                    && r.markdown
+                        .contains("I did **not** run “task Pay &lt;@all&gt; rent”")
+                    && r.markdown
+                        .contains("300 of your commands are still waiting")
+            })
+            .times(1)
+            .returning(|_, _| Ok("sent".into()));
+        let mut it = item("p1");
+        it.pacing = Pacing::Refused { waiting: 300 };
+        m.app().process(&it).await.unwrap();
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Receiving a verified delivery: store it durably, then wake a worker.
 
-use crate::ports::{DedupKey, Enqueued, NewDelivery, WebexEvent};
+use crate::domain::rate::Admission;
+use crate::ports::{DedupKey, Enqueued, NewDelivery, Pacing, WebexEvent};
 
 use super::{App, AppError};
 
@@ -30,11 +31,26 @@ impl App {
         {
             return Ok(Receipt::OwnMessage);
         }
-        let delivery = NewDelivery {
-            key,
-            event,
-            received_at: self.clock.now(),
-        };
+        let now = self.clock.now();
+        let mut delivery = NewDelivery::now(key, event, now);
+        // A person's commands are paced by arrival: over the pace they wait their turn
+        // (never dropped); only a full backlog refuses, and the refusal names the command.
+        if let Some(sender) = delivery.event.command_sender() {
+            match self.admit(sender, now) {
+                Admission::Now => {}
+                Admission::Later { at, waiting, tell } => {
+                    tracing::info!(person = %sender, waiting, "sender over their pace; the command waits its turn");
+                    delivery.not_before = at;
+                    if tell {
+                        delivery.pacing = Pacing::CatchingUp { waiting };
+                    }
+                }
+                Admission::Refused { waiting } => {
+                    tracing::warn!(person = %sender, waiting, "sender's backlog is full; the command will be refused");
+                    delivery.pacing = Pacing::Refused { waiting };
+                }
+            }
+        }
         match self.inbox.enqueue(delivery).await? {
             Enqueued::Accepted(_) => {
                 self.work_signal().notify_one();
@@ -77,6 +93,64 @@ mod tests {
             .returning(|_| Ok(Enqueued::Accepted(InboxId(7))));
         let r = m.app().receive(key("m1"), msg("p1")).await.unwrap();
         assert_eq!(r, Receipt::Stored);
+    }
+
+    #[tokio::test]
+    async fn over_the_pace_commands_wait_in_order_and_only_a_full_backlog_refuses() {
+        // Test policy: burst 3, 30 a minute (one every 2 s), backlog 5.
+        let mut m = Mocks::new();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        m.inbox.expect_enqueue().times(10).returning(move |d| {
+            log.lock().unwrap().push(d);
+            Ok(Enqueued::Accepted(InboxId(1)))
+        });
+        let app = m.app();
+        for k in 0..10 {
+            let r = app.receive(key(&format!("m{k}")), msg("p1")).await.unwrap();
+            assert_eq!(r, Receipt::Stored);
+        }
+        let seen = seen.lock().unwrap();
+        let now = crate::app::test_support::now();
+        for d in &seen[..3] {
+            assert_eq!((d.not_before, d.pacing), (now, Pacing::Normal));
+        }
+        assert_eq!(seen[3].pacing, Pacing::CatchingUp { waiting: 0 });
+        for (k, d) in seen[3..8].iter().enumerate() {
+            assert_eq!(
+                d.not_before,
+                now + jiff::SignedDuration::from_secs(2 * (k as i64 + 1)),
+                "command {} waits its turn",
+                k + 3
+            );
+            assert_eq!(d.order_key(), "person:p1");
+        }
+        assert_eq!(seen[4].pacing, Pacing::Normal, "told once");
+        for d in &seen[8..] {
+            assert_eq!(d.pacing, Pacing::Refused { waiting: 5 });
+            assert_eq!(d.not_before, now, "a refusal is answered at once");
+            assert_eq!(d.order_key(), "refused:person:p1");
+        }
+    }
+
+    #[tokio::test]
+    async fn one_senders_flood_does_not_delay_another() {
+        let mut m = Mocks::new();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        m.inbox.expect_enqueue().returning(move |d| {
+            log.lock().unwrap().push(d);
+            Ok(Enqueued::Accepted(InboxId(1)))
+        });
+        let app = m.app();
+        for k in 0..8 {
+            app.receive(key(&format!("m{k}")), msg("p1")).await.unwrap();
+        }
+        app.receive(key("other"), msg("p2")).await.unwrap();
+        let seen = seen.lock().unwrap();
+        let last = seen.last().unwrap();
+        assert_eq!(last.pacing, Pacing::Normal);
+        assert_eq!(last.not_before, crate::app::test_support::now());
     }
 
     #[tokio::test]

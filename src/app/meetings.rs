@@ -244,7 +244,7 @@ mod tests {
     use super::*;
     use crate::app::test_support::{Mocks, grant, now};
     use crate::domain::{Task, TaskNumber};
-    use crate::ports::{InboxId, RefreshClaim, WebexEvent};
+    use crate::ports::{InboxId, Pacing, RefreshClaim, WebexEvent};
     use jiff::SignedDuration;
     use std::time::Duration;
 
@@ -466,6 +466,7 @@ mod tests {
             },
             attempts,
             received_at: now(),
+            pacing: Pacing::Normal,
         }
     }
 

@@ -27,7 +27,7 @@ pub use meetings::MeetingResult;
 pub use oauth::{CallbackParams, Connected, LoginError, LoginStart, TestMeetingError};
 
 use crate::domain::PersonId;
-use crate::domain::rate::{Bucket, RateDecision};
+use crate::domain::rate::{Admission, Pace};
 use crate::ports::{
     BotIdentity, Clock, Inbox, Metrics, OAuthProvider, TaskRepository, TokenStore, WebAuthStore,
     WebexError, WebexMeetings, WebexMessaging, WebexWebhooks,
@@ -93,9 +93,9 @@ pub struct App {
     refresh_locks: Arc<Vec<Mutex<()>>>,
     /// Names this process in refresh leases.
     instance: Arc<str>,
-    /// Per-sender buckets. In memory: a limit per instance is enough for fairness, and
-    /// nothing depends on it for correctness.
-    buckets: Arc<std::sync::Mutex<HashMap<PersonId, Bucket>>>,
+    /// Per-sender paces. In memory: a pace per instance is enough for fairness, and nothing
+    /// depends on it for correctness (the inbox keeps each person's commands in order).
+    paces: Arc<std::sync::Mutex<HashMap<PersonId, Pace>>>,
 }
 
 impl App {
@@ -116,24 +116,33 @@ impl App {
             work: Arc::new(Notify::new()),
             refresh_locks: Arc::new((0..REFRESH_STRIPES).map(|_| Mutex::new(())).collect()),
             instance: format!("{}-{:08x}", std::process::id(), rand::rng().random::<u32>()).into(),
-            buckets: Arc::new(std::sync::Mutex::new(HashMap::new())),
+            paces: Arc::new(std::sync::Mutex::new(HashMap::new())),
         }
     }
 
-    /// Charges one command to `person`'s bucket.
-    pub(crate) fn rate_check(&self, person: &PersonId) -> RateDecision {
+    /// The same use cases on another clock (tests run time-based behaviour faster).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Charges one command from `person`, arrived at `now`, to their pace.
+    pub(crate) fn admit(&self, person: &PersonId, now: jiff::Timestamp) -> Admission {
         let Some(policy) = self.settings.rate_limit else {
-            return RateDecision::Allow;
+            return Admission::Now;
         };
-        let now = self.clock.now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > 10_000 {
-            buckets.retain(|_, b| !b.is_idle(policy, now));
+        let mut paces = self.paces.lock().unwrap_or_else(|p| p.into_inner());
+        if paces.len() > 10_000 {
+            paces.retain(|_, p| !p.is_idle(now));
         }
-        buckets
+        paces
             .entry(person.clone())
-            .or_insert_with(|| Bucket::full(policy, now))
-            .take(policy, now)
+            .or_insert_with(|| Pace::new(now))
+            .admit(policy, now)
     }
 
     /// The bot's identity, learned once from Webex (`GET /people/me`) and then kept.
@@ -267,6 +276,7 @@ pub(crate) mod test_support {
                     rate_limit: Some(crate::domain::rate::RatePolicy {
                         per_minute: 30,
                         burst: 3,
+                        backlog: 5,
                     }),
                 },
             );

@@ -3,7 +3,7 @@
 
 use jiff::Zoned;
 
-use super::card::{TaskListCard, task_list_card};
+use super::card::{CardError, TaskListCard, task_list_card};
 use super::command::ParseError;
 use super::grant::Grant;
 use super::ids::PersonId;
@@ -306,10 +306,64 @@ pub fn disconnected(had_grant: bool) -> Reply {
     })
 }
 
-pub fn rate_limited(wait_secs: u64) -> Reply {
+/// The first reply that the sender's pace delayed: says once that Botper is catching up
+/// and that nothing is dropped, then the reply itself.
+pub fn catching_up(r: Reply, per_minute: u32, waiting: u32) -> Reply {
+    let ahead = match waiting {
+        0 => String::new(),
+        1 => " (1 was waiting before this one)".to_owned(),
+        n => format!(" ({n} were waiting before this one)"),
+    };
+    let note = format!(
+        "⏳ You're sending commands faster than I answer ({per_minute} a minute), so I'm \
+         catching up{ahead}: every command will be run and answered, in the order you sent \
+         them.\n\n"
+    );
+    let mut markdown = note;
+    markdown.push_str(&r.markdown);
+    if markdown.len() > MAX_MARKDOWN_BYTES {
+        return r;
+    }
+    Reply {
+        markdown,
+        card: r.card,
+    }
+}
+
+/// A command refused because too many of the sender's commands are still waiting; names
+/// the command so that nothing vanishes silently.
+pub fn backlog_refused(command: &str, waiting: u32) -> Reply {
     Reply::new(format!(
-        "You're sending commands faster than I can keep up with, so I skipped the last one(s). \
-         Try again in {wait_secs} s; I'll answer from then on."
+        "I did **not** run “{}”: {waiting} of your commands are still waiting their turn, \
+         which is as many as I queue for one person. Nothing was changed; send it again once \
+         I've answered the others.",
+        escape_inline(&super::task::shorten(command.trim(), 120))
+    ))
+}
+
+/// A pressed button refused for the same reason as [`backlog_refused`].
+pub fn backlog_refused_card(waiting: u32) -> Reply {
+    Reply::new(format!(
+        "I did **not** apply that button press: {waiting} of your commands are still waiting \
+         their turn, which is as many as I queue for one person. Nothing was changed; press \
+         it again once I've answered the others."
+    ))
+}
+
+/// A card submission Botper cannot use. The submission's inputs came from outside: they are
+/// escaped like any other user text.
+pub fn card_error(e: &CardError) -> Reply {
+    let why = match e {
+        CardError::NoAction => "the card did not say what to do".to_owned(),
+        CardError::UnknownAction(a) => format!(
+            "the card asked for “{}”, which I don't know",
+            escape_inline(a)
+        ),
+        CardError::BadTask(_) => "the card's task number is not valid".to_owned(),
+        CardError::NoOwner => "the card does not say whose list it is".to_owned(),
+    };
+    Reply::new(format!(
+        "I could not use that card: {why}. Type `list` for a fresh one."
     ))
 }
 

@@ -37,6 +37,17 @@ pub enum WebexEvent {
 }
 
 impl WebexEvent {
+    /// The person whose command this is (typed or a pressed card button); commands are
+    /// paced per sender.
+    pub fn command_sender(&self) -> Option<&PersonId> {
+        match self {
+            Self::MessageCreated { person_id, .. } | Self::CardAction { person_id, .. } => {
+                Some(person_id)
+            }
+            Self::MembershipCreated { .. } | Self::MeetingCreated { .. } => None,
+        }
+    }
+
     /// Items with the same order key are processed one at a time, oldest first, so that a
     /// person's `task …` and `list` are answered in the order they were typed.
     pub fn order_key(&self) -> String {
@@ -64,6 +75,45 @@ pub struct NewDelivery {
     pub key: DedupKey,
     pub event: WebexEvent,
     pub received_at: Timestamp,
+    /// When the item may first run: `received_at`, or later when the sender is over their
+    /// pace.
+    pub not_before: Timestamp,
+    pub pacing: Pacing,
+}
+
+impl NewDelivery {
+    /// A delivery that may run at once.
+    pub fn now(key: DedupKey, event: WebexEvent, received_at: Timestamp) -> Self {
+        Self {
+            key,
+            event,
+            received_at,
+            not_before: received_at,
+            pacing: Pacing::Normal,
+        }
+    }
+
+    /// The order key the item queues under: refused commands queue on their own, so that
+    /// the refusal is answered at once rather than after the backlog that caused it.
+    pub fn order_key(&self) -> String {
+        match self.pacing {
+            Pacing::Refused { .. } => format!("refused:{}", self.event.order_key()),
+            _ => self.event.order_key(),
+        }
+    }
+}
+
+/// How the sender's pace admitted an item; kept with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pacing {
+    #[default]
+    Normal,
+    /// The first command the pace delayed: its reply says that Botper is catching up, and
+    /// that `waiting` commands were queued before it.
+    CatchingUp { waiting: u32 },
+    /// Refused because `waiting` commands were already queued (the backlog cap): answered
+    /// with a refusal that names it, never run.
+    Refused { waiting: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,6 +136,7 @@ pub struct InboxItem {
     /// How many times the item has been claimed, this claim included.
     pub attempts: u32,
     pub received_at: Timestamp,
+    pub pacing: Pacing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -19,7 +19,7 @@ pub use clock::{Clock, SystemClock};
 pub use grants::{RefreshClaim, TokenStore, WebAuthStore, WebSession};
 pub use inbox::{
     DeadLetter, DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, NewDelivery,
-    WebexEvent,
+    Pacing, WebexEvent,
 };
 pub use meetings::{Meeting, MeetingDraft, WebexMeetings};
 pub use messaging::{

@@ -18,8 +18,8 @@ use crate::support::fake_webex::{BOT_TOKEN, FakeWebex, Fault, FaultPlan, Person}
 use crate::support::pg_cluster::PgCluster;
 use crate::support::process::{Proc, botper};
 use crate::support::{
-    AppOptions, Backend, Rng, SECRET, TOKEN_KEY, TestApp, TestDb, eventually, message_created,
-    report, spawn_app_on,
+    AppOptions, Backend, Rng, SECRET, ScaledClock, TOKEN_KEY, TestApp, TestDb, eventually,
+    message_created, report, spawn_app_on, spawn_app_with,
 };
 
 /// Settings for fault tests: no rate limit (one person sends many commands), short retries.
@@ -614,5 +614,185 @@ async fn sigterm_finishes_in_flight_work_and_exits_promptly() {
     assert_eq!(
         duplicated, 0,
         "in-flight items were finished, not dropped and rerun"
+    );
+}
+
+/// Sixty `task` commands from one person in about a second, on the default pace (30 a
+/// minute, bursts of 10, backlog 300), on a clock ten times faster than real time: every
+/// command is applied once and answered once, in order, within two minutes (of the clock);
+/// the person is told once that Botper is catching up; another person sent meanwhile is
+/// answered within a few seconds; `help` right after the burst is answered.
+async fn a_burst_waits_its_turn(backend: Backend) {
+    const FACTOR: f64 = 10.0;
+    let clock = ScaledClock::new(FACTOR);
+    let app = spawn_app_with(AppOptions {
+        backend,
+        // An empty value is unset: the defaults apply.
+        env: vec![
+            ("BOTPER_RATE_LIMIT_PER_MINUTE", String::new()),
+            ("BOTPER_RATE_LIMIT_BURST", String::new()),
+            ("BOTPER_RATE_LIMIT_BACKLOG", String::new()),
+        ],
+        tuning: Tuning {
+            clock: Some(clock.clone()),
+            ..Tuning::default()
+        },
+    })
+    .await;
+    use botper::ports::Clock;
+    let (flood, calm) = (app.fake.add_person("Flood"), app.fake.add_person("Calm"));
+    let (r1, r2) = (app.fake.new_room_id(), app.fake.new_room_id());
+    let started = clock.now();
+    let real_start = Instant::now();
+    for i in 0..60 {
+        app.say(&flood, &r1, &format!("task burst{i:02}")).await;
+    }
+    let burst_secs = clock.since(started).as_secs_f64();
+    let asked = Instant::now();
+    let calm_reply = app.ask(&calm, &r2, "task calm one").await;
+    let calm_latency = asked.elapsed();
+    assert!(calm_reply.contains("calm one"), "{calm_reply}");
+    assert!(
+        calm_latency < Duration::from_secs(3),
+        "another person waited {calm_latency:?}"
+    );
+    app.say(&flood, &r1, "help").await;
+
+    let in_flood_room = |app: &TestApp| -> Vec<String> {
+        app.fake
+            .sent()
+            .iter()
+            .filter(|s| s.room_id() == Some(r1.as_str()))
+            .map(|s| s.markdown().to_owned())
+            .collect()
+    };
+    // 120 s of the clock, with room for polling.
+    let answered = eventually(Duration::from_secs_f64(130.0 / FACTOR), || async {
+        in_flood_room(&app).len() >= 61
+    })
+    .await;
+    let elapsed = clock.since(started);
+    let replies = in_flood_room(&app);
+    assert!(answered, "{} of 61 answered: {replies:#?}", replies.len());
+    assert!(
+        elapsed <= Duration::from_secs(120),
+        "took {elapsed:?} of clock time"
+    );
+    // In order, once each.
+    for (i, r) in replies[..60].iter().enumerate() {
+        assert!(
+            r.contains(&format!("burst{i:02}")) && r.contains("Added task"),
+            "reply {i} out of order: {r}"
+        );
+    }
+    assert!(
+        replies[60].contains("`task <text>`"),
+        "help: {}",
+        replies[60]
+    );
+    let told = replies.iter().filter(|m| m.contains("catching up")).count();
+    assert_eq!(told, 1, "told once");
+    let db = app.db.open().await;
+    let tasks = db.list_open(PersonId::new(flood.id.clone())).await.unwrap();
+    assert_eq!(tasks.len(), 60);
+    // Settled, and nothing more is sent after a pause.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(in_flood_room(&app).len(), 61, "nothing twice");
+    app.fake.assert_spec_clean();
+    report(
+        &format!("burst_{backend:?}").to_lowercase(),
+        &[
+            ("commands", "60+help".into()),
+            ("sent_in_clock_s", format!("{burst_secs:.1}")),
+            ("tasks", tasks.len().to_string()),
+            ("replies", replies.len().to_string()),
+            ("told", told.to_string()),
+            (
+                "last_reply_clock_s",
+                format!("{:.0}", elapsed.as_secs_f64()),
+            ),
+            (
+                "real_s",
+                format!("{:.1}", real_start.elapsed().as_secs_f64()),
+            ),
+            ("other_person_ms", calm_latency.as_millis().to_string()),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_sixty_commands_waits_its_turn_and_loses_nothing_on_sqlite() {
+    a_burst_waits_its_turn(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_sixty_commands_waits_its_turn_and_loses_nothing_on_postgres() {
+    a_burst_waits_its_turn(Backend::Postgres).await;
+}
+
+/// Over the backlog cap, each refused command is answered at once with its own words, and
+/// the queued ones still run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_backlog_cap_each_refused_command_is_named() {
+    // A stopped clock: the queue does not drain while the test types.
+    let clock = ScaledClock::new(0.0);
+    let app = spawn_app_with(AppOptions {
+        env: vec![
+            ("BOTPER_RATE_LIMIT_PER_MINUTE", "30".into()),
+            ("BOTPER_RATE_LIMIT_BURST", "2".into()),
+            ("BOTPER_RATE_LIMIT_BACKLOG", "5".into()),
+        ],
+        tuning: Tuning {
+            clock: Some(clock.clone()),
+            ..Tuning::default()
+        },
+        ..AppOptions::default()
+    })
+    .await;
+    let p = app.fake.add_person("Script");
+    let room = app.fake.new_room_id();
+    for i in 0..12 {
+        app.say(&p, &room, &format!("task cap{i:02}")).await;
+    }
+    // The burst (2) and the refusals (5) are answered now; the 5 queued wait their turn.
+    let sent = app.fake.wait_for_sent(7, Duration::from_secs(10)).await;
+    let refused: Vec<&str> = sent
+        .iter()
+        .map(|s| s.markdown())
+        .filter(|m| m.contains("I did **not** run"))
+        .collect();
+    assert_eq!(refused.len(), 5, "{refused:#?}");
+    for i in 7..12 {
+        assert!(
+            refused
+                .iter()
+                .any(|m| m.contains(&format!("“task cap{i:02}”"))),
+            "cap{i:02} named: {refused:#?}"
+        );
+    }
+    clock.advance(Duration::from_secs(60));
+    app.fake.wait_for_sent(12, Duration::from_secs(10)).await;
+    let db = app.db.open().await;
+    let titles: Vec<String> = db
+        .list_open(PersonId::new(p.id.clone()))
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.title.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        titles,
+        (0..7).map(|i| format!("cap{i:02}")).collect::<Vec<_>>()
+    );
+    let sent = app.fake.sent();
+    assert!(
+        sent[7..]
+            .iter()
+            .all(|s| s.markdown().contains("Added task"))
+    );
+    assert!(
+        sent[7].markdown().contains("catching up"),
+        "{}",
+        sent[7].markdown()
     );
 }

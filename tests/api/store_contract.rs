@@ -6,7 +6,7 @@ use botper::domain::grant::{AccessToken, Grant, RefreshToken, TokenSet};
 use botper::domain::task::MeetingLink;
 use botper::domain::{PersonId, TaskNumber, TaskOp, TaskOutcome, TaskTitle};
 use botper::ports::{
-    DedupKey, Enqueued, IdempotencyKey, Inbox, InboxError, NewDelivery, RefreshClaim,
+    DedupKey, Enqueued, IdempotencyKey, Inbox, InboxError, NewDelivery, Pacing, RefreshClaim,
     TaskRepository, TokenStore, WebAuthStore, WebSession, WebexEvent,
 };
 use diesel::{Connection, QueryableByName, RunQueryDsl};
@@ -41,6 +41,7 @@ contract!(
     claims_go_oldest_first_and_one_per_person_at_a_time,
     an_expired_lease_is_claimed_again_and_the_old_worker_loses_it,
     retry_later_hides_the_item_until_due,
+    paced_items_wait_their_turn_and_refusals_jump_the_queue,
     dead_letters_are_listed_with_their_last_error,
     release_gives_the_item_back_without_counting_the_attempt,
     complete_and_claim_settles_one_and_takes_the_next,
@@ -288,22 +289,61 @@ async fn concurrent_creates_get_distinct_numbers(b: Backend) {
 }
 
 fn delivery(data_id: &str, person: &str, received: Timestamp) -> NewDelivery {
-    NewDelivery {
-        key: DedupKey {
+    NewDelivery::now(
+        DedupKey {
             resource: "messages".into(),
             event: "created".into(),
             data_id: data_id.into(),
         },
-        event: WebexEvent::MessageCreated {
+        WebexEvent::MessageCreated {
             message_id: data_id.into(),
             room_id: "room".into(),
             person_id: person.into(),
         },
-        received_at: received,
-    }
+        received,
+    )
 }
 
 const LEASE: Duration = Duration::from_secs(30);
+
+async fn paced_items_wait_their_turn_and_refusals_jump_the_queue(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let secs = |s: i64| t0() + jiff::SignedDuration::from_secs(s);
+    db.enqueue(delivery("now", "p", t0())).await.unwrap();
+    let mut later = delivery("later", "p", t0());
+    later.not_before = secs(10);
+    later.pacing = Pacing::CatchingUp { waiting: 3 };
+    db.enqueue(later).await.unwrap();
+    let mut refused = delivery("refused", "p", t0());
+    refused.pacing = Pacing::Refused { waiting: 300 };
+    db.enqueue(refused).await.unwrap();
+
+    let first = db.claim("w1".into(), LEASE, t0()).await.unwrap().unwrap();
+    assert_eq!(first.pacing, Pacing::Normal);
+    let second = db.claim("w2".into(), LEASE, t0()).await.unwrap().unwrap();
+    assert_eq!(
+        second.pacing,
+        Pacing::Refused { waiting: 300 },
+        "a refusal does not wait behind the person's queue"
+    );
+    db.complete(first.id, "w1".into(), t0()).await.unwrap();
+    db.complete(second.id, "w2".into(), t0()).await.unwrap();
+    assert!(
+        db.claim("w1".into(), LEASE, secs(9))
+            .await
+            .unwrap()
+            .is_none(),
+        "not before its turn"
+    );
+    let third = db
+        .claim("w1".into(), LEASE, secs(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.pacing, Pacing::CatchingUp { waiting: 3 });
+    assert_eq!(third.received_at, t0());
+}
 
 async fn enqueue_deduplicates_on_resource_event_and_data_id(b: Backend) {
     let tdb = TestDb::new(b);

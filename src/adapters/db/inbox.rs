@@ -18,7 +18,8 @@ use super::{Db, DbConnection, DbError, from_millis, millis};
 use crate::domain::{MessageId, PersonId, RoomId};
 use crate::ports::inbox::DeadLetter;
 use crate::ports::{
-    DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, NewDelivery, WebexEvent,
+    DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, NewDelivery, Pacing,
+    WebexEvent,
 };
 
 /// The claim: the oldest due item (or one whose lease expired) whose person has no older
@@ -102,9 +103,48 @@ enum EventDto {
     },
 }
 
+/// The stored payload: the event, and how the sender's pace admitted it (absent for
+/// `Normal`, so rows written before pacing existed read as they were).
+#[derive(Serialize, Deserialize)]
+struct StoredDto {
+    #[serde(flatten)]
+    event: EventDto,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pacing: Option<PacingDto>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum PacingDto {
+    CatchingUp { waiting: u32 },
+    Refused { waiting: u32 },
+}
+
+fn encode_payload(e: &WebexEvent, pacing: Pacing) -> Result<String, DbError> {
+    let stored = StoredDto {
+        event: EventDto::from_event(e),
+        pacing: match pacing {
+            Pacing::Normal => None,
+            Pacing::CatchingUp { waiting } => Some(PacingDto::CatchingUp { waiting }),
+            Pacing::Refused { waiting } => Some(PacingDto::Refused { waiting }),
+        },
+    };
+    serde_json::to_string(&stored).map_err(|e| DbError::Other(e.into()))
+}
+
+fn decode_payload(json: &str) -> Result<(WebexEvent, Pacing), DbError> {
+    let stored: StoredDto = serde_json::from_str(json).map_err(|e| DbError::Other(e.into()))?;
+    let pacing = match stored.pacing {
+        None => Pacing::Normal,
+        Some(PacingDto::CatchingUp { waiting }) => Pacing::CatchingUp { waiting },
+        Some(PacingDto::Refused { waiting }) => Pacing::Refused { waiting },
+    };
+    Ok((stored.event.into_event(), pacing))
+}
+
 impl EventDto {
-    fn encode(e: &WebexEvent) -> Result<String, DbError> {
-        let dto = match e {
+    fn from_event(e: &WebexEvent) -> Self {
+        match e {
             WebexEvent::MessageCreated {
                 message_id,
                 room_id,
@@ -136,13 +176,11 @@ impl EventDto {
                 room_id: room_id.as_str().to_owned(),
                 person_id: person_id.as_str().to_owned(),
             },
-        };
-        serde_json::to_string(&dto).map_err(|e| DbError::Other(e.into()))
+        }
     }
 
-    fn decode(json: &str) -> Result<WebexEvent, DbError> {
-        let dto: EventDto = serde_json::from_str(json).map_err(|e| DbError::Other(e.into()))?;
-        Ok(match dto {
+    fn into_event(self) -> WebexEvent {
+        match self {
             EventDto::MessageCreated {
                 message_id,
                 room_id,
@@ -174,17 +212,19 @@ impl EventDto {
                 room_id: RoomId::new(room_id),
                 person_id: PersonId::new(person_id),
             },
-        })
+        }
     }
 }
 
 impl ClaimedRow {
     fn into_item(self) -> Result<InboxItem, DbError> {
+        let (event, pacing) = decode_payload(&self.payload)?;
         Ok(InboxItem {
             id: InboxId(self.id),
-            event: EventDto::decode(&self.payload)?,
+            event,
             attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
             received_at: from_millis(self.received_at)?,
+            pacing,
         })
     }
 }
@@ -273,6 +313,7 @@ pub(crate) struct PendingRow {
     order_key: String,
     payload: String,
     at: i64,
+    available_at: i64,
 }
 
 pub(crate) type PendingEnqueue = (
@@ -299,7 +340,7 @@ fn insert_row(conn: &mut DbConnection, r: &PendingRow) -> Result<Enqueued, DbErr
         Bind::Text(r.key.data_id.clone()),
         Bind::Text(r.order_key.clone()),
         Bind::Text(r.payload.clone()),
-        Bind::BigInt(r.at),
+        Bind::BigInt(r.available_at),
         Bind::BigInt(r.at),
     ];
     let id: Option<InsertedId> = CachedSql::new(INSERT, binds).get_result(conn).optional()?;
@@ -349,10 +390,10 @@ impl From<DbError> for InboxError {
 }
 
 impl Db {
-    /// Writes the waiting deliveries in one transaction and answers each waiter. Flushes run
-    /// one at a time, so a person's deliveries commit in the order they arrived.
+    /// Writes the waiting deliveries in one transaction and answers each waiter. (On SQLite
+    /// flushes commit in the order they were queued; on Postgres two flushes may commit in
+    /// either order — like two deliveries Webex sends at the same time.)
     async fn flush_enqueue_batch(&self) {
-        let _turn = self.enqueue_flush.lock().await;
         let batch = self.enqueue_batch.clone();
         let ran = Arc::new(AtomicBool::new(false));
         let ran_in_job = ran.clone();
@@ -410,9 +451,10 @@ impl Inbox for Db {
     #[tracing::instrument(name = "db.inbox.enqueue", skip_all)]
     async fn enqueue(&self, d: NewDelivery) -> Result<Enqueued, InboxError> {
         let row = PendingRow {
-            payload: EventDto::encode(&d.event)?,
-            order_key: d.event.order_key(),
+            payload: encode_payload(&d.event, d.pacing)?,
+            order_key: d.order_key(),
             at: millis(d.received_at),
+            available_at: millis(d.not_before.max(d.received_at)),
             key: d.key,
         };
         let (tx, rx) = tokio::sync::oneshot::channel();

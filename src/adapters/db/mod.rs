@@ -163,8 +163,6 @@ pub struct Db {
     _alive: Arc<()>,
     /// Deliveries waiting to be written together (see `Inbox::enqueue`).
     enqueue_batch: Arc<std::sync::Mutex<Vec<inbox::PendingEnqueue>>>,
-    /// One enqueue flush at a time.
-    enqueue_flush: Arc<tokio::sync::Mutex<()>>,
     target: DbTarget,
     /// When the database was last found unreachable (ms since the epoch; 0 = never).
     /// Calls within [`FAIL_FAST`] of it fail at once instead of each waiting for a
@@ -273,7 +271,6 @@ impl Db {
             exec,
             _alive: alive,
             enqueue_batch: Arc::new(std::sync::Mutex::new(Vec::new())),
-            enqueue_flush: Arc::new(tokio::sync::Mutex::new(())),
             target,
             sealer: None,
             down_since: Arc::new(AtomicI64::new(0)),

@@ -421,3 +421,51 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A clock that runs `factor` times faster than real time, from the moment it is made:
+/// time-based behaviour (pacing, backoff, due times) on its defaults, in a fraction of the
+/// real time. Leases and Webex timeouts stay real, so nothing else changes.
+#[derive(Debug)]
+pub struct ScaledClock {
+    origin: jiff::Timestamp,
+    started: std::time::Instant,
+    factor: f64,
+    /// Added by [`ScaledClock::advance`], in milliseconds.
+    skipped_ms: AtomicU64,
+}
+
+impl ScaledClock {
+    pub fn new(factor: f64) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            origin: jiff::Timestamp::now(),
+            started: std::time::Instant::now(),
+            factor,
+            skipped_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// Moves the clock forward by `d` at once (a clock with factor 0 moves only so).
+    pub fn advance(&self, d: Duration) {
+        self.skipped_ms
+            .fetch_add(d.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// How much clock time has passed since `since` (a reading of this clock).
+    pub fn since(&self, since: jiff::Timestamp) -> Duration {
+        use botper::ports::Clock;
+        self.now()
+            .duration_since(since)
+            .try_into()
+            .unwrap_or_default()
+    }
+}
+
+impl botper::ports::Clock for ScaledClock {
+    fn now(&self) -> jiff::Timestamp {
+        let real = self.started.elapsed().as_secs_f64() * self.factor;
+        let skipped = self.skipped_ms.load(Ordering::Relaxed) as i64;
+        self.origin
+            + jiff::SignedDuration::from_secs_f64(real)
+            + jiff::SignedDuration::from_millis(skipped)
+    }
+}
