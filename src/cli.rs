@@ -123,6 +123,12 @@ pub async fn webhooks_sync(config: &Config) -> anyhow::Result<()> {
             h.id, h.resource, h.event, h.target_url, h.status
         );
     }
+    for h in &report.elsewhere {
+        println!(
+            "left alone (Botper's name, another target URL: another deployment or an old address; delete it if it is this one's): {} {}/{} -> {} [{}]",
+            h.id, h.resource, h.event, h.target_url, h.status
+        );
+    }
     if failed {
         anyhow::bail!("some webhooks could not be synced");
     }

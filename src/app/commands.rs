@@ -190,6 +190,16 @@ mod tests {
             person_email: Some("p1@example.com".into()),
             text: text.into(),
             html: html.map(str::to_owned),
+            room_type: Some(if html.is_some() {
+                crate::ports::RoomType::Group
+            } else {
+                crate::ports::RoomType::Direct
+            }),
+            mentioned_people: if html.is_some() {
+                vec![BOT_ID.into()]
+            } else {
+                Vec::new()
+            },
         }
     }
 

@@ -35,6 +35,9 @@ impl From<InboxError> for AppError {
     }
 }
 
+/// How long an item whose create was ambiguous waits before it looks again.
+pub const AMBIGUOUS_SETTLE: Duration = Duration::from_secs(20);
+
 /// Why processing an inbox item failed, and whether trying again may help.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -59,6 +62,9 @@ impl From<WebexError> for ProcessError {
     fn from(e: WebexError) -> Self {
         let retry_after = match &e {
             WebexError::RateLimited { retry_after } => *retry_after,
+            // Give Webex's lists time to show what an ambiguous create may have made, so
+            // the retry's lookup finds it.
+            WebexError::Ambiguous(_) => Some(AMBIGUOUS_SETTLE),
             _ => None,
         };
         Self {

@@ -112,18 +112,38 @@ impl App {
             timezone: tz.iana_name().unwrap_or("UTC").to_owned(),
             integration_tags: tags,
         };
+        // Where the tag lookup searches: around the requested slot, and back to a day ago
+        // (a retry may come after the start, or resolve a relative time differently).
+        let now = self.clock.now();
+        let day = jiff::SignedDuration::from_hours(24);
+        let window = (
+            slot.start.timestamp().min(now) - day,
+            slot.end.timestamp() + day,
+        );
         let call = self
             .call_with_grant(grant, |token| {
                 let draft = draft.clone();
                 let tag = request_tag.clone();
                 let meetings = self.meetings.clone();
                 async move {
-                    if let Some(tag) = tag
-                        && let Some(existing) = meetings.find_by_tag(token.clone(), tag).await?
-                    {
+                    let Some(tag) = tag else {
+                        return meetings.create(token, draft).await;
+                    };
+                    let find =
+                        || meetings.find_by_tag(token.clone(), tag.clone(), window.0, window.1);
+                    // An earlier attempt (a crash, an ambiguous answer) may have created it.
+                    if let Some(existing) = find().await? {
                         return Ok(existing);
                     }
-                    meetings.create(token, draft).await
+                    match meetings.create(token.clone(), draft).await {
+                        // Never re-sent blindly: look it up; if Webex does not show it (yet),
+                        // the item retries later and looks again before creating.
+                        Err(WebexError::Ambiguous(why)) => match find().await? {
+                            Some(m) => Ok(m),
+                            None => Err(WebexError::Ambiguous(why)),
+                        },
+                        other => other,
+                    }
                 }
             })
             .await?;
@@ -284,9 +304,14 @@ mod tests {
             .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
         m.meetings
             .expect_find_by_tag()
-            .withf(|t, tag| t.expose() == "user-acc" && tag == "botper-inbox-9")
+            .withf(|t, tag, from, to| {
+                t.expose() == "user-acc"
+                    && tag == "botper-inbox-9"
+                    && *from <= now() - SignedDuration::from_hours(23)
+                    && *to >= now() + SignedDuration::from_hours(24)
+            })
             .times(1)
-            .returning(|_, _| Ok(None));
+            .returning(|_, _, _, _| Ok(None));
         m.meetings
             .expect_create()
             .withf(|t, d| {
@@ -337,7 +362,7 @@ mod tests {
             .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
         m.meetings
             .expect_find_by_tag()
-            .returning(|_, _| Ok(Some(meeting("m1", "p", &["botper", "botper-inbox-9"]))));
+            .returning(|_, _, _, _| Ok(Some(meeting("m1", "p", &["botper", "botper-inbox-9"]))));
         m.meetings.expect_create().never();
         m.tasks.expect_apply().returning(|_, _, _, _| {
             Ok(TaskOutcome::AlreadyLinked(task_for(
@@ -355,6 +380,79 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(r, MeetingResult::Scheduled { .. }));
+    }
+
+    #[tokio::test]
+    async fn an_ambiguous_create_is_resolved_by_the_tag_not_sent_again() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        let mut seq = mockall::Sequence::new();
+        // The slot is 20 days out: the lookup window must reach it (Webex's default is 7).
+        let covers = |from: &jiff::Timestamp, to: &jiff::Timestamp| {
+            let start: jiff::Timestamp = "2026-12-19T09:00:00Z".parse().unwrap();
+            *from <= now() && *to > start + SignedDuration::from_hours(1)
+        };
+        m.meetings
+            .expect_find_by_tag()
+            .withf(move |_, _, from, to| covers(from, to))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _| Ok(None));
+        m.meetings
+            .expect_create()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Err(WebexError::Ambiguous("POST /meetings answered 502".into())));
+        m.meetings
+            .expect_find_by_tag()
+            .withf(move |_, _, from, to| covers(from, to))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _| Ok(Some(meeting("m1", "p", &["botper", "botper-inbox-9"]))));
+        m.tasks.expect_apply().times(1).returning(|_, _, _, _| {
+            Ok(TaskOutcome::Created(task_for(&meeting("m1", "p", &[]), 1)))
+        });
+        let r = m
+            .app()
+            .schedule_meeting(
+                &"p".into(),
+                request("Team Standup on 2026-12-19 at 10:00"),
+                Some(IdempotencyKey::new("inbox:9")),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(r, MeetingResult::Scheduled { .. }), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn an_ambiguous_create_that_webex_does_not_show_is_retried_later() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.meetings
+            .expect_find_by_tag()
+            .times(2)
+            .returning(|_, _, _, _| Ok(None));
+        m.meetings
+            .expect_create()
+            .times(1)
+            .returning(|_, _| Err(WebexError::Ambiguous("POST /meetings timed out".into())));
+        m.tasks.expect_apply().never();
+        let e = m
+            .app()
+            .schedule_meeting(
+                &"p".into(),
+                request("Team Standup"),
+                Some(IdempotencyKey::new("inbox:9")),
+            )
+            .await
+            .unwrap_err();
+        let e = ProcessError::from(e);
+        assert!(e.transient);
+        assert_eq!(e.retry_after, Some(crate::app::error::AMBIGUOUS_SETTLE));
     }
 
     #[tokio::test]

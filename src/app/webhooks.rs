@@ -55,6 +55,9 @@ pub struct SyncReport {
     pub lines: Vec<SyncLine>,
     /// Webhooks for the same resources that Botper did not create: left alone.
     pub foreign: Vec<Webhook>,
+    /// Botper-named webhooks at another target URL (another deployment, or an old address
+    /// of this one): never taken over, left alone.
+    pub elsewhere: Vec<Webhook>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +66,33 @@ pub enum SyncError {
     Missing(&'static str),
     #[error("cannot list the bot's webhooks: {0}")]
     List(WebexError),
+}
+
+/// Webex answers a create or an update with the webhook as it now is: it must be what was
+/// asked for, or the sync says so instead of reporting success.
+fn check_answer(got: &Webhook, wanted: &NewWebhook) -> Result<(), WebexError> {
+    let mut wrong = Vec::new();
+    if got.resource != wanted.resource {
+        wrong.push(format!("resource {}", got.resource));
+    }
+    if got.event != wanted.event {
+        wrong.push(format!("event {}", got.event));
+    }
+    if got.target_url != wanted.target_url {
+        wrong.push(format!("target {}", got.target_url));
+    }
+    if got.status != "active" {
+        wrong.push(format!("status {}", got.status));
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(WebexError::Unexpected(anyhow::anyhow!(
+            "Webex answered with {} for webhook {}",
+            wrong.join(", "),
+            got.id
+        )))
+    }
 }
 
 impl App {
@@ -85,20 +115,37 @@ impl App {
         existing: &[Webhook],
         wanted: NewWebhook,
     ) -> Result<(String, SyncAction), WebexError> {
-        let same_kind = |h: &&Webhook| h.resource == wanted.resource && h.event == wanted.event;
-        let found = existing
-            .iter()
-            .filter(same_kind)
-            .find(|h| h.target_url == wanted.target_url)
-            .or_else(|| {
-                existing
-                    .iter()
-                    .filter(same_kind)
-                    .find(|h| h.name.starts_with(NAME_PREFIX))
-            });
+        // Only a webhook at our own target URL is ours to change: one named like ours at
+        // another URL belongs to another deployment (or an old address) and is left alone.
+        let found = existing.iter().find(|h| {
+            h.resource == wanted.resource
+                && h.event == wanted.event
+                && h.target_url == wanted.target_url
+        });
         let Some(h) = found else {
-            let created = self.webhooks.create(token.clone(), wanted).await?;
-            return Ok((created.id, SyncAction::Created));
+            return match self.webhooks.create(token.clone(), wanted.clone()).await {
+                Ok(created) => {
+                    check_answer(&created, &wanted)?;
+                    Ok((created.id, SyncAction::Created))
+                }
+                // Never re-sent blindly: the list says whether it was created.
+                Err(WebexError::Ambiguous(why)) => {
+                    let now = self.webhooks.list(token.clone()).await?;
+                    match now.iter().find(|h| {
+                        h.resource == wanted.resource
+                            && h.event == wanted.event
+                            && h.target_url == wanted.target_url
+                    }) {
+                        Some(h) => Ok((h.id.clone(), SyncAction::Created)),
+                        None => {
+                            tracing::info!(why, "the webhook was not created; creating it again");
+                            let created = self.webhooks.create(token.clone(), wanted).await?;
+                            Ok((created.id, SyncAction::Created))
+                        }
+                    }
+                }
+                Err(e) => Err(e),
+            };
         };
         let current = h.status == "active"
             && h.target_url == wanted.target_url
@@ -113,8 +160,9 @@ impl App {
         };
         let updated = self
             .webhooks
-            .reactivate(token.clone(), h.id.clone(), wanted)
+            .reactivate(token.clone(), h.id.clone(), wanted.clone())
             .await?;
+        check_answer(&updated, &wanted)?;
         Ok((updated.id, action))
     }
 
@@ -152,9 +200,15 @@ impl App {
                 result,
             });
         }
-        report.foreign = existing
+        let target = self.settings.webhook_url();
+        let (named, foreign): (Vec<Webhook>, Vec<Webhook>) = existing
             .into_iter()
-            .filter(|h| !ours.contains(&h.id) && !h.name.starts_with(NAME_PREFIX))
+            .filter(|h| !ours.contains(&h.id))
+            .partition(|h| h.name.starts_with(NAME_PREFIX));
+        report.foreign = foreign;
+        report.elsewhere = named
+            .into_iter()
+            .filter(|h| h.target_url != target)
             .collect();
         Ok(report)
     }
@@ -304,17 +358,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stale_url_or_secret_is_updated_in_place() {
+    async fn a_stale_secret_is_updated_in_place_and_another_deployments_hook_left_alone() {
         let mut m = Mocks::new();
         m.webhooks.expect_list().returning(|_| {
-            Ok(vec![hook(
-                "w-msg",
-                "messages",
-                "https://old.example/webex/webhook",
-                "Botper: messages/created",
-                "active",
-                "old-secret",
-            )])
+            Ok(vec![
+                hook(
+                    "w-other",
+                    "messages",
+                    "https://other.example/webex/webhook",
+                    "Botper: messages/created",
+                    "active",
+                    "their-secret",
+                ),
+                hook(
+                    "w-msg",
+                    "attachmentActions",
+                    &ours(),
+                    "Botper: attachmentActions/created",
+                    "active",
+                    "old-secret",
+                ),
+            ])
         });
         m.webhooks
             .expect_reactivate()
@@ -323,22 +387,96 @@ mod tests {
             .returning(|_, id, _| {
                 Ok(hook(
                     &id,
-                    "messages",
+                    "attachmentActions",
                     &ours(),
-                    "Botper: messages/created",
+                    "Botper: attachmentActions/created",
                     "active",
                     SECRET,
                 ))
             });
         m.webhooks
             .expect_create()
+            .withf(|_, h| h.target_url == ours())
             .times(2)
+            .returning(|_, h| Ok(hook("new", &h.resource, &ours(), &h.name, "active", SECRET)));
+        m.webhooks.expect_delete().never();
+        let r = m
+            .app()
+            .sync_bot_webhooks(&AccessToken::new("bot"))
+            .await
+            .unwrap();
+        assert_eq!(r.lines[0].result.clone().unwrap().1, SyncAction::Created);
+        assert_eq!(r.lines[1].result.clone().unwrap().1, SyncAction::Updated);
+    }
+
+    #[tokio::test]
+    async fn an_update_that_webex_answers_with_something_else_is_an_error() {
+        let mut m = Mocks::new();
+        m.webhooks.expect_list().returning(|_| {
+            Ok(vec![hook(
+                "w-msg",
+                "messages",
+                &ours(),
+                "Botper: messages/created",
+                "inactive",
+                SECRET,
+            )])
+        });
+        m.webhooks.expect_reactivate().returning(|_, id, _| {
+            Ok(hook(
+                &id,
+                "messages",
+                &ours(),
+                "Botper: messages/created",
+                "inactive",
+                SECRET,
+            ))
+        });
+        m.webhooks
+            .expect_create()
             .returning(|_, h| Ok(hook("new", &h.resource, &ours(), &h.name, "active", SECRET)));
         let r = m
             .app()
             .sync_bot_webhooks(&AccessToken::new("bot"))
             .await
             .unwrap();
-        assert_eq!(r.lines[0].result.clone().unwrap().1, SyncAction::Updated);
+        let err = r.lines[0].result.clone().unwrap_err();
+        assert!(err.contains("status inactive"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_ambiguous_create_is_found_in_the_list_not_sent_again() {
+        let mut m = Mocks::new();
+        let mut seq = mockall::Sequence::new();
+        m.webhooks
+            .expect_list()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(vec![]));
+        m.webhooks
+            .expect_create()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Err(WebexError::Ambiguous("POST /webhooks answered 502".into())));
+        m.webhooks
+            .expect_list()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                Ok(vec![hook(
+                    "w-made",
+                    "meetings",
+                    &ours(),
+                    "Botper: meetings/created",
+                    "active",
+                    "x",
+                )])
+            });
+        let id = m
+            .app()
+            .ensure_meetings_webhook(AccessToken::new("user"), &"p".into())
+            .await
+            .unwrap();
+        assert_eq!(id, "w-made");
     }
 }

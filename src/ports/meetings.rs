@@ -37,11 +37,12 @@ pub struct Meeting {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait WebexMeetings: Send + Sync {
-    /// `POST /meetings`.
+    /// `POST /meetings`, sent at most once: never re-sent after it may have reached Webex.
     ///
     /// # Errors
     /// `Unauthorized` for an expired or revoked token; `Rejected` when Webex refuses the
-    /// meeting (missing scope, no license, bad time); transient errors otherwise.
+    /// meeting (missing scope, no license, bad time); `Ambiguous` when it may have been
+    /// created (look it up by its integration tag); transient errors otherwise.
     async fn create(&self, token: AccessToken, draft: MeetingDraft) -> Result<Meeting, WebexError>;
 
     /// `GET /meetings/{id}`.
@@ -50,7 +51,9 @@ pub trait WebexMeetings: Send + Sync {
     /// `NotFound` while Webex's REST data lags its webhook, or for a deleted meeting.
     async fn get(&self, token: AccessToken, id: String) -> Result<Meeting, WebexError>;
 
-    /// `GET /meetings?integrationTag=…`: the meeting an earlier attempt created, if any.
+    /// `GET /meetings?integrationTag=…&from=…&to=…`: the meeting an earlier attempt created,
+    /// if any, among those starting in [`from`, `to`) (Webex's default window is only the
+    /// next 7 days).
     ///
     /// # Errors
     /// As for [`WebexMeetings::get`], except that "none" is `Ok(None)`.
@@ -58,5 +61,7 @@ pub trait WebexMeetings: Send + Sync {
         &self,
         token: AccessToken,
         tag: String,
+        from: Timestamp,
+        to: Timestamp,
     ) -> Result<Option<Meeting>, WebexError>;
 }

@@ -23,6 +23,27 @@ pub struct IncomingMessage {
     pub person_email: Option<String>,
     pub text: String,
     pub html: Option<String>,
+    /// `direct` (1:1) or `group`, when Webex says.
+    pub room_type: Option<RoomType>,
+    /// Who the message @mentions (`mentionedPeople`).
+    pub mentioned_people: Vec<PersonId>,
+}
+
+/// A space with two people (`direct`) or more (`group`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomType {
+    Direct,
+    Group,
+}
+
+impl RoomType {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "direct" => Some(Self::Direct),
+            "group" => Some(Self::Group),
+            _ => None,
+        }
+    }
 }
 
 /// A submitted card (`GET /attachment/actions/{id}`): who pressed which button where.
@@ -66,6 +87,11 @@ pub enum WebexError {
     /// 5xx, timeouts and connection failures after retries: worth trying again later.
     #[error("Webex is unavailable: {0}")]
     Unavailable(String),
+    /// A request that must not be applied twice (a create) failed after it may have reached
+    /// Webex (a 5xx, a timeout, a dropped connection): it may or may not have been applied.
+    /// The caller looks the result up before it tries again.
+    #[error("Webex may or may not have applied the request: {0}")]
+    Ambiguous(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -74,7 +100,10 @@ impl WebexError {
     /// Whether the same call may succeed later (as opposed to a request Webex will always
     /// refuse).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::RateLimited { .. } | Self::Unavailable(_))
+        matches!(
+            self,
+            Self::RateLimited { .. } | Self::Unavailable(_) | Self::Ambiguous(_)
+        )
     }
 }
 
@@ -99,9 +128,13 @@ pub trait WebexMessaging: Send + Sync {
     /// `NotFound` when the submission is gone.
     async fn get_card_action(&self, id: String) -> Result<CardSubmission, WebexError>;
 
-    /// `POST /messages` with the reply's Markdown (and its card, if any).
+    /// `POST /messages` with the reply's Markdown (and its card, if any). Never re-sent
+    /// blindly: after an ambiguous failure the adapter looks for the message where Webex lets
+    /// it (1:1 spaces) and sends again only if it is not there.
     ///
     /// # Errors
-    /// `Rejected` when Webex refuses the message (bot removed from the space, …).
+    /// `Rejected` when Webex refuses the message (bot removed from the space, …);
+    /// `Ambiguous` when it may have been posted and Webex gives no way to check (a group
+    /// space: a bot lists only messages that mention it).
     async fn send(&self, to: Destination, reply: Reply) -> Result<MessageId, WebexError>;
 }

@@ -23,7 +23,7 @@ pub use inbox::{
 };
 pub use meetings::{Meeting, MeetingDraft, WebexMeetings};
 pub use messaging::{
-    BotIdentity, CardSubmission, Destination, IncomingMessage, WebexError, WebexMessaging,
+    BotIdentity, CardSubmission, Destination, IncomingMessage, RoomType, WebexError, WebexMessaging,
 };
 pub use metrics::{Metrics, NoMetrics};
 pub use oauth::{Identity, OAuthError, OAuthProvider};

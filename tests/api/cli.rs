@@ -202,10 +202,15 @@ async fn webhooks_sync_creates_reactivates_leaves_foreign_alone_and_is_idempoten
         r.stdout
     );
     assert!(
-        r.stdout.contains(&format!(
-            "memberships/created: updated (target URL, secret or name) ({stale})"
-        )),
+        r.stdout.contains("memberships/created: created"),
         "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!(
+            "left alone (Botper's name, another target URL: another deployment or an old address; delete it if it is this one's): {stale}"
+        )),
+        "another deployment's webhook is not taken over: {}",
         r.stdout
     );
     assert!(
@@ -216,11 +221,14 @@ async fn webhooks_sync_creates_reactivates_leaves_foreign_alone_and_is_idempoten
     );
 
     let hooks = fake.webhooks();
-    assert_eq!(hooks.len(), 4, "one created, none deleted");
+    assert_eq!(hooks.len(), 5, "two created, none deleted");
     for h in &hooks {
         if h.body["id"] == foreign.as_str() {
             assert_eq!(h.body["targetUrl"], "https://elsewhere.example/hook");
             assert_eq!(h.body["secret"], "theirs");
+        } else if h.body["id"] == stale.as_str() {
+            assert_eq!(h.body["targetUrl"], "https://old.example/webex/webhook");
+            assert_eq!(h.body["secret"], "old");
         } else {
             assert_eq!(h.body["targetUrl"], target);
             assert_eq!(h.body["status"], "active");
@@ -245,7 +253,7 @@ async fn webhooks_sync_creates_reactivates_leaves_foreign_alone_and_is_idempoten
         run(with_webex(dir.path(), &fake, &["webhooks", "list"]), "")
     });
     assert_eq!(r.code, 0);
-    assert_eq!(r.stdout.lines().count(), 4);
+    assert_eq!(r.stdout.lines().count(), 5);
     assert!(r.stdout.contains("(not Botper's)"));
     fake.assert_spec_clean();
 }

@@ -252,3 +252,45 @@ async fn a_deleted_message_is_settled_without_a_reply() {
     );
     assert_eq!(app.fake.sent_count(), 0);
 }
+
+/// A reply Webex stored but answered with a 502 (or a dropped connection) is found in the
+/// 1:1 space and not posted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_webex_stored_but_whose_answer_was_lost_is_not_sent_twice() {
+    use crate::support::fake_webex::AfterApply;
+    let app = spawn_app(Backend::Sqlite).await;
+    let p = app.fake.add_person("Dana");
+    let room = app.fake.new_room_id();
+    app.fake.fail_after_applying(
+        "POST /messages",
+        vec![AfterApply::BadGateway, AfterApply::DropConnection],
+    );
+    app.say(&p, &room, "task once").await;
+    app.say(&p, &room, "task twice").await;
+    let db = app.db.open().await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            let s = db.stats().await.unwrap();
+            s.done == 2 && s.pending == 0 && s.processing == 0
+        })
+        .await
+    );
+    let sent: Vec<String> = app
+        .fake
+        .sent()
+        .iter()
+        .map(|s| s.markdown().to_owned())
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(
+        sent[0].contains("once") && sent[1].contains("twice"),
+        "{sent:#?}"
+    );
+    let posts = app
+        .fake
+        .requests()
+        .iter()
+        .filter(|(m, p, _)| m == "POST" && p == "/messages")
+        .count();
+    assert_eq!(posts, 2);
+}

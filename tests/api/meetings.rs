@@ -387,3 +387,91 @@ async fn a_failed_refresh_is_not_re_sent_in_line_and_succeeds_on_the_next_attemp
     assert_eq!(app.fake.refresh_requests(), 2);
     assert_eq!(app.fake.meetings().len(), 1);
 }
+
+/// `POST /meetings` that Webex applied but answered with a 502, or whose connection dropped:
+/// the meeting is found by its integration tag (searched around the requested slot, 20 days
+/// out, past Webex's default 7-day window), never created twice.
+async fn an_applied_create_with_a_lost_answer_is_not_sent_again(b: Backend) {
+    use crate::support::fake_webex::AfterApply;
+    let app = spawn_app(b).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    app.connect(&alice).await;
+    let day = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 20))
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Paris").unwrap())
+        .strftime("%Y-%m-%d")
+        .to_string();
+    for (n, answer) in [AfterApply::BadGateway, AfterApply::DropConnection]
+        .into_iter()
+        .enumerate()
+    {
+        app.fake.fail_after_applying("POST /meetings", vec![answer]);
+        let r = app
+            .ask(
+                &alice,
+                &room,
+                &format!("meeting Review {n} on {day} at 10:00"),
+            )
+            .await;
+        assert!(
+            r.contains(&format!("**Review {n}** is scheduled")),
+            "{answer:?}: {r}"
+        );
+        quiet(&app).await;
+        let created = app
+            .fake
+            .meetings()
+            .iter()
+            .filter(|m| m["title"] == format!("Review {n}").as_str())
+            .count();
+        assert_eq!(created, 1, "{answer:?}: one real meeting");
+        let posts = app
+            .fake
+            .requests()
+            .iter()
+            .filter(|(m, p, _)| m == "POST" && p == "/meetings")
+            .count();
+        assert_eq!(posts, n + 1, "POST /meetings sent once per meeting");
+    }
+    assert_eq!(
+        open_titles(&app, &alice.id).await,
+        ["1 Review 0", "2 Review 1"]
+    );
+    app.fake.assert_spec_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_create_with_a_lost_answer_is_not_sent_again_on_sqlite() {
+    an_applied_create_with_a_lost_answer_is_not_sent_again(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_create_with_a_lost_answer_is_not_sent_again_on_postgres() {
+    an_applied_create_with_a_lost_answer_is_not_sent_again(Backend::Postgres).await;
+}
+
+/// The person's meetings webhook: created once even when Webex's answer to the create is
+/// lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_webhook_create_with_a_lost_answer_makes_one_webhook() {
+    use crate::support::fake_webex::AfterApply;
+    let app = spawn_app(Backend::Sqlite).await;
+    let alice = app.fake.add_person("Alice");
+    app.fake
+        .fail_after_applying("POST /webhooks", vec![AfterApply::BadGateway]);
+    app.connect(&alice).await;
+    let hooks: Vec<_> = app
+        .fake
+        .webhooks()
+        .into_iter()
+        .filter(|h| h.owner == alice.id)
+        .collect();
+    assert_eq!(hooks.len(), 1, "{hooks:#?}");
+    let db = app.db.open().await;
+    let grant = db
+        .load(PersonId::new(alice.id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(grant.webhook_id.as_deref(), hooks[0].body["id"].as_str());
+}

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{MessageId, PersonId, RoomId};
-use crate::ports::{BotIdentity, DedupKey, IncomingMessage, WebexEvent};
+use crate::ports::{BotIdentity, DedupKey, IncomingMessage, RoomType, WebexEvent};
 
 /// Webex's error body: `{"message", "errors": [{"description"}], "trackingId"}`.
 #[derive(Deserialize)]
@@ -83,6 +83,10 @@ pub(crate) struct MessageDto {
     pub text: Option<String>,
     #[serde(default)]
     pub html: Option<String>,
+    #[serde(default)]
+    pub room_type: Option<String>,
+    #[serde(default)]
+    pub mentioned_people: Vec<String>,
 }
 
 impl From<MessageDto> for IncomingMessage {
@@ -94,8 +98,22 @@ impl From<MessageDto> for IncomingMessage {
             person_email: m.person_email,
             text: m.text.unwrap_or_default(),
             html: m.html,
+            room_type: m.room_type.as_deref().and_then(RoomType::parse),
+            mentioned_people: m.mentioned_people.into_iter().map(PersonId::new).collect(),
         }
     }
+}
+
+/// An item of `GET /messages` / `GET /messages/direct`: enough to recognise a message the
+/// bot sent.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListedMessageDto {
+    pub id: String,
+    #[serde(default)]
+    pub markdown: Option<String>,
+    #[serde(default)]
+    pub created: Option<String>,
 }
 
 /// `POST /messages` body (Messaging spec, `CreateMessage`-like shape).

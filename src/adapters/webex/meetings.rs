@@ -1,12 +1,13 @@
 //! `WebexMeetings` with a person's access token.
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use reqwest::Method;
 use secrecy::SecretString;
 
 use super::dto::{CreateMeeting, ItemsDto, MeetingDto};
 use super::messaging::urlencode;
-use super::{WebexHttp, json};
+use super::{Repeat, WebexHttp, json};
 use crate::domain::grant::AccessToken;
 use crate::ports::{Meeting, MeetingDraft, WebexError, WebexMeetings};
 
@@ -43,7 +44,7 @@ impl WebexMeetings for WebexMeetingsClient {
         };
         let resp = self
             .http
-            .send("POST /meetings", || {
+            .send("POST /meetings", Repeat::OnlyIfUnprocessed, || {
                 self.http
                     .authed(Method::POST, "meetings", &token)
                     .json(&body)
@@ -58,7 +59,7 @@ impl WebexMeetings for WebexMeetingsClient {
         let path = format!("meetings/{}", urlencode(&id));
         let resp = self
             .http
-            .send("GET /meetings/{id}", || {
+            .send("GET /meetings/{id}", Repeat::Safe, || {
                 self.http.authed(Method::GET, &path, &token)
             })
             .await?;
@@ -70,14 +71,20 @@ impl WebexMeetings for WebexMeetingsClient {
         &self,
         token: AccessToken,
         tag: String,
+        from: Timestamp,
+        to: Timestamp,
     ) -> Result<Option<Meeting>, WebexError> {
         let token = bearer(&token);
+        let (from, to) = (from.to_string(), to.to_string());
         let resp = self
             .http
-            .send("GET /meetings", || {
-                self.http
-                    .authed(Method::GET, "meetings", &token)
-                    .query(&[("integrationTag", tag.as_str()), ("max", "10")])
+            .send("GET /meetings", Repeat::Safe, || {
+                self.http.authed(Method::GET, "meetings", &token).query(&[
+                    ("integrationTag", tag.as_str()),
+                    ("from", from.as_str()),
+                    ("to", to.as_str()),
+                    ("max", "10"),
+                ])
             })
             .await?;
         let items: ItemsDto<MeetingDto> = json("GET /meetings", resp).await?;

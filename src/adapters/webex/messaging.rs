@@ -4,8 +4,10 @@ use async_trait::async_trait;
 use reqwest::Method;
 use secrecy::SecretString;
 
-use super::dto::{CardActionDto, CreateMessage, CreatedDto, MessageDto, PersonDto};
-use super::{WebexHttp, json};
+use super::dto::{
+    CardActionDto, CreateMessage, CreatedDto, ItemsDto, ListedMessageDto, MessageDto, PersonDto,
+};
+use super::{Repeat, WebexHttp, json};
 use crate::domain::{MessageId, Reply};
 use crate::ports::{
     BotIdentity, CardSubmission, Destination, IncomingMessage, WebexError, WebexMessaging,
@@ -38,7 +40,7 @@ impl WebexMessaging for WebexMessagingClient {
         let token = self.token()?;
         let resp = self
             .http
-            .send("GET /people/me", || {
+            .send("GET /people/me", Repeat::Safe, || {
                 self.http.authed(Method::GET, "people/me", token)
             })
             .await?;
@@ -51,7 +53,7 @@ impl WebexMessaging for WebexMessagingClient {
         let path = format!("messages/{}", urlencode(id.as_str()));
         let resp = self
             .http
-            .send("GET /messages/{id}", || {
+            .send("GET /messages/{id}", Repeat::Safe, || {
                 self.http.authed(Method::GET, &path, token)
             })
             .await?;
@@ -64,7 +66,7 @@ impl WebexMessaging for WebexMessagingClient {
         let path = format!("attachment/actions/{}", urlencode(&id));
         let resp = self
             .http
-            .send("GET /attachment/actions/{id}", || {
+            .send("GET /attachment/actions/{id}", Repeat::Safe, || {
                 self.http.authed(Method::GET, &path, token)
             })
             .await?;
@@ -92,17 +94,90 @@ impl WebexMessaging for WebexMessagingClient {
                 .map(|c| vec![super::dto::task_list_card(c)])
                 .unwrap_or_default(),
         };
+        let post = || async {
+            let resp = self
+                .http
+                .send("POST /messages", Repeat::OnlyIfUnprocessed, || {
+                    self.http
+                        .authed(Method::POST, "messages", token)
+                        .json(&body)
+                })
+                .await?;
+            Ok::<_, WebexError>(MessageId::new(
+                json::<CreatedDto>("POST /messages", resp).await?.id,
+            ))
+        };
+        let started = jiff::Timestamp::now();
+        match post().await {
+            Err(WebexError::Ambiguous(why)) => {
+                match self.find_sent(token, &to, &reply.markdown, started).await {
+                    Ok(Some(id)) => {
+                        tracing::info!(
+                            "the reply was posted despite the failed answer; not sent again"
+                        );
+                        Ok(id)
+                    }
+                    Ok(None) => {
+                        tracing::info!("the reply was not posted; sending it again");
+                        post().await
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot check whether the reply was posted");
+                        Err(WebexError::Ambiguous(why))
+                    }
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Allowance for clock skew between Botper and Webex when matching a posted message.
+const SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
+
+impl WebexMessagingClient {
+    /// The message with this Markdown that the bot posted to `to` since `since`, if Webex
+    /// lets the bot list that space: a 1:1 space (`GET /messages/direct`, or `GET /messages`
+    /// for a direct room). In a group space a bot may list only messages that mention it,
+    /// so Webex refuses and the caller cannot tell.
+    async fn find_sent(
+        &self,
+        token: &SecretString,
+        to: &Destination,
+        markdown: &str,
+        since: jiff::Timestamp,
+    ) -> Result<Option<MessageId>, WebexError> {
+        let (endpoint, path, query): (&'static str, &str, Vec<(&str, &str)>) = match to {
+            Destination::Person(p) => (
+                "GET /messages/direct",
+                "messages/direct",
+                vec![("personId", p.as_str())],
+            ),
+            Destination::Room(r) => (
+                "GET /messages",
+                "messages",
+                vec![("roomId", r.as_str()), ("max", "20")],
+            ),
+        };
         let resp = self
             .http
-            .send("POST /messages", || {
-                self.http
-                    .authed(Method::POST, "messages", token)
-                    .json(&body)
+            .send(endpoint, Repeat::Safe, || {
+                self.http.authed(Method::GET, path, token).query(&query)
             })
             .await?;
-        Ok(MessageId::new(
-            json::<CreatedDto>("POST /messages", resp).await?.id,
-        ))
+        let page: ItemsDto<ListedMessageDto> = json(endpoint, resp).await?;
+        let after = since - SKEW;
+        Ok(page
+            .items
+            .into_iter()
+            .find(|m| {
+                m.markdown.as_deref() == Some(markdown)
+                    && m.created
+                        .as_deref()
+                        .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+                        .is_some_and(|c| c >= after)
+            })
+            .map(|m| MessageId::new(m.id)))
     }
 }
 

@@ -63,6 +63,18 @@ impl RetryPolicy {
     }
 }
 
+/// Whether Webex may see a request twice: said at every call site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Reads, updates, deletes: re-sending after any transient failure is harmless.
+    Safe,
+    /// Creates (a meeting, a message, a webhook) and token grants: re-sent only when Webex
+    /// provably did nothing (the connection was never made, 429, 423, or 503 with
+    /// `Retry-After`). Any other failure is [`WebexError::Ambiguous`]: the caller resolves
+    /// it by a lookup, never by a blind re-send.
+    OnlyIfUnprocessed,
+}
+
 /// The shared Webex transport.
 #[derive(Clone)]
 pub struct WebexHttp {
@@ -127,13 +139,15 @@ impl WebexHttp {
     }
 
     /// Sends the request built by `build` (called once per attempt) under the retry policy.
-    /// Returns the first 2xx response; every failure maps to a [`WebexError`].
+    /// Returns the first 2xx response; every failure maps to a [`WebexError`]. `repeat`
+    /// says whether Webex may see the request twice.
     pub async fn send(
         &self,
         endpoint: &'static str,
+        repeat: Repeat,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Response, WebexError> {
-        let resp = self.send_raw(endpoint, build).await?;
+        let resp = self.send_raw(endpoint, repeat, build).await?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -155,32 +169,11 @@ impl WebexHttp {
     pub async fn send_raw(
         &self,
         endpoint: &'static str,
+        repeat: Repeat,
         build: impl Fn() -> RequestBuilder,
-    ) -> Result<Response, WebexError> {
-        self.send_observed(endpoint, build, true).await
-    }
-
-    /// Like [`WebexHttp::send_raw`] for a request that must not reach Webex twice (spending
-    /// a refresh token or an authorization code): it is re-sent only when it was certainly
-    /// not processed (the connection was never made, or Webex answered 429/423).
-    pub async fn send_at_most_once(
-        &self,
-        endpoint: &'static str,
-        build: impl Fn() -> RequestBuilder,
-    ) -> Result<Response, WebexError> {
-        self.send_observed(endpoint, build, false).await
-    }
-
-    async fn send_observed(
-        &self,
-        endpoint: &'static str,
-        build: impl Fn() -> RequestBuilder,
-        resend_after_sent: bool,
     ) -> Result<Response, WebexError> {
         let started = std::time::Instant::now();
-        let result = self
-            .send_raw_inner(endpoint, build, resend_after_sent)
-            .await;
+        let result = self.send_raw_inner(endpoint, build, repeat).await;
         let status = match &result {
             Ok(r) => r.status().as_u16(),
             Err(WebexError::RateLimited { .. }) => 429,
@@ -195,8 +188,9 @@ impl WebexHttp {
         &self,
         endpoint: &'static str,
         build: impl Fn() -> RequestBuilder,
-        resend_after_sent: bool,
+        repeat: Repeat,
     ) -> Result<Response, WebexError> {
+        let resend_after_sent = repeat == Repeat::Safe;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -228,14 +222,33 @@ impl WebexHttp {
                         message = %failure.message,
                         "Webex call failed"
                     );
-                    if status.is_server_error() {
-                        if last || !resend_after_sent {
+                    // A 503 with Retry-After says Webex did not take the request on.
+                    let refused_for_now =
+                        status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some();
+                    if status.is_server_error() && !refused_for_now {
+                        if !resend_after_sent {
+                            return Err(WebexError::Ambiguous(format!(
+                                "{endpoint} answered {}",
+                                status.as_u16()
+                            )));
+                        }
+                        if last {
                             return Err(WebexError::Unavailable(format!(
                                 "{endpoint} answered {}",
                                 status.as_u16()
                             )));
                         }
                         self.policy.backoff(attempt)
+                    } else if status.is_server_error() {
+                        match retry_after {
+                            Some(d) if !last && d <= self.policy.max_retry_after => d,
+                            _ => {
+                                return Err(WebexError::Unavailable(format!(
+                                    "{endpoint} answered {}",
+                                    status.as_u16()
+                                )));
+                            }
+                        }
                     } else {
                         match retry_after {
                             Some(d) if d > self.policy.max_retry_after => {
@@ -260,7 +273,11 @@ impl WebexHttp {
                         "request failed"
                     };
                     tracing::warn!(endpoint, attempt, error = %e.without_url(), "Webex call {why}");
-                    if last || (!resend_after_sent && !unsent) {
+                    if !resend_after_sent && !unsent {
+                        // The request may have reached Webex and been applied.
+                        return Err(WebexError::Ambiguous(format!("{endpoint} {why}")));
+                    }
+                    if last {
                         return Err(WebexError::Unavailable(format!("{endpoint} {why}")));
                     }
                     self.policy.backoff(attempt)
@@ -335,6 +352,82 @@ mod tests {
             http.url("/people/me").as_str(),
             "https://webexapis.com/v1/people/me"
         );
+    }
+
+    /// A server that answers with `script` (status, Retry-After), one per request, then 200.
+    async fn scripted(
+        script: Vec<(u16, Option<&'static str>)>,
+    ) -> (Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use warp::Filter;
+        let hits = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let script = std::sync::Arc::new(script);
+        let route = warp::any().map(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let (status, retry_after) = script.get(n).copied().unwrap_or((200, None));
+            let mut r = warp::http::Response::builder().status(status);
+            if let Some(v) = retry_after {
+                r = r.header("retry-after", v);
+            }
+            r.body("{\"id\":\"x\"}".to_owned()).unwrap()
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        (Url::parse(&format!("http://{addr}/v1")).unwrap(), hits)
+    }
+
+    fn quick() -> RetryPolicy {
+        RetryPolicy {
+            base_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+            ..RetryPolicy::default()
+        }
+    }
+
+    async fn call(base: &Url, repeat: Repeat) -> Result<Response, WebexError> {
+        let http = WebexHttp::new(base, quick()).unwrap();
+        http.send("POST /things", repeat, || {
+            http.request(Method::POST, "things")
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_create_is_never_re_sent_after_a_5xx_but_a_read_is() {
+        use std::sync::atomic::Ordering;
+        let (base, hits) = scripted(vec![(502, None)]).await;
+        let e = call(&base, Repeat::OnlyIfUnprocessed).await.unwrap_err();
+        assert!(matches!(e, WebexError::Ambiguous(_)), "{e:?}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+        let (base, hits) = scripted(vec![(502, None)]).await;
+        call(&base, Repeat::Safe).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_create_is_re_sent_when_webex_provably_did_nothing() {
+        use std::sync::atomic::Ordering;
+        let (base, hits) =
+            scripted(vec![(429, Some("0")), (423, Some("0")), (503, Some("0"))]).await;
+        call(&base, Repeat::OnlyIfUnprocessed).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 4);
+
+        // A 503 without Retry-After may have been applied.
+        let (base, hits) = scripted(vec![(503, None)]).await;
+        let e = call(&base, Repeat::OnlyIfUnprocessed).await.unwrap_err();
+        assert!(matches!(e, WebexError::Ambiguous(_)), "{e:?}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+        // Nothing listens: the request never left, so it is retried and then unavailable.
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        let base = Url::parse(&format!("http://127.0.0.1:{port}/v1")).unwrap();
+        let e = call(&base, Repeat::OnlyIfUnprocessed).await.unwrap_err();
+        assert!(matches!(e, WebexError::Unavailable(_)), "{e:?}");
     }
 
     #[test]

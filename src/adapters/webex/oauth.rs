@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::dto::{TokenDto, UserDto};
 use super::meetings::bearer;
-use super::{WebexHttp, json, read_failure};
+use super::{Repeat, WebexHttp, json, read_failure};
 use crate::domain::PersonId;
 use crate::domain::grant::{AccessToken, RefreshToken, TokenSet};
 use crate::ports::{Identity, OAuthError, OAuthProvider, WebexError};
@@ -58,7 +58,7 @@ impl WebexOAuthClient {
         // A code or refresh token is spent by the first request Webex processes.
         let resp = self
             .http
-            .send_at_most_once(endpoint, || {
+            .send_raw(endpoint, Repeat::OnlyIfUnprocessed, || {
                 self.http.request(Method::POST, "access_token").form(&form)
             })
             .await
@@ -95,7 +95,7 @@ impl WebexOAuthClient {
 
 fn from_webex(e: WebexError) -> OAuthError {
     match e {
-        WebexError::Unavailable(m) => OAuthError::Unavailable(m),
+        WebexError::Unavailable(m) | WebexError::Ambiguous(m) => OAuthError::Unavailable(m),
         WebexError::RateLimited { .. } => OAuthError::Unavailable("rate limited".into()),
         WebexError::Rejected {
             status, message, ..
@@ -158,7 +158,7 @@ impl OAuthProvider for WebexOAuthClient {
         let token = bearer(&token);
         let resp = self
             .http
-            .send("GET /people/me", || {
+            .send("GET /people/me", Repeat::Safe, || {
                 self.http.authed(Method::GET, "people/me", &token)
             })
             .await

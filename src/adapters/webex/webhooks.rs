@@ -6,7 +6,7 @@ use reqwest::{Method, header};
 use super::dto::{ItemsDto, WebhookBody, WebhookDto};
 use super::meetings::bearer;
 use super::messaging::urlencode;
-use super::{WebexHttp, json};
+use super::{Repeat, WebexHttp, json};
 use crate::domain::grant::AccessToken;
 use crate::ports::{NewWebhook, WebexError, WebexWebhooks, Webhook};
 
@@ -51,7 +51,7 @@ impl WebexWebhooks for WebexWebhooksClient {
         for _ in 0..50 {
             let resp = self
                 .http
-                .send("GET /webhooks", || {
+                .send("GET /webhooks", Repeat::Safe, || {
                     self.http.request_url(Method::GET, &url, &token)
                 })
                 .await?;
@@ -80,7 +80,7 @@ impl WebexWebhooks for WebexWebhooksClient {
         };
         let resp = self
             .http
-            .send("POST /webhooks", || {
+            .send("POST /webhooks", Repeat::OnlyIfUnprocessed, || {
                 self.http
                     .authed(Method::POST, "webhooks", &token)
                     .json(&body)
@@ -108,7 +108,7 @@ impl WebexWebhooks for WebexWebhooksClient {
         };
         let resp = self
             .http
-            .send("PUT /webhooks/{id}", || {
+            .send("PUT /webhooks/{id}", Repeat::Safe, || {
                 self.http.authed(Method::PUT, &path, &token).json(&body)
             })
             .await?;
@@ -120,7 +120,7 @@ impl WebexWebhooks for WebexWebhooksClient {
         let token = bearer(&token);
         let path = format!("webhooks/{}", urlencode(&id));
         self.http
-            .send("DELETE /webhooks/{id}", || {
+            .send("DELETE /webhooks/{id}", Repeat::Safe, || {
                 self.http.authed(Method::DELETE, &path, &token)
             })
             .await?;

@@ -104,6 +104,17 @@ struct State {
     card_actions: HashMap<String, Value>,
     fault_calls: u64,
     injected: HashMap<&'static str, usize>,
+    /// Creates that are applied and then answered with a failure ("POST /meetings", …).
+    after_apply: HashMap<&'static str, Vec<AfterApply>>,
+    /// Messages in insertion order (for the list endpoints), by id.
+    message_order: Vec<String>,
+}
+
+/// How a create that Webex applied is answered: the caller cannot tell that it was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterApply {
+    BadGateway,
+    DropConnection,
 }
 
 /// Failures the fake injects into the bot's messaging calls (`people/me`, `GET /messages`,
@@ -214,6 +225,8 @@ impl FakeWebex {
             card_actions: HashMap::new(),
             fault_calls: 0,
             injected: HashMap::new(),
+            after_apply: HashMap::new(),
+            message_order: Vec::new(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let fake = Self {
@@ -293,7 +306,9 @@ impl FakeWebex {
             m["html"] = json!(h);
             m["mentionedPeople"] = json!([self.bot.id]);
         }
-        self.state.lock().unwrap().messages.insert(id.clone(), m);
+        let mut s = self.state.lock().unwrap();
+        s.messages.insert(id.clone(), m);
+        s.message_order.push(id.clone());
         id
     }
 
@@ -424,18 +439,29 @@ impl FakeWebex {
                 tokio::time::sleep(d).await;
                 None
             }
-            Fault::DropConnection => {
-                let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = vec![
-                    Ok(bytes::Bytes::from_static(b"{\"id\":")),
-                    Err(std::io::Error::other("connection dropped by the fake")),
-                ];
-                let mut r = warp::reply::stream(futures_util::stream::iter(chunks)).into_response();
-                r.headers_mut()
-                    .insert("content-type", "application/json".parse().unwrap());
-                r.headers_mut()
-                    .insert("content-length", "512".parse().unwrap());
-                Some(r)
-            }
+            Fault::DropConnection => Some(dropped_connection()),
+        }
+    }
+
+    /// The next creates on `endpoint` ("POST /meetings", "POST /messages", "POST
+    /// /webhooks") are applied, then answered as `answers` say, one each.
+    pub fn fail_after_applying(&self, endpoint: &'static str, answers: Vec<AfterApply>) {
+        let mut s = self.state.lock().unwrap();
+        let q = s.after_apply.entry(endpoint).or_default();
+        q.extend(answers);
+    }
+
+    /// Replaces a success by the planned failure, if one is planned for `endpoint`.
+    fn after_applied(&self, endpoint: &'static str, ok: Response) -> Response {
+        let planned = {
+            let mut s = self.state.lock().unwrap();
+            let q = s.after_apply.entry(endpoint).or_default();
+            (!q.is_empty()).then(|| q.remove(0))
+        };
+        match planned {
+            None => ok,
+            Some(AfterApply::BadGateway) => error(StatusCode::BAD_GATEWAY, "Bad gateway"),
+            Some(AfterApply::DropConnection) => dropped_connection(),
         }
     }
 
@@ -757,8 +783,9 @@ impl FakeWebex {
                         stored["id"] = json!(id);
                         stored["personId"] = json!(sender.id);
                         stored["personEmail"] = json!(sender.email);
-                        stored["created"] = json!("2026-11-29T12:00:01.000Z");
+                        stored["created"] = json!(iso(SystemTime::now()));
                         s.messages.insert(id.clone(), stored.clone());
+                        s.message_order.push(id.clone());
                         s.sent.push(Sent {
                             id,
                             body,
@@ -767,7 +794,74 @@ impl FakeWebex {
                         ok(stored)
                     });
                     signal.notify_waiters();
+                    if r.status().is_success() {
+                        return f.after_applied("POST /messages", r);
+                    }
                     r
+                },
+            );
+        let list_messages = warp::path!("v1" / "messages")
+            .and(warp::get())
+            .and(auth)
+            .and(warp::query::<HashMap<String, String>>())
+            .and(with.clone())
+            .map(
+                |auth: Option<String>, q: HashMap<String, String>, f: FakeWebex| {
+                    let bot_id = f.bot.id.clone();
+                    f.authed(auth, "GET /messages", |s, caller| {
+                        let Some(room) = q.get("roomId") else {
+                            return error(StatusCode::BAD_REQUEST, "roomId is required");
+                        };
+                        let in_room: Vec<&Value> = s
+                            .message_order
+                            .iter()
+                            .rev()
+                            .filter_map(|id| s.messages.get(id))
+                            .filter(|m| m["roomId"] == room.as_str())
+                            .collect();
+                        let group = in_room.iter().any(|m| m["roomType"] == "group");
+                        let mentioned_me = q.get("mentionedPeople").map(String::as_str) == Some("me");
+                        if caller.id == bot_id && group && !mentioned_me {
+                            return error(
+                                StatusCode::FORBIDDEN,
+                                "Bots can only list messages in group spaces with mentionedPeople=me",
+                            );
+                        }
+                        let max = q.get("max").and_then(|m| m.parse().ok()).unwrap_or(50);
+                        let items: Vec<Value> = in_room.into_iter().take(max).cloned().collect();
+                        ok(json!({ "items": items }))
+                    })
+                },
+            );
+        let direct_messages = warp::path!("v1" / "messages" / "direct")
+            .and(warp::get())
+            .and(auth)
+            .and(warp::query::<HashMap<String, String>>())
+            .and(with.clone())
+            .map(
+                |auth: Option<String>, q: HashMap<String, String>, f: FakeWebex| {
+                    f.authed(auth, "GET /messages/direct", |s, caller| {
+                        let Some(person) = q.get("personId") else {
+                            return error(
+                                StatusCode::BAD_REQUEST,
+                                "personId or personEmail is required",
+                            );
+                        };
+                        let items: Vec<Value> = s
+                            .message_order
+                            .iter()
+                            .rev()
+                            .filter_map(|id| s.messages.get(id))
+                            .filter(|m| {
+                                (m["toPersonId"] == person.as_str()
+                                    && m["personId"] == caller.id.as_str())
+                                    || (m["personId"] == person.as_str()
+                                        && m["roomType"] == "direct")
+                            })
+                            .cloned()
+                            .collect();
+                        ok(json!({ "items": items }))
+                    })
                 },
             );
 
@@ -822,7 +916,7 @@ impl FakeWebex {
                             tokio::spawn(
                                 async move { f2.deliver_meeting_created(&host, &m2).await },
                             );
-                            ok(m)
+                            f.after_applied("POST /meetings", ok(m))
                         }
                         None => r,
                     }
@@ -837,10 +931,30 @@ impl FakeWebex {
                 |auth: Option<String>, q: HashMap<String, String>, f: FakeWebex| {
                     f.authed(auth, "GET /meetings", |s, p| {
                         let tag = q.get("integrationTag");
+                        // The spec's window (meetingSeries): `from` defaults to now (or `to`
+                        // minus 7 days), `to` to `from` plus 7 days.
+                        let parse =
+                            |k: &str| q.get(k).and_then(|v| v.parse::<jiff::Timestamp>().ok());
+                        let week = jiff::SignedDuration::from_hours(24 * 7);
+                        let (from, to) = match (parse("from"), parse("to")) {
+                            (Some(f), Some(t)) => (f, t),
+                            (Some(f), None) => (f, f + week),
+                            (None, Some(t)) => (t - week, t),
+                            (None, None) => {
+                                let now = jiff::Timestamp::now();
+                                (now, now + week)
+                            }
+                        };
                         let items: Vec<Value> = s
                             .meetings
                             .values()
                             .filter(|m| m["hostUserId"] == p.id.as_str())
+                            .filter(|m| {
+                                m["start"]
+                                    .as_str()
+                                    .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+                                    .is_some_and(|start| start >= from && start < to)
+                            })
                             .filter(|m| {
                                 tag.is_none_or(|t| {
                                     m["integrationTags"]
@@ -878,7 +992,7 @@ impl FakeWebex {
             .and(with.clone())
             .map(|auth: Option<String>, body: Option<Value>, f: FakeWebex| {
                 let id = webex_id("WEBHOOK", &f.next_uuid());
-                f.authed(auth, "POST /webhooks", |s, owner| {
+                let r = f.authed(auth, "POST /webhooks", |s, owner| {
                     let Some(body) = body else {
                         return error(StatusCode::BAD_REQUEST, "Malformed JSON");
                     };
@@ -899,7 +1013,11 @@ impl FakeWebex {
                         },
                     );
                     ok(hook)
-                })
+                });
+                if r.status().is_success() {
+                    return f.after_applied("POST /webhooks", r);
+                }
+                r
             });
         let list_webhooks = warp::path!("v1" / "webhooks")
             .and(warp::get())
@@ -962,7 +1080,11 @@ impl FakeWebex {
             });
 
         people_me
+            .or(direct_messages)
+            .unify()
             .or(get_message)
+            .unify()
+            .or(list_messages)
             .unify()
             .or(post_message)
             .unify()
@@ -1286,6 +1408,20 @@ fn validate_meeting(body: &Value) -> Result<(), String> {
         return Err("at most 3 integrationTags".into());
     }
     Ok(())
+}
+
+/// A response that starts and then breaks the connection.
+fn dropped_connection() -> Response {
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = vec![
+        Ok(bytes::Bytes::from_static(b"{\"id\":")),
+        Err(std::io::Error::other("connection dropped by the fake")),
+    ];
+    let mut r = warp::reply::stream(futures_util::stream::iter(chunks)).into_response();
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    r.headers_mut()
+        .insert("content-length", "512".parse().unwrap());
+    r
 }
 
 pub fn ok(v: Value) -> Response {
