@@ -475,3 +475,34 @@ async fn an_applied_webhook_create_with_a_lost_answer_makes_one_webhook() {
         .unwrap();
     assert_eq!(grant.webhook_id.as_deref(), hooks[0].body["id"].as_str());
 }
+
+/// A task the person deleted does not come back when the meeting's `created` webhook
+/// arrives afterwards (Webex delivers it late).
+async fn a_deleted_meeting_task_does_not_come_back(b: Backend) {
+    let app = spawn_app(b).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    app.connect(&alice).await;
+    app.fake.hold_meetings();
+    let r = app.ask(&alice, &room, "meeting Team Standup").await;
+    assert!(r.contains("task **#1**"), "{r}");
+    let r = app.ask(&alice, &room, "delete 1").await;
+    assert!(r.contains("Deleted task **#1**"), "{r}");
+    app.fake.release_meetings().await;
+    assert_eq!(app.fake.deliveries().len(), 1, "the webhook was delivered");
+    assert_eq!(app.fake.deliveries()[0].status, 200);
+    quiet(&app).await;
+    assert!(open_titles(&app, &alice.id).await.is_empty());
+    let r = app.ask(&alice, &room, "task next").await;
+    assert!(r.contains("**#2** next"), "numbers are never reused: {r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_meeting_task_does_not_come_back_on_sqlite() {
+    a_deleted_meeting_task_does_not_come_back(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_meeting_task_does_not_come_back_on_postgres() {
+    a_deleted_meeting_task_does_not_come_back(Backend::Postgres).await;
+}

@@ -36,6 +36,7 @@ contract!(
     titles_round_trip_unicode_and_full_length,
     the_same_key_replays_the_first_outcome,
     a_meeting_is_linked_to_one_task_only,
+    a_deleted_meeting_task_stays_deleted,
     concurrent_creates_get_distinct_numbers,
     enqueue_deduplicates_on_resource_event_and_data_id,
     claims_go_oldest_first_and_one_per_person_at_a_time,
@@ -264,6 +265,41 @@ async fn a_meeting_is_linked_to_one_task_only(b: Backend) {
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(db.list_open(p).await.unwrap().len(), 1);
+}
+
+async fn a_deleted_meeting_task_stays_deleted(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::from("p");
+    let op = TaskOp::Create {
+        title: TaskTitle::parse("Standup").unwrap(),
+        meeting: Some(MeetingLink {
+            meeting_id: "m-deleted".into(),
+            web_link: "https://example.webex.com/meet/d".into(),
+            start: None,
+        }),
+    };
+    db.apply(p.clone(), op.clone(), None, t0()).await.unwrap();
+    let deleted = db
+        .apply(p.clone(), TaskOp::Delete(n(1)), None, t0())
+        .await
+        .unwrap();
+    assert!(matches!(deleted, TaskOutcome::Deleted(_)));
+    assert!(
+        db.find_by_meeting(p.clone(), "m-deleted".into())
+            .await
+            .unwrap()
+            .is_some(),
+        "the meeting is still known as handled"
+    );
+    let again = db.apply(p.clone(), op, None, t0()).await.unwrap();
+    assert!(matches!(again, TaskOutcome::AlreadyLinked(_)), "{again:?}");
+    assert!(db.list_open(p.clone()).await.unwrap().is_empty());
+    let done = db
+        .apply(p.clone(), TaskOp::Complete(n(1)), None, t0())
+        .await
+        .unwrap();
+    assert_eq!(done, TaskOutcome::NotFound(n(1)), "a deleted task is gone");
 }
 
 async fn concurrent_creates_get_distinct_numbers(b: Backend) {

@@ -19,6 +19,7 @@ diesel::table! {
         meeting_id -> Nullable<Text>,
         meeting_link -> Nullable<Text>,
         meeting_start -> Nullable<BigInt>,
+        deleted_at -> Nullable<BigInt>,
     }
 }
 

@@ -68,6 +68,7 @@ fn load_task(
     tasks::table
         .filter(tasks::owner.eq(owner))
         .filter(tasks::number.eq(number.get() as i32))
+        .filter(tasks::deleted_at.is_null())
         .select(TaskRow::as_select())
         .first(conn)
         .optional()?
@@ -75,6 +76,8 @@ fn load_task(
         .transpose()
 }
 
+/// The task filed for a meeting, deleted ones included: a meeting whose task the person
+/// deleted is handled, and must not be filed again.
 fn task_for_meeting(
     conn: &mut DbConnection,
     owner: &str,
@@ -156,11 +159,13 @@ fn apply_op(
         TaskOp::Delete(n) => match load_task(conn, owner, n)? {
             None => Ok(TaskOutcome::NotFound(n)),
             Some(t) => {
-                diesel::delete(
+                // A tombstone: the number stays taken, the meeting stays handled.
+                diesel::update(
                     tasks::table
                         .filter(tasks::owner.eq(owner))
                         .filter(tasks::number.eq(n.get() as i32)),
                 )
+                .set(tasks::deleted_at.eq(Some(millis(at))))
                 .execute(conn)?;
                 Ok(TaskOutcome::Deleted(t))
             }
@@ -239,6 +244,7 @@ impl TaskRepository for Db {
             tasks::table
                 .filter(tasks::owner.eq(owner.as_str()))
                 .filter(tasks::done.eq(0i16))
+                .filter(tasks::deleted_at.is_null())
                 .order(tasks::number.asc())
                 .select(TaskRow::as_select())
                 .load(conn)?

@@ -68,7 +68,7 @@ impl Raw {
     /// The plan of the `list` query (the statement `list_open` sends).
     fn plan(&mut self) -> anyhow::Result<Vec<String>> {
         let q = "SELECT number, title, done, created_at, meeting_id, meeting_link, meeting_start \
-                 FROM tasks WHERE owner = 'scale-me' AND done = 0 ORDER BY number";
+                 FROM tasks WHERE owner = 'scale-me' AND done = 0 AND deleted_at IS NULL ORDER BY number";
         Ok(match self {
             Raw::Pg(c) => diesel::sql_query(format!("EXPLAIN {q}"))
                 .load::<PgPlanLine>(c)?

@@ -108,6 +108,8 @@ struct State {
     after_apply: HashMap<&'static str, Vec<AfterApply>>,
     /// Messages in insertion order (for the list endpoints), by id.
     message_order: Vec<String>,
+    /// While set, `meetings`/`created` deliveries wait here (Webex delivering late).
+    held_meetings: Option<Vec<(Person, Value)>>,
 }
 
 /// How a create that Webex applied is answered: the caller cannot tell that it was applied.
@@ -227,6 +229,7 @@ impl FakeWebex {
             injected: HashMap::new(),
             after_apply: HashMap::new(),
             message_order: Vec::new(),
+            held_meetings: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let fake = Self {
@@ -632,8 +635,25 @@ impl FakeWebex {
         m
     }
 
+    /// From now on `meetings`/`created` deliveries wait until [`FakeWebex::release_meetings`].
+    pub fn hold_meetings(&self) {
+        self.state.lock().unwrap().held_meetings = Some(Vec::new());
+    }
+
+    /// Sends the held `meetings`/`created` deliveries, and stops holding.
+    pub async fn release_meetings(&self) {
+        let held = self.state.lock().unwrap().held_meetings.take();
+        for (host, m) in held.unwrap_or_default() {
+            self.deliver_meeting_created(&host, &m).await;
+        }
+    }
+
     /// Calls `host`'s active `meetings`/`created` webhooks, signed with their secrets.
     async fn deliver_meeting_created(&self, host: &Person, meeting: &Value) {
+        if let Some(held) = self.state.lock().unwrap().held_meetings.as_mut() {
+            held.push((host.clone(), meeting.clone()));
+            return;
+        }
         let hooks: Vec<(String, Value)> = {
             let s = self.state.lock().unwrap();
             s.webhooks
