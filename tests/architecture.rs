@@ -86,3 +86,32 @@ fn ports_and_app_do_not_name_adapters_or_their_crates() {
         );
     }
 }
+
+/// Every reply is worded in `domain/reply.rs`, where user text goes through the one escaping
+/// function: no other file builds a reply from text of its own.
+#[test]
+fn replies_are_built_only_where_user_text_is_escaped() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for file in rust_files(&root) {
+        if file.ends_with("domain/reply.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            if code.contains("Reply::new(") || code.contains("Reply {") && code.contains("markdown")
+            {
+                found.push(format!("{}:{}: {code}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "replies built outside domain/reply.rs:\n{}",
+        found.join("\n")
+    );
+}

@@ -1,8 +1,11 @@
 //! Chat commands: read the message, strip the bot's mention, parse, act, reply.
 
-use crate::domain::mention::strip_bot_mention;
+use crate::domain::mention::{mentions_bot, strip_bot_mention};
+use crate::domain::reply::Audience;
 use crate::domain::{Command, PersonId, Reply, TaskOp, reply};
-use crate::ports::{Destination, IdempotencyKey, InboxItem, Pacing, WebexError, WebexEvent};
+use crate::ports::{
+    Destination, IdempotencyKey, InboxItem, Pacing, RoomType, WebexError, WebexEvent,
+};
 
 use super::{App, AppError, ProcessError};
 
@@ -41,6 +44,22 @@ impl App {
                 if message.person_id == bot.id {
                     return Ok(());
                 }
+                let group = message.room_type == Some(RoomType::Group);
+                if group
+                    && !mentions_bot(
+                        message.mentioned_people.iter().map(|p| p.as_str()),
+                        message.html.as_deref(),
+                        bot.id.as_str(),
+                    )
+                {
+                    tracing::info!("group message that does not mention the bot; ignored");
+                    return Ok(());
+                }
+                let audience = if group {
+                    Audience::Shared
+                } else {
+                    Audience::Private
+                };
                 let text =
                     strip_bot_mention(&message.text, message.html.as_deref(), bot.id.as_str());
                 let to = Destination::Room(message.room_id);
@@ -54,7 +73,7 @@ impl App {
                 }
                 let key = IdempotencyKey::new(format!("inbox:{}", item.id.0));
                 let (reply, label) = self
-                    .execute_labeled(&message.person_id, &text, Some(key))
+                    .execute_labeled(&message.person_id, &text, Some(key), audience)
                     .await?;
                 self.messaging.send(to, self.paced(item, reply)).await?;
                 self.metrics.command(label, started.elapsed().as_secs_f64());
@@ -96,7 +115,10 @@ impl App {
         text: &str,
         key: Option<IdempotencyKey>,
     ) -> Result<Reply, AppError> {
-        Ok(self.execute_labeled(person, text, key).await?.0)
+        Ok(self
+            .execute_labeled(person, text, key, Audience::Private)
+            .await?
+            .0)
     }
 
     /// [`App::execute`], with the command's label for metrics.
@@ -105,13 +127,17 @@ impl App {
         person: &PersonId,
         text: &str,
         key: Option<IdempotencyKey>,
+        audience: Audience,
     ) -> Result<(Reply, &'static str), AppError> {
         let command = match Command::parse(text) {
             Ok(c) => c,
             Err(e) => return Ok((reply::parse_error(&e), "invalid")),
         };
         let label = command.label();
-        Ok((self.run_command(person, command, key).await?, label))
+        Ok((
+            self.run_command(person, command, key, audience).await?,
+            label,
+        ))
     }
 
     async fn run_command(
@@ -119,6 +145,7 @@ impl App {
         person: &PersonId,
         command: Command,
         key: Option<IdempotencyKey>,
+        audience: Audience,
     ) -> Result<Reply, AppError> {
         let now = self.clock.now();
         let connect_url = self.settings.connect_url();
@@ -130,7 +157,7 @@ impl App {
             }
             Command::Status => {
                 return Ok(match self.tokens.load(person.clone()).await? {
-                    Some(g) => reply::status(&g, &connect_url),
+                    Some(g) => reply::status(&g, &connect_url, audience),
                     None => reply::status_not_connected(&connect_url),
                 });
             }

@@ -5,6 +5,25 @@
 //! every character that could start markup is escaped: `<`, `>` and `&` as HTML entities
 //! (which no mention parser reads as `<@`), the Markdown punctuation with a backslash.
 
+/// Bidirectional embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069):
+/// invisible, and able to make a title or a reply read differently from what it is
+/// ("Trojan Source"). Stripped from titles and from every echoed text.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` without bidirectional controls.
+pub fn strip_bidi_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(is_bidi_control) {
+        text.chars()
+            .filter(|c| !is_bidi_control(*c))
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 /// Escapes `text` for use inside a line of Markdown. Line breaks become spaces so that a
 /// title can never start a heading, a list or a quote of its own.
 pub fn escape_inline(text: &str) -> String {
@@ -20,7 +39,7 @@ pub fn escape_inline(text: &str) -> String {
             }
             '\r' => {}
             '\n' | '\t' => out.push(' '),
-            c if c.is_control() => {}
+            c if c.is_control() || is_bidi_control(c) => {}
             c => out.push(c),
         }
     }
@@ -53,6 +72,18 @@ mod tests {
     fn line_breaks_and_controls_do_not_break_the_layout() {
         assert_eq!(escape_inline("one\r\ntwo\tthree"), "one two three");
         assert_eq!(escape_inline("bell\u{7}"), "bell");
+    }
+
+    #[test]
+    fn bidi_controls_are_stripped() {
+        let sneaky =
+            "Pay \u{202E}lla\u{202C} \u{2066}x\u{2069} \u{202A}\u{202B}\u{202D}\u{2067}\u{2068}";
+        assert_eq!(escape_inline(sneaky), "Pay lla x ");
+        assert_eq!(strip_bidi_controls(sneaky), "Pay lla x ");
+        assert!(matches!(
+            strip_bidi_controls("שלום hello"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

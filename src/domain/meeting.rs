@@ -19,7 +19,8 @@ impl MeetingTitle {
     pub const MAX_CHARS: usize = 128;
 
     pub fn parse(raw: &str) -> Result<Self, MeetingError> {
-        let t = raw.trim();
+        let cleaned = super::markdown::strip_bidi_controls(raw);
+        let t = cleaned.trim();
         if t.is_empty() {
             return Err(MeetingError::NoTitle);
         }

@@ -25,6 +25,24 @@ pub fn strip_bot_mention(text: &str, html: Option<&str>, bot_person_id: &str) ->
     out.trim().to_owned()
 }
 
+/// Whether a message @mentions the bot: in `mentionedPeople`, or as a mention in its
+/// `html`. In a group space a message that does not is not for the bot, whatever a delivery
+/// claims.
+pub fn mentions_bot<'a>(
+    mentioned_people: impl IntoIterator<Item = &'a str>,
+    html: Option<&str>,
+    bot_person_id: &str,
+) -> bool {
+    mentioned_people
+        .into_iter()
+        .any(|p| same_person(p, bot_person_id))
+        || html.is_some_and(|h| {
+            spark_mentions(h)
+                .iter()
+                .any(|(id, _)| same_person(id, bot_person_id))
+        })
+}
+
 /// Every person mention in `html`: (data-object-id, displayed text).
 fn spark_mentions(html: &str) -> Vec<(String, String)> {
     let mut found = Vec::new();

@@ -253,8 +253,19 @@ pub fn meeting_refused(status: u16, message: &str) -> Reply {
     ))
 }
 
-pub fn status(grant: &Grant, connect_url: &str) -> Reply {
-    let who = match &grant.email {
+/// Who reads a reply: only the person (a 1:1 space, the console), or a group space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Private,
+    Shared,
+}
+
+pub fn status(grant: &Grant, connect_url: &str, audience: Audience) -> Reply {
+    let who = match grant
+        .email
+        .as_ref()
+        .filter(|_| audience == Audience::Private)
+    {
         Some(e) => format!(
             "**{}** ({})",
             escape_inline(&grant.display_name),

@@ -72,7 +72,8 @@ impl TaskTitle {
     pub const MAX_CHARS: usize = 500;
 
     pub fn parse(raw: &str) -> Result<Self, TaskTitleError> {
-        let t = raw.trim();
+        let cleaned = super::markdown::strip_bidi_controls(raw);
+        let t = cleaned.trim();
         if t.is_empty() {
             return Err(TaskTitleError::Empty);
         }
@@ -198,6 +199,20 @@ mod tests {
         assert_eq!(
             TaskTitle::parse(&long),
             Err(TaskTitleError::TooLong { max: 500, got: 501 })
+        );
+    }
+
+    #[test]
+    fn titles_lose_bidi_controls() {
+        assert_eq!(
+            TaskTitle::parse("\u{202E}Pay rent\u{202C}")
+                .unwrap()
+                .as_str(),
+            "Pay rent"
+        );
+        assert_eq!(
+            TaskTitle::parse("\u{2066} \u{2069}"),
+            Err(TaskTitleError::Empty)
         );
     }
 

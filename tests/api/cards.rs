@@ -196,3 +196,27 @@ async fn the_bot_greets_a_space_it_is_added_to_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.fake.sent_count(), 1);
 }
+
+/// A crafted submission's inputs come back escaped: no working `<@all>`, no link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crafted_card_submission_cannot_post_a_mention_or_a_link() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let p = app.fake.add_person("Mallory");
+    let room = app.fake.new_room_id();
+    let r = press(
+        &app,
+        &p,
+        &room,
+        "m-card",
+        serde_json::json!({
+            "action": "<@all> [win](https://evil.example) \u{202E}x",
+            "task": "1",
+            "owner": p.id,
+        }),
+    )
+    .await;
+    assert!(r.starts_with("I could not use that card"), "{r}");
+    assert!(!r.contains("<@"), "{r}");
+    assert!(!r.contains("[win]("), "the link is escaped: {r}");
+    assert!(!r.contains('\u{202E}'), "{r}");
+}

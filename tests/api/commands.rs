@@ -294,3 +294,39 @@ async fn a_reply_webex_stored_but_whose_answer_was_lost_is_not_sent_twice() {
         .count();
     assert_eq!(posts, 2);
 }
+
+/// In a group space: a message that does not mention the bot is ignored whatever the
+/// delivery says, and `status` does not post the person's email.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_group_space_unmentioned_messages_are_ignored_and_status_hides_the_email() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let p = app.fake.add_person("Gina");
+    let room = app.fake.new_room_id();
+    let id = app
+        .fake
+        .user_says(&p, &room, "task sneaky", Some("<p>task sneaky</p>"));
+    assert_eq!(app.deliver(&message_created(&id, &room, &p.id)).await, 200);
+    let db = app.db.open().await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            db.stats().await.unwrap().done == 1
+        })
+        .await
+    );
+    assert_eq!(app.fake.sent_count(), 0, "ignored");
+    assert!(
+        db.list_open(PersonId::new(p.id.clone()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    app.connect(&p).await;
+    let html = app.fake.mention_html("Botper", " status");
+    let id = app.fake.user_says(&p, &room, "Botper status", Some(&html));
+    assert_eq!(app.deliver(&message_created(&id, &room, &p.id)).await, 200);
+    let sent = app.fake.wait_for_sent(1, Duration::from_secs(10)).await;
+    let r = sent[0].markdown();
+    assert!(r.contains("You're connected as **Gina**"), "{r}");
+    assert!(!r.contains(&p.email), "no email in a group space: {r}");
+}

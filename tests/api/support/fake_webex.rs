@@ -307,7 +307,9 @@ impl FakeWebex {
         });
         if let Some(h) = html {
             m["html"] = json!(h);
-            m["mentionedPeople"] = json!([self.bot.id]);
+            if h.contains(&format!("data-object-id=\"{}\"", self.bot.id)) {
+                m["mentionedPeople"] = json!([self.bot.id]);
+            }
         }
         let mut s = self.state.lock().unwrap();
         s.messages.insert(id.clone(), m);
