@@ -126,10 +126,6 @@ impl App {
         self
     }
 
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
     /// Charges one command from `person`, arrived at `now`, to their pace.
     pub(crate) fn admit(&self, person: &PersonId, now: jiff::Timestamp) -> Admission {
         let Some(policy) = self.settings.rate_limit else {
