@@ -4,8 +4,8 @@ use std::io::{BufRead, Write};
 
 use anyhow::Context as _;
 
-use crate::app::App;
 use crate::app::webhooks::{BOT_WEBHOOKS, NAME_PREFIX, SyncAction};
+use crate::app::{App, SignInCheck};
 use crate::config::Config;
 use crate::domain::PersonId;
 use crate::domain::grant::AccessToken;
@@ -102,15 +102,7 @@ pub async fn webhooks_sync(config: &Config) -> anyhow::Result<()> {
     for line in &report.lines {
         let what = format!("{}/{}", line.resource, line.event);
         match &line.result {
-            Ok((id, action)) => {
-                let said = match action {
-                    SyncAction::Unchanged => "ok",
-                    SyncAction::Created => "created",
-                    SyncAction::Reactivated => "re-activated",
-                    SyncAction::Updated => "updated (target URL, secret or name)",
-                };
-                println!("{what}: {said} ({id})");
-            }
+            Ok((id, action)) => println!("{what}: {} ({id})", said(*action)),
             Err(e) => {
                 failed = true;
                 println!("{what}: FAILED: {e}");
@@ -129,10 +121,31 @@ pub async fn webhooks_sync(config: &Config) -> anyhow::Result<()> {
             h.id, h.resource, h.event, h.target_url, h.status
         );
     }
+    // Each connected person's meetings webhook, with their own grant: after a secret
+    // rotation this moves them to the new (per-person) secret.
+    for p in app.sync_people_webhooks().await? {
+        let who = format!("meetings/created of {} ({})", p.display_name, p.person);
+        match p.result {
+            Ok((id, action)) => println!("{who}: {} ({id})", said(action)),
+            Err(e) => {
+                failed = true;
+                println!("{who}: FAILED: {e}");
+            }
+        }
+    }
     if failed {
         anyhow::bail!("some webhooks could not be synced");
     }
     Ok(())
+}
+
+fn said(action: SyncAction) -> &'static str {
+    match action {
+        SyncAction::Unchanged => "ok",
+        SyncAction::Created => "created",
+        SyncAction::Reactivated => "re-activated",
+        SyncAction::Updated => "updated (target URL, secret or name)",
+    }
 }
 
 pub async fn webhooks_list(config: &Config) -> anyhow::Result<()> {
@@ -252,10 +265,58 @@ pub async fn doctor(config: &Config) -> anyhow::Result<()> {
                             },
                         );
                     }
+                    for h in hooks.iter().filter(|h| {
+                        h.name.starts_with(NAME_PREFIX)
+                            && !BOT_WEBHOOKS.contains(&(h.resource.as_str(), h.event.as_str()))
+                    }) {
+                        say(
+                            None,
+                            "webhook",
+                            format!(
+                                "{} is named like Botper's but is {}/{}, which Botper does not register (-> {}): delete it if nobody uses it",
+                                h.id, h.resource, h.event, h.target_url
+                            ),
+                        );
+                    }
+                    for h in hooks.iter().filter(|h| {
+                        h.name.starts_with(NAME_PREFIX)
+                            && h.target_url != app.settings().webhook_url()
+                            && BOT_WEBHOOKS.contains(&(h.resource.as_str(), h.event.as_str()))
+                    }) {
+                        say(
+                            None,
+                            "webhook",
+                            format!(
+                                "{} ({}/{}) is named like Botper's but points at {}: another deployment, or an old address of this one",
+                                h.id, h.resource, h.event, h.target_url
+                            ),
+                        );
+                    }
                 }
                 Err(e) => say(Some(false), "webhooks", format!("cannot list them: {e}")),
             }
         }
+    }
+    match app.check_sign_in().await {
+        SignInCheck::Accepted => say(
+            Some(true),
+            "sign-in",
+            "Webex's token endpoint accepts WEBEX_CLIENT_ID and WEBEX_CLIENT_SECRET".into(),
+        ),
+        // Already reported as missing configuration.
+        SignInCheck::NotConfigured(_) => {}
+        SignInCheck::Refused(e) => say(
+            Some(false),
+            "sign-in",
+            format!(
+                "{e}: token refreshes fail for everyone (their grants are kept); copy the client id and secret from the integration's page in the developer portal"
+            ),
+        ),
+        SignInCheck::Unreachable(e) => say(
+            Some(false),
+            "sign-in",
+            format!("cannot reach Webex's token endpoint: {e}"),
+        ),
     }
     if problems > 0 {
         anyhow::bail!("{problems} problem(s) found");

@@ -222,6 +222,21 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
                     }
                     Err(e) => tracing::warn!(error = %e, "webhook sync failed"),
                 }
+                match sync_app.sync_people_webhooks().await {
+                    Ok(people) => {
+                        for p in people {
+                            match p.result {
+                                Ok((id, action)) => {
+                                    tracing::info!(person = %p.person, webhook = %id, ?action, "meetings webhook synced")
+                                }
+                                Err(e) => {
+                                    tracing::warn!(person = %p.person, error = %e, "meetings webhook sync failed")
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "meetings webhook sync failed"),
+                }
             });
         }
         let options = tuning.worker.unwrap_or_else(|| WorkerOptions {

@@ -3,8 +3,9 @@
 //! a space says hello.
 
 use crate::domain::card::{CardVerb, parse_submission};
+use crate::domain::reply::Audience;
 use crate::domain::{PersonId, RoomId, TaskOp, reply};
-use crate::ports::{Destination, IdempotencyKey, InboxItem, Pacing, WebexError};
+use crate::ports::{Destination, IdempotencyKey, InboxItem, Pacing, RoomType, WebexError};
 
 use super::{App, ProcessError};
 
@@ -79,6 +80,7 @@ impl App {
         &self,
         room_id: &RoomId,
         person_id: &PersonId,
+        room_type: Option<RoomType>,
     ) -> Result<(), ProcessError> {
         let bot = self.bot_identity().await?.clone();
         if bot.id != *person_id {
@@ -88,7 +90,13 @@ impl App {
         self.messaging
             .send(
                 Destination::Room(room_id.clone()),
-                reply::greeting(&bot.display_name),
+                reply::greeting(
+                    &bot.display_name,
+                    room_type.map(|t| match t {
+                        RoomType::Direct => Audience::Private,
+                        RoomType::Group => Audience::Shared,
+                    }),
+                ),
             )
             .await?;
         Ok(())
@@ -215,15 +223,33 @@ mod tests {
         m.messaging
             .expect_send()
             .withf(|to, r| {
-                *to == Destination::Room("r9".into()) && r.markdown.contains("Hi, I'm **Botper**")
+                *to == Destination::Room("r9".into())
+                    && r.markdown.contains("Hi, I'm **Botper**")
+                    && r.markdown.contains("@mention me")
             })
             .times(1)
             .returning(|_, _| Ok("sent".into()));
         let app = m.app();
-        app.on_membership_created(&"r9".into(), &BOT_ID.into())
+        app.on_membership_created(&"r9".into(), &BOT_ID.into(), Some(RoomType::Group))
             .await
             .unwrap();
-        app.on_membership_created(&"r9".into(), &"someone".into())
+        app.on_membership_created(&"r9".into(), &"someone".into(), Some(RoomType::Group))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn in_a_one_to_one_space_the_greeting_does_not_ask_for_a_mention() {
+        let mut m = Mocks::new();
+        m.messaging
+            .expect_send()
+            .withf(|_, r| {
+                r.markdown.contains("Just type a command here") && !r.markdown.contains("@mention")
+            })
+            .times(1)
+            .returning(|_, _| Ok("sent".into()));
+        m.app()
+            .on_membership_created(&"r1".into(), &BOT_ID.into(), Some(RoomType::Direct))
             .await
             .unwrap();
     }

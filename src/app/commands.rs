@@ -1,10 +1,10 @@
 //! Chat commands: read the message, strip the bot's mention, parse, act, reply.
 
 use crate::domain::mention::{mentions_bot, strip_bot_mention};
-use crate::domain::reply::Audience;
+use crate::domain::reply::{Audience, MeetingsFollowed};
 use crate::domain::{Command, PersonId, Reply, TaskOp, reply};
 use crate::ports::{
-    Destination, IdempotencyKey, InboxItem, Pacing, RoomType, WebexError, WebexEvent,
+    Destination, IdempotencyKey, InboxItem, Pacing, RoomType, StoreError, WebexError, WebexEvent,
 };
 
 use super::{App, AppError, ProcessError};
@@ -88,8 +88,14 @@ impl App {
                 ..
             } => self.on_card_action(item, action_id, person_id).await,
             WebexEvent::MembershipCreated {
-                room_id, person_id, ..
-            } => self.on_membership_created(room_id, person_id).await,
+                room_id,
+                person_id,
+                room_type,
+                ..
+            } => {
+                self.on_membership_created(room_id, person_id, *room_type)
+                    .await
+            }
         }
     }
 
@@ -156,9 +162,19 @@ impl App {
                 return Ok(result.reply(&connect_url));
             }
             Command::Status => {
-                return Ok(match self.tokens.load(person.clone()).await? {
-                    Some(g) => reply::status(&g, &connect_url, audience),
-                    None => reply::status_not_connected(&connect_url),
+                return Ok(match self.tokens.load(person.clone()).await {
+                    Ok(Some(g)) => {
+                        let followed = if g.is_connected() {
+                            self.meetings_followed(person, g.webhook_id.as_deref())
+                                .await
+                        } else {
+                            MeetingsFollowed::Unknown
+                        };
+                        reply::status(&g, &connect_url, audience, &followed)
+                    }
+                    Ok(None) => reply::status_not_connected(&connect_url),
+                    Err(StoreError::Sealed) => reply::status_unreadable(&connect_url),
+                    Err(e) => return Err(e.into()),
                 });
             }
             Command::Connect => return Ok(reply::connect(&connect_url)),

@@ -21,6 +21,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(_) => AppError::Unavailable("the database"),
+            StoreError::Sealed => AppError::Unexpected(StoreError::Sealed.into()),
             StoreError::Unexpected(e) => AppError::Unexpected(e),
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::domain::PersonId;
 use crate::domain::grant::{AccessToken, Grant};
-use crate::ports::{OAuthError, RefreshClaim, WebexError};
+use crate::ports::{OAuthError, RefreshClaim, StoreError, WebexError};
 
 use super::{App, AppError};
 
@@ -24,6 +24,13 @@ pub enum GrantState {
     NotConnected,
     /// There is a grant, but Webex refuses it: the person must connect again.
     Reconnect(String),
+    /// The stored tokens cannot be decrypted with the configured key (it changed or was
+    /// lost): the person must renew the connection.
+    Unreadable,
+    /// Webex's token endpoint refused the refresh for a reason that is not the grant's
+    /// (`invalid_client`: the integration's id or secret): the grant is kept, the person
+    /// is told to try later, the operator sees it in the log and in `doctor`.
+    SignInUnavailable(String),
     Ready(Grant),
 }
 
@@ -31,7 +38,22 @@ pub enum GrantState {
 pub(crate) enum UserCall<T> {
     NotConnected,
     Reconnect(String),
+    Unreadable,
+    SignInUnavailable(String),
     Done(Result<T, WebexError>),
+}
+
+impl<T> UserCall<T> {
+    /// The grant to call with, or why the call cannot run.
+    fn from_state(state: GrantState) -> Result<Grant, Self> {
+        match state {
+            GrantState::NotConnected => Err(Self::NotConnected),
+            GrantState::Reconnect(r) => Err(Self::Reconnect(r)),
+            GrantState::Unreadable => Err(Self::Unreadable),
+            GrantState::SignInUnavailable(w) => Err(Self::SignInUnavailable(w)),
+            GrantState::Ready(g) => Ok(g),
+        }
+    }
 }
 
 impl App {
@@ -40,8 +62,14 @@ impl App {
     /// # Errors
     /// Store failures, and refresh failures worth retrying.
     pub async fn fresh_grant(&self, person: &PersonId) -> Result<GrantState, AppError> {
-        let Some(grant) = self.tokens.load(person.clone()).await? else {
-            return Ok(GrantState::NotConnected);
+        let grant = match self.tokens.load(person.clone()).await {
+            Ok(Some(g)) => g,
+            Ok(None) => return Ok(GrantState::NotConnected),
+            Err(StoreError::Sealed) => {
+                tracing::warn!(person = %person, "the stored grant cannot be decrypted (BOTPER_TOKEN_KEY changed?); the person must renew it");
+                return Ok(GrantState::Unreadable);
+            }
+            Err(e) => return Err(e.into()),
         };
         if let Some(reason) = grant.disconnected {
             return Ok(GrantState::Reconnect(reason));
@@ -59,7 +87,7 @@ impl App {
         let started = tokio::time::Instant::now();
         loop {
             let now = self.clock.now();
-            let claim = self
+            let claim = match self
                 .tokens
                 .try_begin_refresh(
                     person.clone(),
@@ -67,7 +95,12 @@ impl App {
                     REFRESH_LEASE,
                     now,
                 )
-                .await?;
+                .await
+            {
+                Ok(c) => c,
+                Err(StoreError::Sealed) => return Ok(GrantState::Unreadable),
+                Err(e) => return Err(e.into()),
+            };
             let grant = match claim {
                 RefreshClaim::Missing => return Ok(GrantState::NotConnected),
                 RefreshClaim::Busy => {
@@ -75,7 +108,11 @@ impl App {
                         return Err(AppError::Unavailable("the token refresh"));
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    if let Some(g) = self.tokens.load(person.clone()).await? {
+                    let latest = match self.tokens.load(person.clone()).await {
+                        Err(StoreError::Sealed) => return Ok(GrantState::Unreadable),
+                        other => other?,
+                    };
+                    if let Some(g) = latest {
                         if let Some(reason) = g.disconnected {
                             return Ok(GrantState::Reconnect(reason));
                         }
@@ -139,17 +176,19 @@ impl App {
                 self.disconnect_grant(person, &format!("Webex refused the refresh token: {why}"))
                     .await
             }
-            Err(e) => {
+            Err(e) if e.is_transient() => {
                 release().await?;
-                tracing::warn!(person = %person, error = %e, "token refresh failed");
+                tracing::warn!(person = %person, error = %e, "token refresh failed; will retry");
                 self.metrics.token_refresh("failed");
-                if e.is_transient() {
-                    Err(AppError::Unavailable("Webex (token refresh)"))
-                } else {
-                    Err(AppError::Unexpected(anyhow::anyhow!(
-                        "token refresh failed: {e}"
-                    )))
-                }
+                Err(AppError::Unavailable("Webex (token refresh)"))
+            }
+            Err(e) => {
+                // Not the grant's fault (`invalid_client`, a misconfigured integration): the
+                // grant stays, the operator must act.
+                release().await?;
+                tracing::error!(person = %person, error = %e, "Webex refused the token refresh for a reason that is not the person's grant; check WEBEX_CLIENT_ID / WEBEX_CLIENT_SECRET (`botper doctor`)");
+                self.metrics.token_refresh("sign_in_refused");
+                Ok(GrantState::SignInUnavailable(e.to_string()))
             }
         }
     }
@@ -185,10 +224,9 @@ impl App {
         F: Fn(AccessToken) -> Fut,
         Fut: Future<Output = Result<T, WebexError>>,
     {
-        match self.fresh_grant(person).await? {
-            GrantState::NotConnected => Ok(UserCall::NotConnected),
-            GrantState::Reconnect(r) => Ok(UserCall::Reconnect(r)),
-            GrantState::Ready(g) => self.call_with_grant(g, call).await,
+        match UserCall::from_state(self.fresh_grant(person).await?) {
+            Ok(g) => self.call_with_grant(g, call).await,
+            Err(not_run) => Ok(not_run),
         }
     }
 
@@ -211,10 +249,9 @@ impl App {
             other => return Ok(UserCall::Done(other)),
         }
         tracing::info!(person = %person, "Webex refused the access token; refreshing once");
-        let grant = match self.refresh_grant(person, grant.version).await? {
-            GrantState::NotConnected => return Ok(UserCall::NotConnected),
-            GrantState::Reconnect(r) => return Ok(UserCall::Reconnect(r)),
-            GrantState::Ready(g) => g,
+        let grant = match UserCall::from_state(self.refresh_grant(person, grant.version).await?) {
+            Ok(g) => g,
+            Err(not_run) => return Ok(not_run),
         };
         match call(grant.tokens.access_token.clone()).await {
             Err(WebexError::Unauthorized) => {
@@ -339,6 +376,46 @@ mod tests {
         m.tokens.expect_mark_disconnected().never();
         let e = m.app().fresh_grant(&"p".into()).await.unwrap_err();
         assert!(matches!(e, AppError::Unavailable(_)));
+    }
+
+    #[tokio::test]
+    async fn a_refusal_of_the_integration_keeps_the_grant_and_says_sign_in_is_unavailable() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "acc-1", -10, 1))));
+        m.tokens
+            .expect_try_begin_refresh()
+            .returning(|_, _, _, _| Ok(RefreshClaim::Claimed(grant("p", "acc-1", -10, 1))));
+        m.oauth.expect_refresh().times(1).returning(|_, _| {
+            Err(OAuthError::Rejected {
+                status: 400,
+                error: Some("invalid_client".into()),
+                message: "invalid_client: Client authentication failed".into(),
+            })
+        });
+        m.tokens
+            .expect_finish_refresh()
+            .with(always(), always(), eq(None))
+            .times(1)
+            .returning(|_, _, _| Ok(None));
+        m.tokens.expect_mark_disconnected().never();
+        let s = m.app().fresh_grant(&"p".into()).await.unwrap();
+        assert!(
+            matches!(&s, GrantState::SignInUnavailable(w) if w.contains("invalid_client")),
+            "{s:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_undecryptable_grant_is_unreadable_not_an_error() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Err(StoreError::Sealed));
+        m.oauth.expect_refresh().never();
+        let s = m.app().fresh_grant(&"p".into()).await.unwrap();
+        assert_eq!(s, GrantState::Unreadable);
     }
 
     #[tokio::test]

@@ -26,6 +26,10 @@ pub enum MeetingResult {
     },
     NotConnected,
     Reconnect(String),
+    /// The stored grant cannot be decrypted: the person must renew it.
+    Unreadable,
+    /// Webex's sign-in service refused the integration; nothing was created.
+    SignInUnavailable,
     /// Webex refused the meeting; `message` is its own words.
     Refused {
         status: u16,
@@ -50,6 +54,8 @@ impl MeetingResult {
             ),
             Self::NotConnected => reply::not_connected(connect_url),
             Self::Reconnect(_) => reply::reconnect(connect_url),
+            Self::Unreadable => reply::renew_connection(connect_url),
+            Self::SignInUnavailable => reply::sign_in_unavailable(),
             Self::Refused { status, message } => reply::meeting_refused(*status, message),
             Self::Invalid(e) => reply::parse_error(&crate::domain::ParseError::Meeting(e.clone())),
         }
@@ -59,6 +65,9 @@ impl MeetingResult {
 /// How many times Botper asks for a meeting whose webhook arrived before its REST data
 /// (with the default 15 s step: for about 9 minutes).
 const LAG_MAX_ATTEMPTS: u32 = 8;
+
+/// How long a meeting event waits when Webex's sign-in service refuses the integration.
+const SIGN_IN_RETRY: std::time::Duration = std::time::Duration::from_secs(300);
 
 fn zone(name: Option<&str>) -> TimeZone {
     name.and_then(|n| TimeZone::get(n).ok())
@@ -93,6 +102,10 @@ impl App {
         let grant = match self.fresh_grant(person).await? {
             super::GrantState::NotConnected => return Ok(MeetingResult::NotConnected),
             super::GrantState::Reconnect(r) => return Ok(MeetingResult::Reconnect(r)),
+            super::GrantState::Unreadable => return Ok(MeetingResult::Unreadable),
+            super::GrantState::SignInUnavailable(_) => {
+                return Ok(MeetingResult::SignInUnavailable);
+            }
             super::GrantState::Ready(g) => g,
         };
         let tz = zone(grant.timezone.as_deref());
@@ -150,6 +163,8 @@ impl App {
         let meeting = match call {
             UserCall::NotConnected => return Ok(MeetingResult::NotConnected),
             UserCall::Reconnect(r) => return Ok(MeetingResult::Reconnect(r)),
+            UserCall::Unreadable => return Ok(MeetingResult::Unreadable),
+            UserCall::SignInUnavailable(_) => return Ok(MeetingResult::SignInUnavailable),
             UserCall::Done(Ok(m)) => m,
             UserCall::Done(Err(WebexError::Rejected {
                 status, message, ..
@@ -196,9 +211,18 @@ impl App {
             .with_user_token(owner, |token| self.meetings.get(token, id.clone()))
             .await?;
         let meeting = match call {
-            UserCall::NotConnected | UserCall::Reconnect(_) => {
+            UserCall::NotConnected | UserCall::Reconnect(_) | UserCall::Unreadable => {
                 tracing::info!(person = %owner, "meeting event for a person without a usable grant; ignored");
                 return Ok(());
+            }
+            UserCall::SignInUnavailable(why) => {
+                // The grant is fine; the integration is not. Keep the event until the
+                // operator fixes it (then a dead letter, which `inbox retry` brings back).
+                return Err(ProcessError {
+                    message: format!("cannot refresh the owner's token: {why}"),
+                    transient: true,
+                    retry_after: Some(SIGN_IN_RETRY),
+                });
             }
             UserCall::Done(Ok(m)) => m,
             UserCall::Done(Err(WebexError::NotFound)) if item.attempts < LAG_MAX_ATTEMPTS => {

@@ -24,7 +24,7 @@ pub use error::{AppError, ProcessError};
 pub use grants::GrantState;
 pub use ingress::Receipt;
 pub use meetings::MeetingResult;
-pub use oauth::{CallbackParams, Connected, LoginError, LoginStart, TestMeetingError};
+pub use oauth::{CallbackParams, Connected, LoginError, LoginStart, SignInCheck, TestMeetingError};
 
 use crate::domain::PersonId;
 use crate::domain::rate::{Admission, Pace};

@@ -7,7 +7,7 @@ use jiff::SignedDuration;
 use crate::domain::PersonId;
 use crate::domain::grant::Grant;
 use crate::domain::meeting::{MeetingRequest, MeetingTitle};
-use crate::ports::{OAuthError, WebSession, WebexError};
+use crate::ports::{OAuthError, StoreError, WebSession, WebexError};
 
 use super::grants::UserCall;
 use super::{App, AppError, MeetingResult, random_token};
@@ -265,8 +265,17 @@ impl App {
     /// # Errors
     /// Store failures.
     pub async fn disconnect(&self, person: &PersonId) -> Result<bool, AppError> {
-        let Some(grant) = self.tokens.load(person.clone()).await? else {
-            return Ok(false);
+        let grant = match self.tokens.load(person.clone()).await {
+            Ok(Some(g)) => g,
+            Ok(None) => return Ok(false),
+            // Its tokens cannot be opened (the key changed), so the webhook cannot be
+            // deleted with them; the grant itself still goes.
+            Err(StoreError::Sealed) => {
+                tracing::warn!(person = %person, "disconnecting an undecryptable grant; its meetings webhook stays until Webex disables it");
+                self.tokens.delete(person.clone()).await?;
+                return Ok(true);
+            }
+            Err(e) => return Err(e.into()),
         };
         if let Some(hook) = grant.webhook_id.clone().filter(|_| grant.is_connected()) {
             let call = self
@@ -281,6 +290,40 @@ impl App {
         }
         self.tokens.delete(person.clone()).await?;
         Ok(true)
+    }
+}
+
+/// What `doctor` learned from Webex's token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInCheck {
+    /// The integration's id and secret were accepted (the probe's made-up refresh token
+    /// was refused as `invalid_grant`, which only comes after client authentication).
+    Accepted,
+    /// `WEBEX_CLIENT_ID` / `WEBEX_CLIENT_SECRET` are not set.
+    NotConfigured(&'static str),
+    /// Webex refused the integration itself: every refresh fails until it is fixed.
+    Refused(String),
+    /// Webex could not be reached.
+    Unreachable(String),
+}
+
+impl App {
+    /// Asks Webex's token endpoint to refresh a made-up token: the answer says whether it
+    /// accepts the integration's credentials, without touching anyone's grant.
+    pub async fn check_sign_in(&self) -> SignInCheck {
+        let probe = crate::domain::grant::RefreshToken::new("botper-doctor-probe");
+        match self.oauth.refresh(probe, self.clock.now()).await {
+            Err(OAuthError::InvalidGrant(_)) => SignInCheck::Accepted,
+            Err(OAuthError::NotConfigured(what)) => SignInCheck::NotConfigured(what),
+            Err(e @ OAuthError::Rejected { .. }) => SignInCheck::Refused(e.to_string()),
+            Err(e @ (OAuthError::Unavailable(_) | OAuthError::Unexpected(_))) => {
+                SignInCheck::Unreachable(e.to_string())
+            }
+            Ok(_) => SignInCheck::Refused(
+                "Webex accepted a made-up refresh token; WEBEX_API_BASE_URL may not point at Webex"
+                    .into(),
+            ),
+        }
     }
 }
 

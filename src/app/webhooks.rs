@@ -6,9 +6,11 @@ use secrecy::ExposeSecret;
 
 use crate::domain::PersonId;
 use crate::domain::grant::AccessToken;
+use crate::domain::reply::MeetingsFollowed;
 use crate::ports::{NewWebhook, WebexError, Webhook};
 
-use super::App;
+use super::grants::UserCall;
+use super::{App, AppError};
 
 /// The secret of `person`'s meetings webhook: HMAC-SHA256 of their person id under the
 /// webhook secret. Webex shows a webhook's secret to its owner, so each person's webhook
@@ -58,6 +60,14 @@ pub struct SyncReport {
     /// Botper-named webhooks at another target URL (another deployment, or an old address
     /// of this one): never taken over, left alone.
     pub elsewhere: Vec<Webhook>,
+}
+
+/// One connected person's `meetings` webhook after `webhooks sync`.
+#[derive(Debug, Clone)]
+pub struct PersonSync {
+    pub person: PersonId,
+    pub display_name: String,
+    pub result: Result<(String, SyncAction), String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +221,109 @@ impl App {
             .filter(|h| h.target_url != target)
             .collect();
         Ok(report)
+    }
+
+    /// `botper webhooks sync`, second half: every connected person's `meetings` webhook
+    /// made right with their own token (after a secret rotation it carries the new
+    /// per-person secret; a disabled one is re-activated). One person's failure does not
+    /// stop the others.
+    ///
+    /// # Errors
+    /// The store cannot list the grants.
+    pub async fn sync_people_webhooks(&self) -> Result<Vec<PersonSync>, AppError> {
+        let mut out = Vec::new();
+        for g in self.tokens.connected().await? {
+            let result = match self
+                .repair_meetings_webhook(&g.person, g.webhook_id.as_deref())
+                .await
+            {
+                Ok(UserCall::Done(Ok(done))) => Ok(done),
+                Ok(UserCall::Done(Err(e))) => Err(format!("Webex: {e}")),
+                Ok(UserCall::NotConnected) => Err("the grant is gone".into()),
+                Ok(UserCall::Reconnect(why)) => {
+                    Err(format!("the person must connect again ({why})"))
+                }
+                Ok(UserCall::Unreadable) => Err(
+                    "the grant cannot be decrypted with BOTPER_TOKEN_KEY; the person must renew it"
+                        .into(),
+                ),
+                Ok(UserCall::SignInUnavailable(why)) => Err(format!("token refresh: {why}")),
+                Err(e) => Err(e.to_string()),
+            };
+            out.push(PersonSync {
+                person: g.person,
+                display_name: g.display_name,
+                result,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The person's `meetings` webhook checked with their token and made right when it is
+    /// not (missing, disabled, another URL, an old secret); the stored id follows.
+    ///
+    /// # Errors
+    /// Store failures and retryable refresh failures.
+    pub(crate) async fn repair_meetings_webhook(
+        &self,
+        person: &PersonId,
+        known: Option<&str>,
+    ) -> Result<UserCall<(String, SyncAction)>, AppError> {
+        let Some(mut wanted) = self.wanted("meetings", "created") else {
+            return Ok(UserCall::Done(Err(WebexError::Unexpected(
+                anyhow::anyhow!("WEBEX_WEBHOOK_SECRET is not set"),
+            ))));
+        };
+        wanted.secret = meetings_secret(&wanted.secret, person);
+        let call = self
+            .with_user_token(person, |token| {
+                let wanted = wanted.clone();
+                async move {
+                    let existing = self.webhooks.list(token.clone()).await?;
+                    self.ensure_webhook(&token, &existing, wanted).await
+                }
+            })
+            .await?;
+        if let UserCall::Done(Ok((id, action))) = &call {
+            if known != Some(id.as_str()) {
+                self.tokens
+                    .set_webhook(person.clone(), Some(id.clone()))
+                    .await?;
+            }
+            if *action != SyncAction::Unchanged {
+                tracing::info!(person = %person, webhook = %id, ?action, "meetings webhook repaired");
+            }
+        }
+        Ok(call)
+    }
+
+    /// For `status`: whether Webex tells Botper about the person's meetings, repairing the
+    /// webhook when it can.
+    pub(crate) async fn meetings_followed(
+        &self,
+        person: &PersonId,
+        known: Option<&str>,
+    ) -> MeetingsFollowed {
+        match self.repair_meetings_webhook(person, known).await {
+            Ok(UserCall::Done(Ok((_, SyncAction::Unchanged)))) => MeetingsFollowed::Yes,
+            Ok(UserCall::Done(Ok(_))) => MeetingsFollowed::Repaired,
+            Ok(UserCall::Done(Err(WebexError::Rejected { message, .. }))) => {
+                MeetingsFollowed::No(format!("Webex refused the webhook: {message}"))
+            }
+            Ok(UserCall::Done(Err(WebexError::Unauthorized)))
+            | Ok(UserCall::Reconnect(_))
+            | Ok(UserCall::NotConnected) => {
+                MeetingsFollowed::No("Webex no longer accepts the connection".into())
+            }
+            Ok(UserCall::Unreadable) => {
+                MeetingsFollowed::No("the connection can no longer be read".into())
+            }
+            Ok(UserCall::Done(Err(e))) => {
+                tracing::warn!(person = %person, error = %e, "cannot check the meetings webhook");
+                MeetingsFollowed::Unknown
+            }
+            Ok(UserCall::SignInUnavailable(_)) | Err(_) => MeetingsFollowed::Unknown,
+        }
     }
 
     /// `botper webhooks list`: the bot's webhooks as Webex has them.

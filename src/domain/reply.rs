@@ -127,10 +127,15 @@ pub fn not_your_card() -> Reply {
     Reply::new("That list belongs to someone else, so I left it alone. Type `list` to see yours.")
 }
 
-pub fn greeting(bot_name: &str) -> Reply {
+/// The bot's hello when it is added to a space; `None` when Webex did not say what kind.
+pub fn greeting(bot_name: &str, audience: Option<Audience>) -> Reply {
+    let how = match audience {
+        Some(Audience::Private) => "Just type a command here.",
+        Some(Audience::Shared) => "In this space, @mention me with a command.",
+        None => "In a group space, @mention me with a command; in a 1:1 space, just type it.",
+    };
     Reply::new(format!(
-        "👋 Hi, I'm **{}**. I keep your tasks and meetings. In this space, @mention me \
-         with a command.\n\n{HELP}",
+        "👋 Hi, I'm **{}**. I keep your tasks and meetings. {how}\n\n{HELP}",
         escape_inline(bot_name)
     ))
 }
@@ -237,6 +242,23 @@ pub fn reconnect(connect_url: &str) -> Reply {
     ))
 }
 
+/// The stored connection cannot be read any more (the operator's token key changed).
+pub fn renew_connection(connect_url: &str) -> Reply {
+    Reply::new(format!(
+        "Botper can no longer read your Webex connection (its stored keys changed), so \
+         nothing was created. Please [renew the connection]({}); your tasks are safe.",
+        link_target(connect_url)
+    ))
+}
+
+/// Webex's token endpoint refused the integration itself (not the person's grant).
+pub fn sign_in_unavailable() -> Reply {
+    Reply::new(
+        "Botper could not reach Webex's sign-in service; try again later. Nothing was \
+         created, and your connection is kept.",
+    )
+}
+
 /// Webex refused to create a meeting (a 4xx). `message` is Webex's own words.
 pub fn meeting_refused(status: u16, message: &str) -> Reply {
     let hint = match status {
@@ -260,7 +282,24 @@ pub enum Audience {
     Shared,
 }
 
-pub fn status(grant: &Grant, connect_url: &str, audience: Audience) -> Reply {
+/// Whether the person's meetings webhook was found working when `status` looked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeetingsFollowed {
+    Yes,
+    /// It was missing, inactive, pointed elsewhere or had an old secret; Botper fixed it.
+    Repaired,
+    /// It is broken and could not be fixed; the reason is for the person.
+    No(String),
+    /// Webex could not be asked.
+    Unknown,
+}
+
+pub fn status(
+    grant: &Grant,
+    connect_url: &str,
+    audience: Audience,
+    meetings: &MeetingsFollowed,
+) -> Reply {
     let who = match grant
         .email
         .as_ref()
@@ -281,15 +320,35 @@ pub fn status(grant: &Grant, connect_url: &str, audience: Audience) -> Reply {
         ));
     }
     let until = grant.tokens.refresh_expires_at.strftime("%-d %b %Y");
-    let webhook = if grant.webhook_id.is_some() {
-        "Meetings you schedule anywhere in Webex become tasks."
-    } else {
-        "Meetings you create with `meeting …` become tasks (meetings scheduled elsewhere are \
-         not followed: `connect` again to fix that)."
+    let webhook = match meetings {
+        MeetingsFollowed::Yes => "Meetings you schedule anywhere in Webex become tasks.".to_owned(),
+        MeetingsFollowed::Repaired => "Meetings you schedule anywhere in Webex become tasks \
+             (Webex had stopped telling Botper about them; that is repaired now)."
+            .to_owned(),
+        MeetingsFollowed::No(why) => format!(
+            "Meetings you create with `meeting …` become tasks, but meetings scheduled \
+             elsewhere are **not followed** right now ({}): [connect again]({}) to fix that.",
+            escape_inline(why),
+            link_target(connect_url)
+        ),
+        MeetingsFollowed::Unknown => "Meetings you create with `meeting …` become tasks; \
+             Botper could not ask Webex just now whether meetings scheduled elsewhere are \
+             followed."
+            .to_owned(),
     };
     Reply::new(format!(
         "You're connected as {who}. The grant renews itself and is valid until {until} \
          unless you use Botper before then. {webhook} Type `disconnect` to remove it."
+    ))
+}
+
+/// `status` when the stored grant cannot be decrypted.
+pub fn status_unreadable(connect_url: &str) -> Reply {
+    Reply::new(format!(
+        "Botper holds a Webex connection for you but can no longer read it (its stored keys \
+         changed), so it cannot create or follow meetings. Please [renew the connection]({}), \
+         or type `disconnect` to remove it. Your tasks are safe.",
+        link_target(connect_url)
     ))
 }
 

@@ -23,9 +23,24 @@ pub enum RefreshClaim {
     Missing,
 }
 
+/// What can be read about a grant without opening its tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantSummary {
+    pub person: PersonId,
+    pub display_name: String,
+    pub webhook_id: Option<String>,
+}
+
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait TokenStore: Send + Sync {
+    /// Every grant that is not marked disconnected, by person id, without decrypting
+    /// anything (a grant sealed under an old key is listed too).
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn connected(&self) -> Result<Vec<GrantSummary>, StoreError>;
+
     /// Stores (or replaces) a person's grant, connected.
     ///
     /// # Errors

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
+use super::RoomType;
 use crate::domain::{MessageId, PersonId, RoomId};
 
 /// A Webex event Botper acts on, reduced to the ids it needs (webhooks carry metadata only).
@@ -27,6 +28,8 @@ pub enum WebexEvent {
         membership_id: String,
         room_id: RoomId,
         person_id: PersonId,
+        /// `data.roomType` when the delivery carried it.
+        room_type: Option<RoomType>,
     },
     /// A meeting was scheduled by a person whose meetings webhook Botper registered.
     MeetingCreated {

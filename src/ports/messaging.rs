@@ -37,6 +37,13 @@ pub enum RoomType {
 }
 
 impl RoomType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Group => "group",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "direct" => Some(Self::Direct),

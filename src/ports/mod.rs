@@ -16,7 +16,7 @@ pub mod tasks;
 pub mod webhooks;
 
 pub use clock::{Clock, SystemClock};
-pub use grants::{RefreshClaim, TokenStore, WebAuthStore, WebSession};
+pub use grants::{GrantSummary, RefreshClaim, TokenStore, WebAuthStore, WebSession};
 pub use inbox::{
     DeadLetter, DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, NewDelivery,
     Pacing, WebexEvent,

@@ -22,9 +22,14 @@ pub enum OAuthError {
     /// authorize again.
     #[error("Webex refused the grant: {0}")]
     InvalidGrant(String),
-    /// Any other refusal by Webex, with its words.
-    #[error("Webex refused ({status}): {message}")]
-    Rejected { status: u16, message: String },
+    /// Any other refusal by Webex (`invalid_client`, `invalid_request`, …), with its words
+    /// and, when the body had one, the OAuth `error` code. The grant itself may be fine.
+    #[error("Webex refused ({status}{}): {message}", error.as_deref().map(|e| format!(", {e}")).unwrap_or_default())]
+    Rejected {
+        status: u16,
+        error: Option<String>,
+        message: String,
+    },
     /// The integration's client id or secret is not configured.
     #[error("OAuth is not configured: {0}")]
     NotConfigured(&'static str),

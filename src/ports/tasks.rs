@@ -24,6 +24,10 @@ pub enum StoreError {
     /// The database cannot be reached right now; the caller may retry later.
     #[error("the database is unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// A stored secret (a person's sealed tokens) cannot be opened with the configured key:
+    /// the key changed or was lost. The row itself is intact and can still be deleted.
+    #[error("a stored token cannot be decrypted with the configured BOTPER_TOKEN_KEY")]
+    Sealed,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -193,8 +193,22 @@ async fn the_bot_greets_a_space_it_is_added_to_once() {
         sent[0].markdown()
     );
     assert!(sent[0].markdown().contains("`task <text>`"));
+    assert!(sent[0].markdown().contains("@mention me"), "a group space");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.fake.sent_count(), 1);
+
+    // Added to a 1:1 space: no mention needed there, so none is asked for.
+    let direct = app.fake.new_room_id();
+    let mut hello = membership_created("mem-3", &direct, &bot.id);
+    hello["data"]["roomType"] = serde_json::json!("direct");
+    assert_eq!(app.deliver(&hello).await, 200);
+    let sent = app.fake.wait_for_sent(2, WAIT).await;
+    assert!(
+        sent[1].markdown().contains("Just type a command here")
+            && !sent[1].markdown().contains("@mention"),
+        "{}",
+        sent[1].markdown()
+    );
 }
 
 /// A crafted submission's inputs come back escaped: no working `<@all>`, no link.

@@ -278,6 +278,73 @@ async fn doctor_says_what_is_wrong_and_what_to_do() {
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(r.stdout.contains("all checks passed"));
 
+    // The integration's credentials, probed at the token endpoint.
+    let mut with_oauth = with_webex(dir.path(), &fake, &["doctor"]);
+    with_oauth
+        .env("WEBEX_CLIENT_ID", crate::support::fake_webex::CLIENT_ID)
+        .env(
+            "WEBEX_CLIENT_SECRET",
+            crate::support::fake_webex::CLIENT_SECRET,
+        );
+    let r = tokio::task::block_in_place(|| run(with_oauth, ""));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains(
+            "ok   sign-in: Webex's token endpoint accepts WEBEX_CLIENT_ID and WEBEX_CLIENT_SECRET"
+        ),
+        "{}",
+        r.stdout
+    );
+    let mut wrong_secret = with_webex(dir.path(), &fake, &["doctor"]);
+    wrong_secret
+        .env("WEBEX_CLIENT_ID", crate::support::fake_webex::CLIENT_ID)
+        .env("WEBEX_CLIENT_SECRET", "pasted-the-wrong-one");
+    let r = tokio::task::block_in_place(|| run(wrong_secret, ""));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("FAIL sign-in: Webex refused (400, invalid_client)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("their grants are kept"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("pasted-the-wrong-one") && !r.stderr.contains("pasted-the-wrong-one")
+    );
+
+    // A Botper-named webhook that Botper never registers, and one of another deployment.
+    let bot = fake.bot.clone();
+    fake.add_webhook(
+        &bot,
+        "rooms",
+        "https://botper.example.com/webex/webhook",
+        "Botper: rooms/created",
+        "active",
+        "s",
+    );
+    fake.add_webhook(
+        &bot,
+        "messages",
+        "https://old.example.com/webex/webhook",
+        "Botper: messages/created",
+        "active",
+        "s",
+    );
+    let r = tokio::task::block_in_place(|| run(with_webex(dir.path(), &fake, &["doctor"]), ""));
+    assert_eq!(r.code, 0, "warnings only: {}", r.stdout);
+    assert!(
+        r.stdout.contains(
+            "is named like Botper's but is rooms/created, which Botper does not register"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("(messages/created) is named like Botper's but points at https://old.example.com/webex/webhook"),
+        "{}",
+        r.stdout
+    );
+
     let mut bad_token = with_webex(dir.path(), &fake, &["doctor"]);
     bad_token.env("WEBEX_BOT_TOKEN", "revoked-token");
     let r = tokio::task::block_in_place(|| run(bad_token, ""));

@@ -8,6 +8,7 @@ mod cards;
 mod cli;
 mod commands;
 mod faults;
+mod grants;
 mod health;
 mod load_tool;
 mod meetings;

@@ -25,7 +25,7 @@ async fn quiet(app: &TestApp) {
     );
 }
 
-async fn open_titles(app: &TestApp, person: &str) -> Vec<String> {
+pub(crate) async fn open_titles(app: &TestApp, person: &str) -> Vec<String> {
     let db = app.db.open().await;
     db.list_open(PersonId::new(person))
         .await

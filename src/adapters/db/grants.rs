@@ -12,7 +12,7 @@ use super::schema::{grants, oauth_states, web_sessions};
 use super::{Db, DbError, from_millis, millis, now_ms};
 use crate::domain::PersonId;
 use crate::domain::grant::{AccessToken, Grant, RefreshToken, TokenSet};
-use crate::ports::{RefreshClaim, StoreError, TokenStore, WebAuthStore, WebSession};
+use crate::ports::{GrantSummary, RefreshClaim, StoreError, TokenStore, WebAuthStore, WebSession};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = grants)]
@@ -73,6 +73,26 @@ fn load_row(conn: &mut super::DbConnection, person: &str) -> Result<Option<Grant
 
 #[async_trait]
 impl TokenStore for Db {
+    async fn connected(&self) -> Result<Vec<GrantSummary>, StoreError> {
+        let rows: Vec<(String, String, Option<String>)> = self
+            .run(|conn| {
+                Ok(grants::table
+                    .filter(grants::disconnected.is_null())
+                    .order(grants::person_id)
+                    .select((grants::person_id, grants::display_name, grants::webhook_id))
+                    .load(conn)?)
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(person, display_name, webhook_id)| GrantSummary {
+                person: PersonId::new(person),
+                display_name,
+                webhook_id,
+            })
+            .collect())
+    }
+
     async fn save(&self, g: Grant) -> Result<(), StoreError> {
         let sealer = self.sealer()?;
         let person = g.person.as_str().to_owned();

@@ -19,7 +19,7 @@ use crate::domain::{MessageId, PersonId, RoomId};
 use crate::ports::inbox::DeadLetter;
 use crate::ports::{
     DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, NewDelivery, Pacing,
-    WebexEvent,
+    RoomType, WebexEvent,
 };
 
 /// The claim: the oldest due item (or one whose lease expired) whose person has no older
@@ -100,6 +100,9 @@ enum EventDto {
         membership_id: String,
         room_id: String,
         person_id: String,
+        /// Absent in rows written before it was kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room_type: Option<String>,
     },
 }
 
@@ -171,10 +174,12 @@ impl EventDto {
                 membership_id,
                 room_id,
                 person_id,
+                room_type,
             } => EventDto::MembershipCreated {
                 membership_id: membership_id.clone(),
                 room_id: room_id.as_str().to_owned(),
                 person_id: person_id.as_str().to_owned(),
+                room_type: room_type.map(|t| t.as_str().to_owned()),
             },
         }
     }
@@ -207,10 +212,12 @@ impl EventDto {
                 membership_id,
                 room_id,
                 person_id,
+                room_type,
             } => WebexEvent::MembershipCreated {
                 membership_id,
                 room_id: RoomId::new(room_id),
                 person_id: PersonId::new(person_id),
+                room_type: room_type.as_deref().and_then(RoomType::parse),
             },
         }
     }

@@ -272,6 +272,7 @@ impl From<DbError> for StoreError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Unavailable(e) => StoreError::Unavailable(e),
+            DbError::Other(e) if e.is::<super::crypto::OpenError>() => StoreError::Sealed,
             DbError::Other(e) => StoreError::Unexpected(e),
         }
     }

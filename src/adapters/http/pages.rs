@@ -199,6 +199,13 @@ pub(crate) async fn test_meeting(
                     "Your Webex connection is gone. <a href=\"{}\">Connect again</a>.",
                     escape(&connect)
                 ),
+                MeetingResult::Unreadable => format!(
+                    "Botper can no longer read your Webex connection (its stored keys changed). <a href=\"{}\">Renew the connection</a>.",
+                    escape(&connect)
+                ),
+                MeetingResult::SignInUnavailable => {
+                    "Botper could not reach Webex's sign-in service; try again later.".to_owned()
+                }
                 MeetingResult::Refused { message, .. } => {
                     format!("Webex refused to create the meeting: {}", escape(&message))
                 }

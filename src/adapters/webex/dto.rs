@@ -297,6 +297,10 @@ impl DeliveryEnvelope {
                 membership_id: field("id", "data.id")?,
                 room_id: RoomId::new(field("roomId", "data.roomId")?),
                 person_id: PersonId::new(field("personId", "data.personId")?),
+                room_type: data
+                    .get("roomType")
+                    .and_then(|v| v.as_str())
+                    .and_then(RoomType::parse),
             },
             ("meetings", "created") => WebexEvent::MeetingCreated {
                 meeting_id: field("id", "data.id")?,

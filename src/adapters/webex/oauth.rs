@@ -66,16 +66,7 @@ impl WebexOAuthClient {
         if !resp.status().is_success() {
             let status = resp.status().as_u16();
             let f = read_failure(resp).await;
-            let invalid = f.oauth_error.as_deref() == Some("invalid_grant")
-                || (status == 400 && f.message.to_lowercase().contains("invalid"));
-            return Err(if invalid {
-                OAuthError::InvalidGrant(f.message)
-            } else {
-                OAuthError::Rejected {
-                    status,
-                    message: f.message,
-                }
-            });
+            return Err(classify_refusal(status, f.oauth_error, f.message));
         }
         let t: TokenDto = json(endpoint, resp).await.map_err(from_webex)?;
         let after = |secs: i64| {
@@ -93,19 +84,40 @@ impl WebexOAuthClient {
     }
 }
 
+/// Only the OAuth `error` code `invalid_grant` says the code or refresh token is spent or
+/// revoked; anything else (`invalid_client`, a Webex-style body, a 5xx with a body) says
+/// nothing about the person's grant and must not disconnect them.
+fn classify_refusal(status: u16, error: Option<String>, message: String) -> OAuthError {
+    if error.as_deref() == Some("invalid_grant") {
+        OAuthError::InvalidGrant(message)
+    } else {
+        OAuthError::Rejected {
+            status,
+            error,
+            message,
+        }
+    }
+}
+
 fn from_webex(e: WebexError) -> OAuthError {
     match e {
         WebexError::Unavailable(m) | WebexError::Ambiguous(m) => OAuthError::Unavailable(m),
         WebexError::RateLimited { .. } => OAuthError::Unavailable("rate limited".into()),
         WebexError::Rejected {
             status, message, ..
-        } => OAuthError::Rejected { status, message },
+        } => OAuthError::Rejected {
+            status,
+            error: None,
+            message,
+        },
         WebexError::Unauthorized => OAuthError::Rejected {
             status: 401,
+            error: None,
             message: "the access token was refused".into(),
         },
         WebexError::NotFound => OAuthError::Rejected {
             status: 404,
+            error: None,
             message: "not found".into(),
         },
         WebexError::Unexpected(e) => OAuthError::Unexpected(e),
@@ -207,6 +219,40 @@ mod tests {
         assert!(q["scope"].contains("meeting:schedules_write"));
         assert_eq!(q["state"], "st8");
         assert!(!u.as_str().contains("shh"));
+    }
+
+    #[test]
+    fn only_the_invalid_grant_code_means_the_grant_is_gone() {
+        let grant = classify_refusal(400, Some("invalid_grant".into()), "expired".into());
+        assert!(matches!(grant, OAuthError::InvalidGrant(_)));
+        for (status, error, message) in [
+            (
+                400,
+                Some("invalid_client"),
+                "invalid_client: Client authentication failed",
+            ),
+            (401, Some("invalid_client"), "Client authentication failed"),
+            (
+                400,
+                Some("invalid_request"),
+                "invalid refresh_token parameter",
+            ),
+            (400, None, "Client Id is invalid"),
+            (400, Some("Invalid_Grant"), "case matters"),
+        ] {
+            let e = classify_refusal(status, error.map(str::to_owned), message.into());
+            match e {
+                OAuthError::Rejected {
+                    status: s,
+                    error: got,
+                    ..
+                } => {
+                    assert_eq!(s, status);
+                    assert_eq!(got.as_deref(), error);
+                }
+                other => panic!("{message}: {other:?}"),
+            }
+        }
     }
 
     #[test]

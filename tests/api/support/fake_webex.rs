@@ -106,6 +106,8 @@ struct State {
     injected: HashMap<&'static str, usize>,
     /// Creates that are applied and then answered with a failure ("POST /meetings", …).
     after_apply: HashMap<&'static str, Vec<AfterApply>>,
+    /// `POST /webhooks` and `PUT /webhooks/{id}` answer 403 while set.
+    webhook_writes_refused: bool,
     /// Messages in insertion order (for the list endpoints), by id.
     message_order: Vec<String>,
     /// While set, `meetings`/`created` deliveries wait here (Webex delivering late).
@@ -228,6 +230,7 @@ impl FakeWebex {
             fault_calls: 0,
             injected: HashMap::new(),
             after_apply: HashMap::new(),
+            webhook_writes_refused: false,
             message_order: Vec::new(),
             held_meetings: None,
         };
@@ -572,6 +575,21 @@ impl FakeWebex {
             },
         );
         id
+    }
+
+    /// While `on`, webhook creates and updates are refused with 403.
+    pub fn refuse_webhook_writes(&self, on: bool) {
+        self.state.lock().unwrap().webhook_writes_refused = on;
+    }
+
+    /// Webex disables `person`'s meetings webhooks (as it does after failed deliveries).
+    pub fn disable_meetings_webhooks_of(&self, person: &Person) {
+        let mut s = self.state.lock().unwrap();
+        for h in s.webhooks.values_mut() {
+            if h.owner == person.id && h.body["resource"] == "meetings" {
+                h.body["status"] = json!("inactive");
+            }
+        }
     }
 
     pub fn deliveries(&self) -> Vec<Delivery> {
@@ -1021,6 +1039,9 @@ impl FakeWebex {
                     if let Err(why) = check(s, "POST", "/webhooks", &body) {
                         return error(StatusCode::BAD_REQUEST, &why);
                     }
+                    if s.webhook_writes_refused {
+                        return error(StatusCode::FORBIDDEN, "Webhook creation is not allowed");
+                    }
                     let mut hook = body.clone();
                     hook["id"] = json!(id);
                     hook["status"] = json!("active");
@@ -1069,6 +1090,9 @@ impl FakeWebex {
                         };
                         if let Err(why) = check(s, "PUT", "/webhooks/{webhookId}", &body) {
                             return error(StatusCode::BAD_REQUEST, &why);
+                        }
+                        if s.webhook_writes_refused {
+                            return error(StatusCode::FORBIDDEN, "Webhook update is not allowed");
                         }
                         match s.webhooks.get_mut(&id).filter(|h| h.owner == owner.id) {
                             Some(h) => {
@@ -1202,8 +1226,9 @@ impl FakeWebex {
         if form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
             || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
         {
+            // RFC 6749 §5.2: with the credentials in the body, a 400.
             return oauth_error(
-                StatusCode::UNAUTHORIZED,
+                StatusCode::BAD_REQUEST,
                 "invalid_client",
                 "Client authentication failed",
             );

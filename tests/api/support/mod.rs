@@ -173,7 +173,11 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
 /// Starts the service against an existing fake and database (to restart it, for example).
 pub async fn spawn_app_on(fake: FakeWebex, db: TestDb, options: AppOptions) -> TestApp {
     // Bound first, so that the public URL (OAuth redirect, webhook target) names the port.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut options = options;
+    let listener = match options.tuning.listener.take() {
+        Some(l) => l,
+        None => std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+    };
     let public_url = format!("http://{}", listener.local_addr().unwrap());
     let mut vars: HashMap<&str, String> = HashMap::from([
         ("BOTPER_PUBLIC_URL", public_url),
@@ -286,6 +290,28 @@ impl TestApp {
 
     pub fn app(&self) -> &botper::app::App {
         &self.running.as_ref().unwrap().app
+    }
+
+    /// Stops the service and starts it again on the same address, database and fake
+    /// Webex, with `env` on top of the defaults.
+    pub async fn restart_with(mut self, env: Vec<(&'static str, String)>) -> TestApp {
+        self.stop().await;
+        let listener = std::net::TcpListener::bind(self.addr).expect("rebind the same port");
+        let TestApp { fake, db, .. } = self;
+        let tuning = Tuning {
+            listener: Some(listener),
+            ..Tuning::default()
+        };
+        spawn_app_on(
+            fake,
+            db,
+            AppOptions {
+                env,
+                tuning,
+                ..AppOptions::default()
+            },
+        )
+        .await
     }
 
     pub async fn stop(&mut self) {
