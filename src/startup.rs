@@ -312,7 +312,8 @@ pub fn build_app(
     ))
 }
 
-/// Hourly: deletes settled inbox items (and their recorded outcomes) past the retention.
+/// Hourly: deletes settled inbox items (done, and dead letters dead for the whole
+/// retention) with their recorded outcomes, and expired login states.
 async fn housekeeping(app: App, retention: Duration) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -324,6 +325,11 @@ async fn housekeeping(app: App, retention: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "purged settled inbox items"),
             Err(e) => tracing::warn!(error = %e, "inbox purge failed; will try again"),
+        }
+        match app.purge_expired_logins().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "purged expired login states"),
+            Err(e) => tracing::warn!(error = %e, "login state purge failed; will try again"),
         }
     }
 }

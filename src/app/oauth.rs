@@ -14,6 +14,9 @@ use super::{App, AppError, MeetingResult, random_token};
 
 /// How long an OAuth `state` is valid.
 pub const STATE_TTL: SignedDuration = SignedDuration::from_mins(10);
+/// Pending logins kept at most (the oldest go first): anyone can start a login, so the
+/// table must stay bounded under a flood of anonymous `GET /auth/webex/login`.
+pub const MAX_PENDING_LOGINS: u32 = 10_000;
 /// How long the success page's session lasts.
 pub const SESSION_TTL: SignedDuration = SignedDuration::from_hours(1);
 
@@ -106,7 +109,13 @@ impl App {
             .unwrap_or_else(|| random_token(24));
         let now = self.clock.now();
         self.web_auth
-            .put_state(state, browser.clone(), now + STATE_TTL, now)
+            .put_state(
+                state,
+                browser.clone(),
+                now + STATE_TTL,
+                now,
+                MAX_PENDING_LOGINS,
+            )
             .await?;
         Ok(LoginStart {
             authorize_url,
@@ -251,6 +260,14 @@ impl App {
         Ok((result, next))
     }
 
+    /// Forgets login states that expired (housekeeping; logins also sweep them).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn purge_expired_logins(&self) -> Result<u64, AppError> {
+        Ok(self.web_auth.purge_states(self.clock.now()).await?)
+    }
+
     /// The person behind a web session, if it is valid.
     pub async fn web_session(&self, token: Option<String>) -> Option<WebSession> {
         self.web_auth
@@ -384,14 +401,15 @@ mod tests {
             .returning(|s| Ok(format!("https://webex/authorize?state={s}")));
         m.web_auth
             .expect_put_state()
-            .withf(|state, browser, exp, at| {
+            .withf(|state, browser, exp, at, cap| {
                 state.len() >= 40
                     && browser == "browser-cookie-1234"
                     && *exp == now() + STATE_TTL
                     && *at == now()
+                    && *cap == MAX_PENDING_LOGINS
             })
             .times(1)
-            .returning(|_, _, _, _| Ok(()));
+            .returning(|_, _, _, _, _| Ok(()));
         let s = m
             .app()
             .begin_login(Some("browser-cookie-1234".into()))

@@ -112,8 +112,9 @@ pub struct WebSession {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait WebAuthStore: Send + Sync {
-    /// Remembers an OAuth `state` for the browser identified by `browser` (and forgets
-    /// states that expired before `now`).
+    /// Remembers an OAuth `state` for the browser identified by `browser`, forgets states
+    /// that expired before `now`, and keeps at most `keep_at_most` pending states (the
+    /// oldest go first), so anonymous logins cannot grow the table without bound.
     ///
     /// # Errors
     /// `Unavailable` / `Unexpected`.
@@ -123,7 +124,14 @@ pub trait WebAuthStore: Send + Sync {
         browser: String,
         expires_at: Timestamp,
         now: Timestamp,
+        keep_at_most: u32,
     ) -> Result<(), StoreError>;
+
+    /// Deletes the states that expired before `now`; returns how many.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn purge_states(&self, now: Timestamp) -> Result<u64, StoreError>;
 
     /// Removes the state and returns the browser it was issued to, if it existed and had not
     /// expired. A state can be taken once.

@@ -266,8 +266,8 @@ pub trait Inbox: Send + Sync {
     /// `Unavailable` / `Unexpected` from the database.
     async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, InboxError>;
 
-    /// Deletes settled items (done) received before `before`, with their recorded outcomes.
-    /// Returns how many were deleted.
+    /// Deletes settled items received before `before` (done ones, and dead letters that
+    /// also died before it), with their recorded outcomes. Returns how many were deleted.
     ///
     /// # Errors
     /// `Unavailable` / `Unexpected` from the database.

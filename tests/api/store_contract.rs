@@ -56,6 +56,8 @@ contract!(
     a_finished_refresh_stores_new_tokens_and_bumps_the_version,
     disconnected_and_deleted_grants,
     login_states_are_single_use_and_expire,
+    pending_login_states_are_capped_and_expired_ones_purged,
+    purge_deletes_dead_letters_once_dead_for_the_retention,
     web_sessions_expire,
 );
 
@@ -505,6 +507,38 @@ async fn purge_deletes_old_settled_items(b: Backend) {
     assert_eq!((s.done, s.pending), (0, 1));
 }
 
+async fn purge_deletes_dead_letters_once_dead_for_the_retention(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    for (id, person) in [
+        ("dead-long-ago", "p"),
+        ("dead-lately", "q"),
+        ("pending", "r"),
+    ] {
+        db.enqueue(delivery(id, person, t0())).await.unwrap();
+    }
+    let first = db.claim("w".into(), LEASE, t0()).await.unwrap().unwrap();
+    db.dead_letter(first.id, "w".into(), "gave up".into(), t0())
+        .await
+        .unwrap();
+    let second = db.claim("w".into(), LEASE, t0()).await.unwrap().unwrap();
+    // Requeued by an operator later and dead again: its retention counts from then.
+    let later = at("2026-12-20T00:00:00Z");
+    db.dead_letter(second.id, "w".into(), "gave up".into(), later)
+        .await
+        .unwrap();
+    let cutoff = at("2026-12-10T00:00:00Z");
+    assert_eq!(db.purge_settled(cutoff).await.unwrap(), 1);
+    let s = db.stats().await.unwrap();
+    assert_eq!(
+        (s.dead, s.pending),
+        (1, 1),
+        "the late death and the pending item stay"
+    );
+    let left = db.dead_letters(10).await.unwrap();
+    assert_eq!(left[0].key.data_id, "dead-lately");
+}
+
 async fn ping_answers(b: Backend) {
     let tdb = TestDb::new(b);
     let db = tdb.open().await;
@@ -687,10 +721,10 @@ async fn login_states_are_single_use_and_expire(b: Backend) {
     let tdb = TestDb::new(b);
     let db = tdb.open().await;
     let exp = at("2026-11-29T12:10:00Z");
-    db.put_state("s1".into(), "browser-a".into(), exp, t0())
+    db.put_state("s1".into(), "browser-a".into(), exp, t0(), 100)
         .await
         .unwrap();
-    db.put_state("s2".into(), "browser-b".into(), exp, t0())
+    db.put_state("s2".into(), "browser-b".into(), exp, t0(), 100)
         .await
         .unwrap();
     assert_eq!(
@@ -710,6 +744,79 @@ async fn login_states_are_single_use_and_expire(b: Backend) {
         None,
         "expired"
     );
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn count_rows(tdb: &TestDb, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+    match &tdb.target {
+        botper::adapters::db::DbTarget::Postgres(url) => {
+            let mut c = diesel::PgConnection::establish(url).unwrap();
+            diesel::sql_query(sql)
+                .get_result::<Count>(&mut c)
+                .unwrap()
+                .n
+        }
+        botper::adapters::db::DbTarget::Sqlite(path) => {
+            let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+            diesel::sql_query(sql)
+                .get_result::<Count>(&mut c)
+                .unwrap()
+                .n
+        }
+    }
+}
+
+async fn pending_login_states_are_capped_and_expired_ones_purged(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let cap = 5;
+    // Anonymous logins, one a second: the table never holds more than the cap, and the
+    // newest states (the people who are signing in right now) are the ones kept.
+    for i in 0..12i64 {
+        let now = t0() + jiff::SignedDuration::from_secs(i);
+        db.put_state(
+            format!("s{i}"),
+            "browser-a".into(),
+            now + jiff::SignedDuration::from_mins(10),
+            now,
+            cap,
+        )
+        .await
+        .unwrap();
+        assert!(count_rows(&tdb, "oauth_states") <= i64::from(cap));
+    }
+    let now = t0() + jiff::SignedDuration::from_secs(12);
+    assert_eq!(
+        db.take_state("s6".into(), now).await.unwrap(),
+        None,
+        "evicted"
+    );
+    assert_eq!(
+        db.take_state("s11".into(), now).await.unwrap().as_deref(),
+        Some("browser-a")
+    );
+    // Once they expire, the next login sweeps them all.
+    let much_later = t0() + jiff::SignedDuration::from_hours(1);
+    db.put_state(
+        "fresh".into(),
+        "browser-b".into(),
+        much_later + jiff::SignedDuration::from_mins(10),
+        much_later,
+        cap,
+    )
+    .await
+    .unwrap();
+    assert_eq!(count_rows(&tdb, "oauth_states"), 1);
+    // And the hourly sweep removes expired ones with no new login at all.
+    let after = much_later + jiff::SignedDuration::from_hours(1);
+    assert_eq!(db.purge_states(after).await.unwrap(), 1);
+    assert_eq!(count_rows(&tdb, "oauth_states"), 0);
 }
 
 async fn web_sessions_expire(b: Backend) {

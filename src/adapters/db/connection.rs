@@ -55,6 +55,24 @@ impl DbTarget {
                     if u.password().is_some() {
                         let _ = u.set_password(Some("***"));
                     }
+                    // libpq also takes secrets as query parameters.
+                    let secret = |k: &str| {
+                        k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword")
+                    };
+                    if u.query_pairs().any(|(k, _)| secret(&k)) {
+                        let pairs: Vec<(String, String)> = u
+                            .query_pairs()
+                            .map(|(k, v)| {
+                                let v = if secret(&k) {
+                                    "***".into()
+                                } else {
+                                    v.into_owned()
+                                };
+                                (k.into_owned(), v)
+                            })
+                            .collect();
+                        u.query_pairs_mut().clear().extend_pairs(pairs);
+                    }
                     format!("Postgres at {u}")
                 }
                 Err(_) => "Postgres".into(),
@@ -155,5 +173,21 @@ mod tests {
         let t = DbTarget::parse("postgres://bob:s3cret@db:5432/botper").unwrap();
         assert!(!t.redacted().contains("s3cret"));
         assert!(!format!("{t:?}").contains("s3cret"));
+        for url in [
+            "postgres://db:5432/botper?password=s3cret",
+            "postgres://bob@db/botper?sslmode=require&PASSWORD=s3cret",
+            "postgresql://bob:s3cret@db/botper?sslpassword=s3cret&application_name=botper",
+        ] {
+            let t = DbTarget::parse(url).unwrap();
+            let shown = t.redacted();
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(shown.contains("***"), "{shown}");
+            assert!(shown.contains("db"), "{shown}");
+        }
+        let plain = DbTarget::parse("postgres://bob@db/botper?sslmode=require").unwrap();
+        assert_eq!(
+            plain.redacted(),
+            "Postgres at postgres://bob@db/botper?sslmode=require"
+        );
     }
 }

@@ -297,12 +297,24 @@ impl WebAuthStore for Db {
         browser: String,
         expires_at: Timestamp,
         now: Timestamp,
+        keep_at_most: u32,
     ) -> Result<(), StoreError> {
         let hash = digest(&state);
         self.run(move |conn| {
             // Expired states are swept as new ones arrive.
             diesel::delete(oauth_states::table.filter(oauth_states::expires_at.lt(millis(now))))
                 .execute(conn)?;
+            let pending: i64 = oauth_states::table.count().get_result(conn)?;
+            let over = pending - i64::from(keep_at_most) + 1;
+            if over > 0 {
+                let oldest: Vec<String> = oauth_states::table
+                    .order(oauth_states::expires_at.asc())
+                    .select(oauth_states::state_hash)
+                    .limit(over)
+                    .load(conn)?;
+                diesel::delete(oauth_states::table.filter(oauth_states::state_hash.eq_any(oldest)))
+                    .execute(conn)?;
+            }
             diesel::insert_into(oauth_states::table)
                 .values((
                     oauth_states::state_hash.eq(hash),
@@ -311,6 +323,18 @@ impl WebAuthStore for Db {
                 ))
                 .execute(conn)?;
             Ok(())
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    async fn purge_states(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.run(move |conn| {
+            let n = diesel::delete(
+                oauth_states::table.filter(oauth_states::expires_at.lt(millis(now))),
+            )
+            .execute(conn)?;
+            Ok(n as u64)
         })
         .await
         .map_err(Into::into)

@@ -683,10 +683,13 @@ impl Inbox for Db {
     async fn purge_settled(&self, before: Timestamp) -> Result<u64, InboxError> {
         // Ids grow with arrival: everything below the first id received after the cutoff is
         // old, so the purge walks the primary key (no index on the hot write path for it).
+        // Dead letters go too, once they have been dead for the whole retention (a
+        // requeued one that died again counts from its last death).
         const PURGE_EFFECTS: &[&str] = &[
             "DELETE FROM task_effects WHERE effect_key IN \
              (SELECT 'inbox:' || id FROM inbox WHERE id < ",
-            " AND state = 'done')",
+            " AND (state = 'done' OR (state = 'dead' AND settled_at < ",
+            ")))",
         ];
         let cutoff = millis(before);
         self.run(move |conn| {
@@ -698,11 +701,17 @@ impl Inbox for Db {
                     .first(conn)
                     .optional()?
                     .unwrap_or(i64::MAX);
-                CachedSql::new(PURGE_EFFECTS, vec![Bind::BigInt(boundary)]).execute(conn)?;
+                CachedSql::new(
+                    PURGE_EFFECTS,
+                    vec![Bind::BigInt(boundary), Bind::BigInt(cutoff)],
+                )
+                .execute(conn)?;
                 let n = diesel::delete(
-                    inbox::table
-                        .filter(inbox::id.lt(boundary))
-                        .filter(inbox::state.eq("done")),
+                    inbox::table.filter(inbox::id.lt(boundary)).filter(
+                        inbox::state
+                            .eq("done")
+                            .or(inbox::state.eq("dead").and(inbox::settled_at.lt(cutoff))),
+                    ),
                 )
                 .execute(conn)?;
                 Ok(n as u64)
