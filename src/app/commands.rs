@@ -1,8 +1,9 @@
 //! Chat commands: read the message, strip the bot's mention, parse, act, reply.
 
+use crate::domain::command::{MAX_LINES, parse_script};
 use crate::domain::mention::{mentions_bot, strip_bot_mention};
 use crate::domain::reply::{Audience, MeetingsFollowed};
-use crate::domain::{Command, PersonId, Reply, TaskOp, reply};
+use crate::domain::{Command, PersonId, Reply, TaskNumber, TaskOp, reply};
 use crate::ports::{
     Destination, IdempotencyKey, InboxItem, Pacing, RoomType, StoreError, WebexError, WebexEvent,
 };
@@ -135,15 +136,29 @@ impl App {
         key: Option<IdempotencyKey>,
         audience: Audience,
     ) -> Result<(Reply, &'static str), AppError> {
-        let command = match Command::parse(text) {
-            Ok(c) => c,
-            Err(e) => return Ok((reply::parse_error(&e), "invalid")),
-        };
-        let label = command.label();
-        Ok((
-            self.run_command(person, command, key, audience).await?,
-            label,
-        ))
+        let mut lines = parse_script(text);
+        let not_run = lines.len().saturating_sub(MAX_LINES);
+        lines.truncate(MAX_LINES);
+        let several = lines.len() > 1;
+        let mut label = "invalid";
+        let mut parts = Vec::with_capacity(lines.len() + 1);
+        for (i, line) in lines.into_iter().enumerate() {
+            // Each line is its own change, recorded under its own key: a retry of the
+            // message replays every line's first outcome.
+            let key = key.as_ref().map(|k| k.sub(i));
+            let r = match line.command {
+                Ok(c) => {
+                    label = if several { "several" } else { c.label() };
+                    self.run_command(person, c, key, audience).await?
+                }
+                Err(e) => reply::parse_error(&e),
+            };
+            parts.push((line.text, r));
+        }
+        if not_run > 0 {
+            parts.push(("…".to_owned(), reply::lines_not_run(not_run, MAX_LINES)));
+        }
+        Ok((reply::combined(parts), label))
     }
 
     async fn run_command(
@@ -195,11 +210,46 @@ impl App {
                 title,
                 meeting: None,
             },
-            Command::Done(n) => TaskOp::Complete(n),
-            Command::Delete(n) => TaskOp::Delete(n),
+            Command::Edit(n, title) => TaskOp::Edit(n, title),
+            Command::Done(numbers) => {
+                return self
+                    .apply_each(person, numbers.as_slice(), TaskOp::Complete, key)
+                    .await;
+            }
+            Command::Delete(numbers) => {
+                return self
+                    .apply_each(person, numbers.as_slice(), TaskOp::Delete, key)
+                    .await;
+            }
         };
         let outcome = self.tasks.apply(person.clone(), op, key, now).await?;
         Ok(reply::outcome(&outcome))
+    }
+
+    /// `done 1 2 5`: one change per number, each under its own key, one reply line each.
+    async fn apply_each(
+        &self,
+        person: &PersonId,
+        numbers: &[TaskNumber],
+        op: fn(TaskNumber) -> TaskOp,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Reply, AppError> {
+        let mut outcomes = Vec::with_capacity(numbers.len());
+        for (j, n) in numbers.iter().enumerate() {
+            let key = key.as_ref().map(|k| {
+                if j == 0 {
+                    k.clone()
+                } else {
+                    k.sub_named(&format!("n{n}"))
+                }
+            });
+            outcomes.push(
+                self.tasks
+                    .apply(person.clone(), op(*n), key, self.clock.now())
+                    .await?,
+            );
+        }
+        Ok(reply::outcomes(&outcomes))
     }
 }
 

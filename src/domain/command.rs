@@ -2,7 +2,7 @@
 //! an unknown verb is a variant (answered with help), not an error.
 
 use super::meeting::{MeetingError, MeetingRequest};
-use super::task::{TaskNumber, TaskNumberError, TaskTitle, TaskTitleError, shorten};
+use super::task::{TaskNumber, TaskNumberError, TaskNumbers, TaskTitle, TaskTitleError, shorten};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -11,8 +11,10 @@ pub enum Command {
     List,
     /// Every open task, as text only.
     ListAll,
-    Done(TaskNumber),
-    Delete(TaskNumber),
+    Done(TaskNumbers),
+    Delete(TaskNumbers),
+    /// `edit <n> <new text>`.
+    Edit(TaskNumber, TaskTitle),
     /// Create a Webex meeting with the person's own grant, and a task for it.
     Meeting(MeetingRequest),
     /// Whether the person's Webex account is connected, and until when.
@@ -39,6 +41,101 @@ pub enum ParseError {
     },
     #[error("{0}")]
     Meeting(#[from] MeetingError),
+    /// `edit <n>` without a usable new title.
+    #[error("{0}")]
+    EditTitle(TaskTitleError),
+}
+
+/// One line of a message and what it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// The line as typed (trimmed), to name it in replies.
+    pub text: String,
+    pub command: Result<Command, ParseError>,
+}
+
+/// The most commands one message runs; the lines after it are named as not run.
+pub const MAX_LINES: usize = 50;
+
+/// `- x`, `* x`, `• x`, `1. x`, `1) x`: the item without its bullet.
+fn bullet_item(line: &str) -> Option<&str> {
+    let rest = if let Some(r) = line
+        .strip_prefix('-')
+        .or_else(|| line.strip_prefix('*'))
+        .or_else(|| line.strip_prefix('•'))
+    {
+        r
+    } else {
+        let digits = line.len() - line.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 || digits > 3 {
+            return None;
+        }
+        line[digits..]
+            .strip_prefix('.')
+            .or_else(|| line[digits..].strip_prefix(')'))?
+    };
+    rest.starts_with(char::is_whitespace)
+        .then(|| rest.trim())
+        .filter(|r| !r.is_empty())
+}
+
+/// The verb of a line, lower-cased, without a leading `/`.
+fn verb_of(line: &str) -> String {
+    let verb = line.split_whitespace().next().unwrap_or("");
+    verb.strip_prefix('/').unwrap_or(verb).to_lowercase()
+}
+
+fn is_task_verb(verb: &str) -> bool {
+    matches!(verb, "task" | "todo" | "add")
+}
+
+/// A message of several lines: one command per line, in order. Lines that start with a
+/// bullet (`-`, `*`, `•`, `1.`) right after a `task` line, or under a bare `task`, are more
+/// tasks, so a pasted list becomes tasks. Blank lines are skipped.
+pub fn parse_script(text: &str) -> Vec<Line> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.len() <= 1 {
+        return vec![Line {
+            text: text.trim().to_owned(),
+            command: Command::parse(text),
+        }];
+    }
+    let mut out = Vec::new();
+    let mut in_tasks = false;
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(item) = bullet_item(line) {
+            let command = if in_tasks {
+                TaskTitle::parse(item)
+                    .map(Command::Task)
+                    .map_err(ParseError::from)
+            } else {
+                Command::parse(item)
+            };
+            out.push(Line {
+                text: (*line).to_owned(),
+                command,
+            });
+            continue;
+        }
+        let verb = verb_of(line);
+        in_tasks = is_task_verb(&verb);
+        let bare = line.split_whitespace().count() == 1;
+        let heads_a_list = lines
+            .get(i + 1)
+            .is_some_and(|next| bullet_item(next).is_some());
+        if in_tasks && bare && heads_a_list {
+            continue;
+        }
+        out.push(Line {
+            text: (*line).to_owned(),
+            command: Command::parse(line),
+        });
+    }
+    out
 }
 
 impl Command {
@@ -49,6 +146,7 @@ impl Command {
             Command::List | Command::ListAll => "list",
             Command::Done(_) => "done",
             Command::Delete(_) => "delete",
+            Command::Edit(..) => "edit",
             Command::Meeting(_) => "meeting",
             Command::Status => "status",
             Command::Connect => "connect",
@@ -68,15 +166,27 @@ impl Command {
             None => (text, ""),
         };
         let verb = verb.strip_prefix('/').unwrap_or(verb).to_lowercase();
-        let number = |verb: &'static str| {
-            TaskNumber::parse(rest).map_err(|error| ParseError::Number { verb, error })
+        let numbers = |verb: &'static str| {
+            TaskNumbers::parse(rest).map_err(|error| ParseError::Number { verb, error })
         };
         match verb.as_str() {
             "task" | "todo" | "add" => Ok(Command::Task(TaskTitle::parse(rest)?)),
             "list" | "tasks" | "ls" if rest.eq_ignore_ascii_case("all") => Ok(Command::ListAll),
             "list" | "tasks" | "ls" => Ok(Command::List),
-            "done" | "complete" => Ok(Command::Done(number("done")?)),
-            "delete" | "remove" | "rm" => Ok(Command::Delete(number("delete")?)),
+            "done" | "complete" => Ok(Command::Done(numbers("done")?)),
+            "delete" | "remove" | "rm" => Ok(Command::Delete(numbers("delete")?)),
+            "edit" | "rename" => {
+                let (n, title) = match rest.split_once(char::is_whitespace) {
+                    Some((n, t)) => (n, t.trim()),
+                    None => (rest, ""),
+                };
+                let n = TaskNumber::parse(n).map_err(|error| ParseError::Number {
+                    verb: "edit",
+                    error,
+                })?;
+                let title = TaskTitle::parse(title).map_err(ParseError::EditTitle)?;
+                Ok(Command::Edit(n, title))
+            }
             "meeting" | "meet" | "schedule" => Ok(Command::Meeting(MeetingRequest::parse(rest)?)),
             "status" => Ok(Command::Status),
             "connect" | "login" => Ok(Command::Connect),
@@ -148,12 +258,154 @@ mod tests {
         assert_eq!(Command::parse("list ALL"), Ok(Command::ListAll));
     }
 
+    fn ns(v: &[u32]) -> TaskNumbers {
+        TaskNumbers::parse(&v.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")).unwrap()
+    }
+
     #[test]
     fn done_and_delete_take_a_number() {
-        assert_eq!(Command::parse("done 2"), Ok(Command::Done(n(2))));
-        assert_eq!(Command::parse("Done   #12"), Ok(Command::Done(n(12))));
-        assert_eq!(Command::parse("delete 3"), Ok(Command::Delete(n(3))));
-        assert_eq!(Command::parse("DELETE\t3 "), Ok(Command::Delete(n(3))));
+        assert_eq!(Command::parse("done 2"), Ok(Command::Done(ns(&[2]))));
+        assert_eq!(Command::parse("Done   #12"), Ok(Command::Done(ns(&[12]))));
+        assert_eq!(Command::parse("delete 3"), Ok(Command::Delete(ns(&[3]))));
+        assert_eq!(Command::parse("DELETE\t3 "), Ok(Command::Delete(ns(&[3]))));
+    }
+
+    #[test]
+    fn done_and_delete_take_several_numbers() {
+        assert_eq!(
+            Command::parse("done 1 2 5"),
+            Ok(Command::Done(ns(&[1, 2, 5])))
+        );
+        assert_eq!(Command::parse("done 1,2"), Ok(Command::Done(ns(&[1, 2]))));
+        assert_eq!(
+            Command::parse("done 3-6"),
+            Ok(Command::Done(ns(&[3, 4, 5, 6])))
+        );
+        assert_eq!(
+            Command::parse("delete #4 #7"),
+            Ok(Command::Delete(ns(&[4, 7])))
+        );
+        assert_eq!(
+            Command::parse("done 1-100000"),
+            Err(ParseError::Number {
+                verb: "done",
+                error: TaskNumberError::TooMany { max: 100 }
+            })
+        );
+    }
+
+    #[test]
+    fn edit_takes_a_number_and_the_new_title() {
+        assert_eq!(
+            Command::parse("edit 3 Buy oat milk"),
+            Ok(Command::Edit(
+                n(3),
+                TaskTitle::parse("Buy oat milk").unwrap()
+            ))
+        );
+        assert_eq!(
+            Command::parse("edit #3   Buy  oat milk "),
+            Ok(Command::Edit(
+                n(3),
+                TaskTitle::parse("Buy  oat milk").unwrap()
+            ))
+        );
+        assert_eq!(
+            Command::parse("edit 3"),
+            Err(ParseError::EditTitle(TaskTitleError::Empty))
+        );
+        assert!(matches!(
+            Command::parse("edit abc x"),
+            Err(ParseError::Number { verb: "edit", .. })
+        ));
+        assert!(matches!(
+            Command::parse("edit"),
+            Err(ParseError::Number {
+                verb: "edit",
+                error: TaskNumberError::Missing
+            })
+        ));
+        let long = format!("edit 1 {}", "x".repeat(501));
+        assert!(matches!(
+            Command::parse(&long),
+            Err(ParseError::EditTitle(TaskTitleError::TooLong { .. }))
+        ));
+    }
+
+    fn commands(text: &str) -> Vec<Result<Command, ParseError>> {
+        parse_script(text).into_iter().map(|l| l.command).collect()
+    }
+
+    fn task(t: &str) -> Result<Command, ParseError> {
+        Ok(Command::Task(TaskTitle::parse(t).unwrap()))
+    }
+
+    #[test]
+    fn several_lines_are_several_commands_in_order() {
+        assert_eq!(
+            commands("task Buy milk\ntask Call mum\ntask Pay rent"),
+            [task("Buy milk"), task("Call mum"), task("Pay rent")]
+        );
+        assert_eq!(
+            commands("task Buy milk\n\n  done 2  \nlist"),
+            [
+                task("Buy milk"),
+                Ok(Command::Done(ns(&[2]))),
+                Ok(Command::List)
+            ]
+        );
+        let lines = parse_script("task A\nfrobnicate");
+        assert_eq!(lines[1].text, "frobnicate");
+        assert_eq!(lines[1].command, Ok(Command::Unknown("frobnicate".into())));
+    }
+
+    #[test]
+    fn a_bullet_list_under_task_becomes_tasks() {
+        assert_eq!(
+            commands("task\n- Buy milk\n* Call mum\n• Pay rent\n1. Book flights\n2) Pack"),
+            [
+                task("Buy milk"),
+                task("Call mum"),
+                task("Pay rent"),
+                task("Book flights"),
+                task("Pack"),
+            ]
+        );
+        assert_eq!(
+            commands("task Groceries\n- milk\n- eggs\nlist"),
+            [
+                task("Groceries"),
+                task("milk"),
+                task("eggs"),
+                Ok(Command::List)
+            ]
+        );
+        // A bullet elsewhere is a command with a bullet in front.
+        assert_eq!(
+            commands("list\n- done 3"),
+            [Ok(Command::List), Ok(Command::Done(ns(&[3])))]
+        );
+        // Not bullets: no space after the mark, a negative number, a long number.
+        assert_eq!(
+            commands("task A\n-5 degrees"),
+            [task("A"), Ok(Command::Unknown("-5".into()))]
+        );
+        assert_eq!(bullet_item("2026. year"), None);
+        assert_eq!(bullet_item("- "), None);
+        // A bare `task` without a list under it is still a task without a title.
+        assert_eq!(
+            commands("task\nlist"),
+            [
+                Err(ParseError::Title(TaskTitleError::Empty)),
+                Ok(Command::List)
+            ]
+        );
+    }
+
+    #[test]
+    fn one_line_is_parsed_as_before() {
+        assert_eq!(commands("  task Buy milk  "), [task("Buy milk")]);
+        assert_eq!(commands(""), [Ok(Command::Help)]);
     }
 
     #[test]
@@ -184,7 +436,7 @@ mod tests {
             })
         ));
         assert!(matches!(
-            Command::parse("done 2 3"),
+            Command::parse("done 2 x"),
             Err(ParseError::Number {
                 error: TaskNumberError::NotANumber(_),
                 ..

@@ -33,12 +33,14 @@ impl Reply {
 pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `task <text>`: add a task\n\
 - `list`: show your open tasks (`list all` for every one, as text)\n\
-- `done <n>`: mark task *n* done\n\
-- `delete <n>`: remove task *n*\n\
+- `done <n>`: mark task *n* done (several: `done 1 2 5`, `done 3-6`)\n\
+- `delete <n>`: remove task *n* (several, as for `done`)\n\
+- `edit <n> <new text>`: rename task *n*\n\
 - `meeting <title> [at 15:00] [tomorrow] [for 45m]`: create a Webex meeting and a task for it\n\
 - `status`: whether your Webex account is connected\n\
 - `connect` / `disconnect`: let Botper create meetings for you, or stop it\n\
-- `help`: this list";
+- `help`: this list\n\n\
+Several lines run one command each; a bullet list under `task` adds one task per bullet.";
 
 /// Where people schedule a meeting by hand.
 pub const WEBEX_MEETINGS_URL: &str = "https://web.webex.com/meetings";
@@ -72,9 +74,23 @@ pub fn parse_error(e: &ParseError) -> Reply {
                 TaskNumberError::TooLarge(s) => {
                     format!("“{}” is too large to be a task number", escape_inline(s))
                 }
+                TaskNumberError::TooMany { max } => {
+                    format!("it takes at most {max} task numbers at once")
+                }
             };
-            format!("I can't run `{verb}`: {why}. Try `{verb} 2`, and `list` to see your numbers.")
+            let example = if *verb == "edit" {
+                "edit 2 New title".to_owned()
+            } else {
+                format!("{verb} 2")
+            };
+            format!("I can't run `{verb}`: {why}. Try `{example}`, and `list` to see your numbers.")
         }
+        ParseError::EditTitle(TaskTitleError::Empty) => {
+            "I can't edit that task: give the new title after the number, like `edit 2 Buy oat milk`. Nothing changed.".to_owned()
+        }
+        ParseError::EditTitle(TaskTitleError::TooLong { max, got }) => format!(
+            "I can't edit that task: titles are at most {max} characters, and this one has {got}. Nothing changed."
+        ),
         ParseError::Meeting(e) => format!(
             "I can't schedule that meeting: {}. Try `meeting Team Standup` or \
              `meeting Review tomorrow at 15:00 for 45m`.",
@@ -91,10 +107,92 @@ pub fn outcome(o: &TaskOutcome) -> Reply {
         TaskOutcome::Completed(t) => format!("Done: {}. ✅", line(t)),
         TaskOutcome::AlreadyDone(t) => format!("Task {} was already done.", line(t)),
         TaskOutcome::Deleted(t) => format!("Deleted task {}.", line(t)),
+        TaskOutcome::Edited { task, before } => format!(
+            "Renamed task {} (was “{}”).",
+            line(task),
+            escape_inline(&super::task::shorten(before.as_str(), 80))
+        ),
         TaskOutcome::NotFound(n) => {
             format!("You have no task #{n}. Type `list` to see your tasks and their numbers.")
         }
     })
+}
+
+/// The outcomes of one command over several numbers, a line each.
+pub fn outcomes(all: &[TaskOutcome]) -> Reply {
+    if let [one] = all {
+        return outcome(one);
+    }
+    let full = all
+        .iter()
+        .map(|o| outcome(o).markdown)
+        .collect::<Vec<_>>()
+        .join("\n");
+    if full.len() + 200 <= MAX_MARKDOWN_BYTES {
+        return Reply::new(full);
+    }
+    // Too long to list title by title: numbers by what happened to them.
+    let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+    for o in all {
+        let (what, n) = match o {
+            TaskOutcome::Completed(t) => ("Done", t.number),
+            TaskOutcome::AlreadyDone(t) => ("Already done", t.number),
+            TaskOutcome::Deleted(t) => ("Deleted", t.number),
+            TaskOutcome::NotFound(n) => ("Not found (no such task of yours)", *n),
+            TaskOutcome::Created(t)
+            | TaskOutcome::AlreadyLinked(t)
+            | TaskOutcome::Edited { task: t, .. } => ("Changed", t.number),
+        };
+        match groups.iter_mut().find(|(w, _)| *w == what) {
+            Some((_, ns)) => ns.push(format!("#{n}")),
+            None => groups.push((what, vec![format!("#{n}")])),
+        }
+    }
+    Reply::new(
+        groups
+            .into_iter()
+            .map(|(what, ns)| format!("{what}: {}", ns.join(" ")))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+/// One reply for a message of several commands: each command's reply in order, prefixed
+/// by its line when that helps, within the message size limit (the card of the last reply
+/// that has one is kept). Replies that do not fit are summarised, never dropped silently.
+pub fn combined(parts: Vec<(String, Reply)>) -> Reply {
+    if parts.len() == 1 {
+        return parts.into_iter().next().map(|(_, r)| r).expect("one part");
+    }
+    let card = parts.iter().rev().find_map(|(_, r)| r.card.clone());
+    let mut markdown = String::new();
+    let total = parts.len();
+    for (shown, (line, r)) in parts.into_iter().enumerate() {
+        let entry = format!(
+            "{}**{}** → {}",
+            if shown == 0 { "" } else { "\n\n" },
+            escape_inline(&super::task::shorten(&line, 60)),
+            r.markdown
+        );
+        let left = total - shown;
+        if markdown.len() + entry.len() + 120 > MAX_MARKDOWN_BYTES {
+            markdown.push_str(&format!(
+                "\n\n…and {left} more line(s) were run but their replies do not fit in one \
+                 message: type `list` to see where things stand."
+            ));
+            break;
+        }
+        markdown.push_str(&entry);
+    }
+    Reply { markdown, card }
+}
+
+/// Lines past [`super::command::MAX_LINES`]: not run, and said so.
+pub fn lines_not_run(count: usize, max: usize) -> Reply {
+    Reply::new(format!(
+        "I ran the first {max} lines only; the other {count} were **not run**. Send them in \
+         another message."
+    ))
 }
 
 /// `list`: the Markdown list, with a card (Done/Delete buttons) for clients that show cards.

@@ -21,6 +21,8 @@ pub enum TaskNumberError {
     Zero,
     #[error("`{0}` is too large to be a task number")]
     TooLarge(String),
+    #[error("at most {max} task numbers at once")]
+    TooMany { max: usize },
 }
 
 impl TaskNumber {
@@ -46,6 +48,69 @@ impl TaskNumber {
 
     pub fn get(self) -> u32 {
         self.0.get()
+    }
+}
+
+/// Several task numbers, as typed: `1 2 5`, `1,2`, `3-6`, `#4 #7`; in the order typed,
+/// each once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskNumbers(Vec<TaskNumber>);
+
+impl TaskNumbers {
+    /// More than this in one command is refused (`done 1-100000`).
+    pub const MAX: usize = 100;
+
+    /// # Errors
+    /// The first token that is not a number or a range, or too many numbers.
+    pub fn parse(raw: &str) -> Result<Self, TaskNumberError> {
+        let mut out: Vec<TaskNumber> = Vec::new();
+        let tokens = raw
+            .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+            .filter(|t| !t.is_empty());
+        // `# 3` (a hash apart from its number) is one number.
+        let mut pending_hash = false;
+        for token in tokens {
+            if token == "#" {
+                pending_hash = true;
+                continue;
+            }
+            pending_hash = false;
+            let range = token
+                .split_once('-')
+                .filter(|(a, b)| !a.trim_start_matches('#').is_empty() && !b.is_empty());
+            let (lo, hi) = match range {
+                Some((a, b)) => (TaskNumber::parse(a)?, TaskNumber::parse(b)?),
+                None => {
+                    let n = TaskNumber::parse(token)?;
+                    (n, n)
+                }
+            };
+            let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+            if (hi.get() - lo.get()) as usize >= Self::MAX {
+                return Err(TaskNumberError::TooMany { max: Self::MAX });
+            }
+            for n in lo.get()..=hi.get() {
+                let n = TaskNumber::new(n).expect("at least lo, which is not zero");
+                if !out.contains(&n) {
+                    if out.len() == Self::MAX {
+                        return Err(TaskNumberError::TooMany { max: Self::MAX });
+                    }
+                    out.push(n);
+                }
+            }
+        }
+        if pending_hash || out.is_empty() {
+            return Err(TaskNumberError::Missing);
+        }
+        Ok(Self(out))
+    }
+
+    pub fn one(n: TaskNumber) -> Self {
+        Self(vec![n])
+    }
+
+    pub fn as_slice(&self) -> &[TaskNumber] {
+        &self.0
     }
 }
 
@@ -121,6 +186,8 @@ pub enum TaskOp {
     },
     Complete(TaskNumber),
     Delete(TaskNumber),
+    /// A new title; the due date, reminder and meeting link stay.
+    Edit(TaskNumber, TaskTitle),
 }
 
 /// What a [`TaskOp`] did. A store that is asked to apply the same operation twice under one
@@ -133,6 +200,11 @@ pub enum TaskOutcome {
     Completed(Task),
     AlreadyDone(Task),
     Deleted(Task),
+    /// The title changed from `before`; `task` is the task as it is now.
+    Edited {
+        task: Task,
+        before: TaskTitle,
+    },
     NotFound(TaskNumber),
 }
 
@@ -213,6 +285,42 @@ mod tests {
         assert_eq!(
             TaskTitle::parse("\u{2066} \u{2069}"),
             Err(TaskTitleError::Empty)
+        );
+    }
+
+    #[test]
+    fn several_numbers_lists_ranges_and_hashes() {
+        let got = |s: &str| {
+            TaskNumbers::parse(s).map(|n| n.as_slice().iter().map(|n| n.get()).collect::<Vec<_>>())
+        };
+        assert_eq!(got("1 2 5"), Ok(vec![1, 2, 5]));
+        assert_eq!(got("1,2"), Ok(vec![1, 2]));
+        assert_eq!(got("1, 2 ,3"), Ok(vec![1, 2, 3]));
+        assert_eq!(got("3-6"), Ok(vec![3, 4, 5, 6]));
+        assert_eq!(got("#3-#5"), Ok(vec![3, 4, 5]));
+        assert_eq!(got("6-4"), Ok(vec![4, 5, 6]));
+        assert_eq!(got("#4 # 7"), Ok(vec![4, 7]));
+        assert_eq!(got("2 2 1-3"), Ok(vec![2, 1, 3]));
+        assert_eq!(got("12"), Ok(vec![12]));
+        assert_eq!(got(""), Err(TaskNumberError::Missing));
+        assert_eq!(got(" , "), Err(TaskNumberError::Missing));
+        assert_eq!(got("#"), Err(TaskNumberError::Missing));
+        assert_eq!(got("1 abc"), Err(TaskNumberError::NotANumber("abc".into())));
+        assert_eq!(got("0-3"), Err(TaskNumberError::Zero));
+        assert_eq!(got("-1"), Err(TaskNumberError::NotANumber("-1".into())));
+        assert_eq!(got("1-"), Err(TaskNumberError::NotANumber("1-".into())));
+        assert_eq!(
+            got("1-100000"),
+            Err(TaskNumberError::TooMany {
+                max: TaskNumbers::MAX
+            })
+        );
+        assert_eq!(got("1-100").map(|v| v.len()), Ok(100));
+        assert_eq!(
+            got("1-100 101"),
+            Err(TaskNumberError::TooMany {
+                max: TaskNumbers::MAX
+            })
         );
     }
 

@@ -17,6 +17,21 @@ impl IdempotencyKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key of line `i` of a message of several commands (line 0 keeps this key).
+    pub fn sub(&self, i: usize) -> Self {
+        if i == 0 {
+            self.clone()
+        } else {
+            self.sub_named(&i.to_string())
+        }
+    }
+
+    /// A key derived from this one for one part of a command. Derived keys contain a `.`,
+    /// which is how the inbox purge recognises them.
+    pub fn sub_named(&self, part: &str) -> Self {
+        Self(format!("{}.{part}", self.0))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -330,3 +330,106 @@ async fn in_a_group_space_unmentioned_messages_are_ignored_and_status_hides_the_
     assert!(r.contains("You're connected as **Gina**"), "{r}");
     assert!(!r.contains(&p.email), "no email in a group space: {r}");
 }
+
+async fn several_lines_several_numbers_and_edit(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.fake.add_person("Alice");
+    let bob = app.fake.add_person("Bob");
+    let room = app.fake.new_room_id();
+
+    // Three pasted lines are three tasks, answered in one message.
+    let r = app
+        .ask(&alice, &room, "task Buy milk\ntask Call mum\ntask Pay rent")
+        .await;
+    assert_eq!(
+        r,
+        "**task Buy milk** → Added task **#1** Buy milk.\n\n\
+         **task Call mum** → Added task **#2** Call mum.\n\n\
+         **task Pay rent** → Added task **#3** Pay rent."
+    );
+    assert_eq!(app.fake.sent_count(), 1, "one combined reply");
+    // A pasted bullet list under a bare `task`.
+    let r = app
+        .ask(
+            &alice,
+            &room,
+            "task\n- Book flights\n• Pack\n1. Water plants",
+        )
+        .await;
+    assert!(
+        r.contains("**#4** Book flights") && r.contains("**#6** Water plants"),
+        "{r}"
+    );
+    let r = app.ask(&bob, &room, "task Bob's own").await;
+    assert!(r.contains("**#1**"), "{r}");
+
+    // Several numbers: each gets its own outcome; Bob's #1 is untouched.
+    let r = app.ask(&alice, &room, "done 1, 2 9").await;
+    assert_eq!(
+        r,
+        "Done: **#1** Buy milk. ✅\nDone: **#2** Call mum. ✅\n\
+         You have no task #9. Type `list` to see your tasks and their numbers."
+    );
+    let r = app.ask(&alice, &room, "delete 4-5").await;
+    assert!(
+        r.contains("Deleted task **#4**") && r.contains("Deleted task **#5**"),
+        "{r}"
+    );
+    let r = app.ask(&alice, &room, "done 1-100000").await;
+    assert!(r.contains("at most 100 task numbers at once"), "{r}");
+    let r = app.ask(&alice, &room, "done abc").await;
+    assert!(r.contains("is not a task number"), "{r}");
+
+    // Edit keeps the number; a missing task or title changes nothing.
+    let r = app.ask(&alice, &room, "edit 3 Pay *rent* today").await;
+    assert_eq!(
+        r,
+        "Renamed task **#3** Pay \\*rent\\* today (was “Pay rent”)."
+    );
+    let r = app.ask(&alice, &room, "edit 99 x").await;
+    assert!(r.contains("You have no task #99"), "{r}");
+    let r = app.ask(&alice, &room, "edit 3").await;
+    assert!(r.contains("give the new title after the number"), "{r}");
+
+    let db = app.db.open().await;
+    let titles = |p: &str| {
+        let db = &db;
+        let p = PersonId::new(p);
+        async move {
+            db.list_open(p)
+                .await
+                .unwrap()
+                .iter()
+                .map(|t| format!("{} {}", t.number, t.title.as_str()))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        titles(&alice.id).await,
+        ["3 Pay *rent* today", "6 Water plants"]
+    );
+    assert_eq!(titles(&bob.id).await, ["1 Bob's own"]);
+
+    // A redelivered multi-line message changes nothing and replays its replies.
+    let before = app.fake.sent_count();
+    let id = app.fake.user_says(&alice, &room, "task Once\ndone 6", None);
+    let envelope = message_created(&id, &room, &alice.id);
+    assert_eq!(app.deliver(&envelope).await, 200);
+    app.fake
+        .wait_for_sent(before + 1, Duration::from_secs(10))
+        .await;
+    assert_eq!(app.deliver(&envelope).await, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(titles(&alice.id).await, ["3 Pay *rent* today", "7 Once"]);
+    app.fake.assert_spec_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_lines_several_numbers_and_edit_on_sqlite() {
+    several_lines_several_numbers_and_edit(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_lines_several_numbers_and_edit_on_postgres() {
+    several_lines_several_numbers_and_edit(Backend::Postgres).await;
+}

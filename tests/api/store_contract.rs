@@ -36,6 +36,7 @@ contract!(
     titles_round_trip_unicode_and_full_length,
     the_same_key_replays_the_first_outcome,
     a_meeting_is_linked_to_one_task_only,
+    an_edit_changes_only_the_title_and_replays_under_its_key,
     a_deleted_meeting_task_stays_deleted,
     concurrent_creates_get_distinct_numbers,
     enqueue_deduplicates_on_resource_event_and_data_id,
@@ -86,7 +87,8 @@ fn number_of(o: &TaskOutcome) -> u32 {
         | TaskOutcome::AlreadyLinked(t)
         | TaskOutcome::Completed(t)
         | TaskOutcome::AlreadyDone(t)
-        | TaskOutcome::Deleted(t) => t.number.get(),
+        | TaskOutcome::Deleted(t)
+        | TaskOutcome::Edited { task: t, .. } => t.number.get(),
         TaskOutcome::NotFound(n) => n.get(),
     }
 }
@@ -242,6 +244,62 @@ async fn the_same_key_replays_the_first_outcome(b: Backend) {
         .unwrap();
     assert!(matches!(d1, TaskOutcome::Deleted(_)));
     assert_eq!(d1, d2);
+}
+
+async fn an_edit_changes_only_the_title_and_replays_under_its_key(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::from("p");
+    let link = MeetingLink {
+        meeting_id: "m-edit".into(),
+        web_link: "https://example.webex.com/meet/e".into(),
+        start: Some(at("2026-11-30T09:00:00Z")),
+    };
+    let create = TaskOp::Create {
+        title: TaskTitle::parse("Standup").unwrap(),
+        meeting: Some(link.clone()),
+    };
+    db.apply(p.clone(), create, None, t0()).await.unwrap();
+    let edit = TaskOp::Edit(n(1), TaskTitle::parse("Daily standup ☕").unwrap());
+    let key = Some(IdempotencyKey::new("inbox:9.1"));
+    let first = db
+        .apply(p.clone(), edit.clone(), key.clone(), t0())
+        .await
+        .unwrap();
+    match &first {
+        TaskOutcome::Edited { task, before } => {
+            assert_eq!(task.title.as_str(), "Daily standup ☕");
+            assert_eq!(before.as_str(), "Standup");
+            assert_eq!(task.meeting.as_ref(), Some(&link), "the link stays");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Replayed, not applied again (a second edit would report "was Daily standup").
+    assert_eq!(db.apply(p.clone(), edit, key, t0()).await.unwrap(), first);
+    let other = TaskOp::Edit(n(1), TaskTitle::parse("Not yours").unwrap());
+    assert_eq!(
+        db.apply("q".into(), other, None, t0()).await.unwrap(),
+        TaskOutcome::NotFound(n(1))
+    );
+    let open = db.list_open(p).await.unwrap();
+    assert_eq!(open[0].title.as_str(), "Daily standup ☕");
+    assert_eq!(open[0].meeting.as_ref(), Some(&link));
+    // Derived keys are purged by age with the inbox.
+    db.purge_settled(at("2027-01-30T00:00:00Z")).await.unwrap();
+    let fresh = TaskOp::Edit(n(1), TaskTitle::parse("Again").unwrap());
+    match db
+        .apply(
+            "p".into(),
+            fresh,
+            Some(IdempotencyKey::new("inbox:9.1")),
+            t0(),
+        )
+        .await
+        .unwrap()
+    {
+        TaskOutcome::Edited { before, .. } => assert_eq!(before.as_str(), "Daily standup ☕"),
+        other => panic!("the old record should be gone: {other:?}"),
+    }
 }
 
 async fn a_meeting_is_linked_to_one_task_only(b: Backend) {

@@ -12,7 +12,7 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::schema::inbox;
+use super::schema::{inbox, task_effects};
 use super::sql::{Bind, CachedSql};
 use super::{Db, DbConnection, DbError, from_millis, millis};
 use crate::domain::{MessageId, PersonId, RoomId};
@@ -704,6 +704,14 @@ impl Inbox for Db {
                 CachedSql::new(
                     PURGE_EFFECTS,
                     vec![Bind::BigInt(boundary), Bind::BigInt(cutoff)],
+                )
+                .execute(conn)?;
+                // Keys derived for the lines and numbers of one message (`inbox:7.1`,
+                // `inbox:7.n3`) have no inbox id of their own: they go by age.
+                diesel::delete(
+                    task_effects::table
+                        .filter(task_effects::effect_key.like("inbox:%.%"))
+                        .filter(task_effects::created_at.lt(cutoff)),
                 )
                 .execute(conn)?;
                 let n = diesel::delete(

@@ -170,6 +170,20 @@ fn apply_op(
                 Ok(TaskOutcome::Deleted(t))
             }
         },
+        TaskOp::Edit(n, title) => match load_task(conn, owner, n)? {
+            None => Ok(TaskOutcome::NotFound(n)),
+            Some(mut t) => {
+                diesel::update(
+                    tasks::table
+                        .filter(tasks::owner.eq(owner))
+                        .filter(tasks::number.eq(n.get() as i32)),
+                )
+                .set(tasks::title.eq(title.as_str()))
+                .execute(conn)?;
+                let before = std::mem::replace(&mut t.title, title);
+                Ok(TaskOutcome::Edited { task: t, before })
+            }
+        },
     }
 }
 
@@ -287,6 +301,7 @@ enum OutcomeDto {
     Completed { task: TaskDto },
     AlreadyDone { task: TaskDto },
     Deleted { task: TaskDto },
+    Edited { task: TaskDto, before: String },
     NotFound { number: u32 },
 }
 
@@ -318,6 +333,10 @@ impl OutcomeDto {
             TaskOutcome::Completed(x) => Self::Completed { task: t(x) },
             TaskOutcome::AlreadyDone(x) => Self::AlreadyDone { task: t(x) },
             TaskOutcome::Deleted(x) => Self::Deleted { task: t(x) },
+            TaskOutcome::Edited { task, before } => Self::Edited {
+                task: t(task),
+                before: before.as_str().to_owned(),
+            },
             TaskOutcome::NotFound(n) => Self::NotFound { number: n.get() },
         };
         serde_json::to_string(&dto).map_err(|e| DbError::Other(e.into()))
@@ -342,6 +361,11 @@ impl OutcomeDto {
             Self::Completed { task } => TaskOutcome::Completed(t(task)?),
             Self::AlreadyDone { task } => TaskOutcome::AlreadyDone(t(task)?),
             Self::Deleted { task } => TaskOutcome::Deleted(t(task)?),
+            Self::Edited { task, before } => TaskOutcome::Edited {
+                task: t(task)?,
+                before: TaskTitle::parse(&before)
+                    .map_err(|e| DbError::Other(anyhow::anyhow!("bad recorded title: {e}")))?,
+            },
             Self::NotFound { number } => TaskOutcome::NotFound(
                 TaskNumber::new(number)
                     .ok_or_else(|| DbError::Other(anyhow::anyhow!("bad recorded outcome")))?,
