@@ -211,6 +211,7 @@ impl App {
                 meeting: None,
             },
             Command::Edit(n, title) => TaskOp::Edit(n, title),
+            Command::Undo => TaskOp::Undo,
             Command::Done(numbers) => {
                 return self
                     .apply_each(person, numbers.as_slice(), TaskOp::Complete, key)

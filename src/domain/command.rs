@@ -15,6 +15,8 @@ pub enum Command {
     Delete(TaskNumbers),
     /// `edit <n> <new text>`.
     Edit(TaskNumber, TaskTitle),
+    /// Revert the last change.
+    Undo,
     /// Create a Webex meeting with the person's own grant, and a task for it.
     Meeting(MeetingRequest),
     /// Whether the person's Webex account is connected, and until when.
@@ -147,6 +149,7 @@ impl Command {
             Command::Done(_) => "done",
             Command::Delete(_) => "delete",
             Command::Edit(..) => "edit",
+            Command::Undo => "undo",
             Command::Meeting(_) => "meeting",
             Command::Status => "status",
             Command::Connect => "connect",
@@ -188,6 +191,7 @@ impl Command {
                 Ok(Command::Edit(n, title))
             }
             "meeting" | "meet" | "schedule" => Ok(Command::Meeting(MeetingRequest::parse(rest)?)),
+            "undo" => Ok(Command::Undo),
             "status" => Ok(Command::Status),
             "connect" | "login" => Ok(Command::Connect),
             "disconnect" | "logout" => Ok(Command::Disconnect),

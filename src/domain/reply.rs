@@ -9,7 +9,7 @@ use super::grant::Grant;
 use super::ids::PersonId;
 use super::markdown::escape_inline;
 use super::meeting::MeetingError;
-use super::task::{Task, TaskNumberError, TaskOutcome, TaskTitleError};
+use super::task::{Task, TaskNumberError, TaskOutcome, TaskTitleError, Undone};
 
 /// Webex refuses `markdown` longer than 7439 bytes.
 pub const MAX_MARKDOWN_BYTES: usize = 7439;
@@ -36,6 +36,7 @@ pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `done <n>`: mark task *n* done (several: `done 1 2 5`, `done 3-6`)\n\
 - `delete <n>`: remove task *n* (several, as for `done`)\n\
 - `edit <n> <new text>`: rename task *n*\n\
+- `undo`: revert your last change (again for the one before)\n\
 - `meeting <title> [at 15:00] [tomorrow] [for 45m]`: create a Webex meeting and a task for it\n\
 - `status`: whether your Webex account is connected\n\
 - `connect` / `disconnect`: let Botper create meetings for you, or stop it\n\
@@ -115,6 +116,20 @@ pub fn outcome(o: &TaskOutcome) -> Reply {
         TaskOutcome::NotFound(n) => {
             format!("You have no task #{n}. Type `list` to see your tasks and their numbers.")
         }
+        TaskOutcome::Undid { change, task } => match change {
+            Undone::Added => format!("Undone: task {} is removed again.", line(task)),
+            Undone::Completed => format!("Undone: task {} is open again.", line(task)),
+            Undone::Deleted => format!("Undone: task {} is back.", line(task)),
+            Undone::Edited { from } => format!(
+                "Undone: task {} has its old title again (it was “{}”).",
+                line(task),
+                escape_inline(&super::task::shorten(from.as_str(), 80))
+            ),
+        },
+        TaskOutcome::NothingToUndo => {
+            "There is nothing to undo: you have made no change to your tasks that I could revert."
+                .to_owned()
+        }
     })
 }
 
@@ -141,7 +156,9 @@ pub fn outcomes(all: &[TaskOutcome]) -> Reply {
             TaskOutcome::NotFound(n) => ("Not found (no such task of yours)", *n),
             TaskOutcome::Created(t)
             | TaskOutcome::AlreadyLinked(t)
-            | TaskOutcome::Edited { task: t, .. } => ("Changed", t.number),
+            | TaskOutcome::Edited { task: t, .. }
+            | TaskOutcome::Undid { task: t, .. } => ("Changed", t.number),
+            TaskOutcome::NothingToUndo => continue,
         };
         match groups.iter_mut().find(|(w, _)| *w == what) {
             Some((_, ns)) => ns.push(format!("#{n}")),

@@ -188,6 +188,21 @@ pub enum TaskOp {
     Delete(TaskNumber),
     /// A new title; the due date, reminder and meeting link stay.
     Edit(TaskNumber, TaskTitle),
+    /// Reverts the person's most recent change that is not undone yet.
+    Undo,
+}
+
+/// A change that `undo` reverted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undone {
+    /// The task was added; it is removed again.
+    Added,
+    /// It was marked done; it is open again.
+    Completed,
+    /// It was deleted; it is back, with its number.
+    Deleted,
+    /// It was renamed; `from` is the title it had until the undo.
+    Edited { from: TaskTitle },
 }
 
 /// What a [`TaskOp`] did. A store that is asked to apply the same operation twice under one
@@ -205,6 +220,12 @@ pub enum TaskOutcome {
         task: Task,
         before: TaskTitle,
     },
+    /// `undo` reverted `change`; `task` is the task as it is now.
+    Undid {
+        change: Undone,
+        task: Task,
+    },
+    NothingToUndo,
     NotFound(TaskNumber),
 }
 

@@ -421,6 +421,23 @@ async fn several_lines_several_numbers_and_edit(backend: Backend) {
     assert_eq!(app.deliver(&envelope).await, 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(titles(&alice.id).await, ["3 Pay *rent* today", "7 Once"]);
+
+    // Undo walks back: the `done 6`, then the `task Once`, then the edit.
+    let r = app.ask(&alice, &room, "undo").await;
+    assert_eq!(r, "Undone: task **#6** Water plants is open again.");
+    let r = app.ask(&alice, &room, "undo\nundo").await;
+    assert!(r.contains("task **#7** Once is removed again"), "{r}");
+    assert!(
+        r.contains("task **#3** Pay rent has its old title again"),
+        "{r}"
+    );
+    assert_eq!(titles(&alice.id).await, ["3 Pay rent", "6 Water plants"]);
+    let r = app.ask(&alice, &room, "undo\nundo").await;
+    assert!(
+        r.contains("task **#5** Pack is back") && r.contains("task **#4** Book flights is back"),
+        "{r}"
+    );
+    assert!(app.ask(&bob, &room, "list").await.contains("Bob's own"));
     app.fake.assert_spec_clean();
 }
 

@@ -37,6 +37,7 @@ contract!(
     the_same_key_replays_the_first_outcome,
     a_meeting_is_linked_to_one_task_only,
     an_edit_changes_only_the_title_and_replays_under_its_key,
+    undo_walks_back_through_the_last_changes,
     a_deleted_meeting_task_stays_deleted,
     concurrent_creates_get_distinct_numbers,
     enqueue_deduplicates_on_resource_event_and_data_id,
@@ -88,7 +89,9 @@ fn number_of(o: &TaskOutcome) -> u32 {
         | TaskOutcome::Completed(t)
         | TaskOutcome::AlreadyDone(t)
         | TaskOutcome::Deleted(t)
-        | TaskOutcome::Edited { task: t, .. } => t.number.get(),
+        | TaskOutcome::Edited { task: t, .. }
+        | TaskOutcome::Undid { task: t, .. } => t.number.get(),
+        TaskOutcome::NothingToUndo => 0,
         TaskOutcome::NotFound(n) => n.get(),
     }
 }
@@ -300,6 +303,89 @@ async fn an_edit_changes_only_the_title_and_replays_under_its_key(b: Backend) {
         TaskOutcome::Edited { before, .. } => assert_eq!(before.as_str(), "Daily standup ☕"),
         other => panic!("the old record should be gone: {other:?}"),
     }
+}
+
+async fn undo_walks_back_through_the_last_changes(b: Backend) {
+    use botper::domain::task::Undone;
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::from("p");
+    let apply = |op: TaskOp| {
+        let db = &db;
+        let p = p.clone();
+        async move { db.apply(p, op, None, t0()).await.unwrap() }
+    };
+    apply(create("Buy milk")).await;
+    apply(create("Call mum")).await;
+    apply(TaskOp::Complete(n(1))).await;
+    apply(TaskOp::Edit(n(2), TaskTitle::parse("Call dad").unwrap())).await;
+    apply(TaskOp::Delete(n(1))).await;
+    // Another person's changes are theirs to undo.
+    db.apply("q".into(), create("Q's"), None, t0())
+        .await
+        .unwrap();
+
+    let titles = || async {
+        db.list_open(p.clone())
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| format!("{} {}", t.number, t.title.as_str()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(titles().await, ["2 Call dad"]);
+    let key = Some(IdempotencyKey::new("inbox:77"));
+    let first = db
+        .apply(p.clone(), TaskOp::Undo, key.clone(), t0())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&first, TaskOutcome::Undid { change: Undone::Deleted, task } if task.number == n(1) && task.done),
+        "{first:?}"
+    );
+    // The same delivery again undoes nothing more.
+    assert_eq!(
+        db.apply(p.clone(), TaskOp::Undo, key, t0()).await.unwrap(),
+        first
+    );
+    match apply(TaskOp::Undo).await {
+        TaskOutcome::Undid {
+            change: Undone::Edited { from },
+            task,
+        } => {
+            assert_eq!(from.as_str(), "Call dad");
+            assert_eq!(task.title.as_str(), "Call mum");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        apply(TaskOp::Undo).await,
+        TaskOutcome::Undid { change: Undone::Completed, task } if !task.done
+    ));
+    assert_eq!(titles().await, ["1 Buy milk", "2 Call mum"]);
+    assert!(matches!(
+        apply(TaskOp::Undo).await,
+        TaskOutcome::Undid { change: Undone::Added, task } if task.number == n(2)
+    ));
+    assert!(matches!(
+        apply(TaskOp::Undo).await,
+        TaskOutcome::Undid { change: Undone::Added, task } if task.number == n(1)
+    ));
+    assert_eq!(apply(TaskOp::Undo).await, TaskOutcome::NothingToUndo);
+    assert!(titles().await.is_empty());
+    // Numbers are still never reused.
+    assert_eq!(number_of(&apply(create("Third")).await), 3);
+    assert_eq!(db.list_open("q".into()).await.unwrap().len(), 1);
+
+    // At least the last 10 (in fact 50) changes can be undone; older ones are forgotten.
+    for i in 0..60 {
+        apply(create(&format!("bulk {i}"))).await;
+    }
+    let mut undone = 0;
+    while apply(TaskOp::Undo).await != TaskOutcome::NothingToUndo {
+        undone += 1;
+    }
+    assert_eq!(undone, 50);
 }
 
 async fn a_meeting_is_linked_to_one_task_only(b: Backend) {

@@ -87,3 +87,14 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    task_history (owner, seq) {
+        owner -> Text,
+        seq -> BigInt,
+        kind -> Text,
+        number -> Integer,
+        before_title -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}

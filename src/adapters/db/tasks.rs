@@ -7,10 +7,10 @@ use diesel::sql_types::Integer;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::schema::{task_effects, tasks};
+use super::schema::{task_effects, task_history, tasks};
 use super::sql::{Bind, CachedSql};
 use super::{Db, DbConnection, DbError, from_millis, millis};
-use crate::domain::task::MeetingLink;
+use crate::domain::task::{MeetingLink, Undone};
 use crate::domain::{PersonId, Task, TaskNumber, TaskOp, TaskOutcome, TaskTitle};
 use crate::ports::{IdempotencyKey, StoreError, TaskRepository};
 
@@ -107,6 +107,121 @@ fn next_number(conn: &mut DbConnection, owner: &str) -> Result<TaskNumber, DbErr
         .ok_or_else(|| DbError::Other(anyhow::anyhow!("task counter out of range")))
 }
 
+/// How many changes per person `undo` can go back through.
+const HISTORY_KEPT: i64 = 50;
+
+/// Remembers a change for `undo`, and forgets the ones older than the last
+/// [`HISTORY_KEPT`].
+fn record(
+    conn: &mut DbConnection,
+    owner: &str,
+    kind: &str,
+    number: TaskNumber,
+    before_title: Option<&str>,
+    at: Timestamp,
+) -> Result<(), DbError> {
+    let last: Option<i64> = task_history::table
+        .filter(task_history::owner.eq(owner))
+        .select(diesel::dsl::max(task_history::seq))
+        .first(conn)?;
+    let seq = last.unwrap_or(0) + 1;
+    diesel::insert_into(task_history::table)
+        .values((
+            task_history::owner.eq(owner),
+            task_history::seq.eq(seq),
+            task_history::kind.eq(kind),
+            task_history::number.eq(number.get() as i32),
+            task_history::before_title.eq(before_title),
+            task_history::created_at.eq(millis(at)),
+        ))
+        .execute(conn)?;
+    diesel::delete(
+        task_history::table
+            .filter(task_history::owner.eq(owner))
+            .filter(task_history::seq.le(seq - HISTORY_KEPT)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// A task, deleted or not.
+fn load_any(conn: &mut DbConnection, owner: &str, number: i32) -> Result<Option<Task>, DbError> {
+    tasks::table
+        .filter(tasks::owner.eq(owner))
+        .filter(tasks::number.eq(number))
+        .select(TaskRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Task::try_from)
+        .transpose()
+}
+
+fn undo(conn: &mut DbConnection, owner: &str, at: Timestamp) -> Result<TaskOutcome, DbError> {
+    let latest: Option<(i64, String, i32, Option<String>)> = task_history::table
+        .filter(task_history::owner.eq(owner))
+        .order(task_history::seq.desc())
+        .select((
+            task_history::seq,
+            task_history::kind,
+            task_history::number,
+            task_history::before_title,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((seq, kind, number, before)) = latest else {
+        return Ok(TaskOutcome::NothingToUndo);
+    };
+    diesel::delete(
+        task_history::table
+            .filter(task_history::owner.eq(owner))
+            .filter(task_history::seq.eq(seq)),
+    )
+    .execute(conn)?;
+    let this = tasks::table
+        .filter(tasks::owner.eq(owner))
+        .filter(tasks::number.eq(number));
+    let change = match kind.as_str() {
+        "created" => {
+            diesel::update(this)
+                .set(tasks::deleted_at.eq(Some(millis(at))))
+                .execute(conn)?;
+            Undone::Added
+        }
+        "completed" => {
+            diesel::update(this)
+                .set((tasks::done.eq(0i16), tasks::done_at.eq(None::<i64>)))
+                .execute(conn)?;
+            Undone::Completed
+        }
+        "deleted" => {
+            diesel::update(this)
+                .set(tasks::deleted_at.eq(None::<i64>))
+                .execute(conn)?;
+            Undone::Deleted
+        }
+        "edited" => {
+            let bad = || DbError::Other(anyhow::anyhow!("edit without its old title in history"));
+            let old = TaskTitle::parse(before.as_deref().ok_or_else(bad)?).map_err(|_| bad())?;
+            let now: Option<String> = this.select(tasks::title).first(conn).optional()?;
+            diesel::update(this)
+                .set(tasks::title.eq(old.as_str()))
+                .execute(conn)?;
+            let from = now
+                .and_then(|t| TaskTitle::parse(&t).ok())
+                .unwrap_or_else(|| old.clone());
+            Undone::Edited { from }
+        }
+        other => {
+            return Err(DbError::Other(anyhow::anyhow!(
+                "unknown history kind {other}"
+            )));
+        }
+    };
+    let task = load_any(conn, owner, number)?
+        .ok_or_else(|| DbError::Other(anyhow::anyhow!("history names a missing task")))?;
+    Ok(TaskOutcome::Undid { change, task })
+}
+
 fn apply_op(
     conn: &mut DbConnection,
     owner: &str,
@@ -133,6 +248,7 @@ fn apply_op(
                     tasks::meeting_start.eq(meeting.as_ref().and_then(|m| m.start.map(millis))),
                 ))
                 .execute(conn)?;
+            record(conn, owner, "created", number, None, at)?;
             Ok(TaskOutcome::Created(Task {
                 number,
                 title,
@@ -152,6 +268,7 @@ fn apply_op(
                 )
                 .set((tasks::done.eq(1i16), tasks::done_at.eq(Some(millis(at)))))
                 .execute(conn)?;
+                record(conn, owner, "completed", n, None, at)?;
                 t.done = true;
                 Ok(TaskOutcome::Completed(t))
             }
@@ -167,6 +284,7 @@ fn apply_op(
                 )
                 .set(tasks::deleted_at.eq(Some(millis(at))))
                 .execute(conn)?;
+                record(conn, owner, "deleted", n, None, at)?;
                 Ok(TaskOutcome::Deleted(t))
             }
         },
@@ -180,10 +298,12 @@ fn apply_op(
                 )
                 .set(tasks::title.eq(title.as_str()))
                 .execute(conn)?;
+                record(conn, owner, "edited", n, Some(t.title.as_str()), at)?;
                 let before = std::mem::replace(&mut t.title, title);
                 Ok(TaskOutcome::Edited { task: t, before })
             }
         },
+        TaskOp::Undo => undo(conn, owner, at),
     }
 }
 
@@ -296,13 +416,34 @@ impl From<DbError> for StoreError {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum OutcomeDto {
-    Created { task: TaskDto },
-    AlreadyLinked { task: TaskDto },
-    Completed { task: TaskDto },
-    AlreadyDone { task: TaskDto },
-    Deleted { task: TaskDto },
-    Edited { task: TaskDto, before: String },
-    NotFound { number: u32 },
+    Created {
+        task: TaskDto,
+    },
+    AlreadyLinked {
+        task: TaskDto,
+    },
+    Completed {
+        task: TaskDto,
+    },
+    AlreadyDone {
+        task: TaskDto,
+    },
+    Deleted {
+        task: TaskDto,
+    },
+    Edited {
+        task: TaskDto,
+        before: String,
+    },
+    Undid {
+        change: String,
+        from: Option<String>,
+        task: TaskDto,
+    },
+    NothingToUndo,
+    NotFound {
+        number: u32,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -337,6 +478,20 @@ impl OutcomeDto {
                 task: t(task),
                 before: before.as_str().to_owned(),
             },
+            TaskOutcome::Undid { change, task } => {
+                let (change, from) = match change {
+                    Undone::Added => ("added", None),
+                    Undone::Completed => ("completed", None),
+                    Undone::Deleted => ("deleted", None),
+                    Undone::Edited { from } => ("edited", Some(from.as_str().to_owned())),
+                };
+                Self::Undid {
+                    change: change.to_owned(),
+                    from,
+                    task: t(task),
+                }
+            }
+            TaskOutcome::NothingToUndo => Self::NothingToUndo,
             TaskOutcome::NotFound(n) => Self::NotFound { number: n.get() },
         };
         serde_json::to_string(&dto).map_err(|e| DbError::Other(e.into()))
@@ -366,6 +521,23 @@ impl OutcomeDto {
                 before: TaskTitle::parse(&before)
                     .map_err(|e| DbError::Other(anyhow::anyhow!("bad recorded title: {e}")))?,
             },
+            Self::Undid { change, from, task } => {
+                let bad = || DbError::Other(anyhow::anyhow!("bad recorded undo"));
+                let change = match (change.as_str(), from) {
+                    ("added", _) => Undone::Added,
+                    ("completed", _) => Undone::Completed,
+                    ("deleted", _) => Undone::Deleted,
+                    ("edited", Some(f)) => Undone::Edited {
+                        from: TaskTitle::parse(&f).map_err(|_| bad())?,
+                    },
+                    _ => return Err(bad()),
+                };
+                TaskOutcome::Undid {
+                    change,
+                    task: t(task)?,
+                }
+            }
+            Self::NothingToUndo => TaskOutcome::NothingToUndo,
             Self::NotFound { number } => TaskOutcome::NotFound(
                 TaskNumber::new(number)
                     .ok_or_else(|| DbError::Other(anyhow::anyhow!("bad recorded outcome")))?,
