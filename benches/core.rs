@@ -79,6 +79,7 @@ fn rendering(c: &mut Criterion) {
             done: false,
             created_at: jiff::Timestamp::UNIX_EPOCH,
             meeting: None,
+            due: None,
         })
         .collect();
     let mut g = c.benchmark_group("render");
@@ -86,7 +87,7 @@ fn rendering(c: &mut Criterion) {
         b.iter(|| reply::task_list(black_box(&tasks)))
     });
     g.bench_function("list_20_with_card", |b| {
-        b.iter(|| reply::task_list_with_card(&"p1".into(), black_box(&tasks)))
+        b.iter(|| reply::task_list_with_card(&"p1".into(), black_box(&tasks), None))
     });
     g.bench_function("created", |b| {
         b.iter(|| {

@@ -64,7 +64,11 @@ impl App {
             .apply(owner.clone(), op, Some(key), self.clock.now())
             .await?;
         let open = self.tasks.list_open(owner.clone()).await?;
-        let answer = self.paced(item, reply::card_outcome(&outcome, &owner, &open));
+        let here = self.here_for(&owner, &open).await?;
+        let answer = self.paced(
+            item,
+            reply::card_outcome(&outcome, &owner, &open, here.as_ref()),
+        );
         self.messaging.send(to, answer).await?;
         self.metrics.command(
             match command.verb {
@@ -143,6 +147,7 @@ mod tests {
             done: false,
             created_at: now(),
             meeting: None,
+            due: None,
         }
     }
 

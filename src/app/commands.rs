@@ -2,13 +2,35 @@
 
 use crate::domain::command::{MAX_LINES, parse_script};
 use crate::domain::mention::{mentions_bot, strip_bot_mention};
+use crate::domain::reply::Here;
 use crate::domain::reply::{Audience, MeetingsFollowed};
+use crate::domain::task::Due;
+use crate::domain::when::{parse_when, split_due};
 use crate::domain::{Command, PersonId, Reply, TaskNumber, TaskOp, reply};
+use crate::domain::{Task, TaskOutcome, TaskTitle};
 use crate::ports::{
     Destination, IdempotencyKey, InboxItem, Pacing, RoomType, StoreError, WebexError, WebexEvent,
 };
 
 use super::{App, AppError, ProcessError};
+
+/// Where the person's zone came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ZoneSource {
+    Set,
+    Webex,
+    Default { hinted: bool },
+}
+
+impl ZoneSource {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Set => "you set it",
+            Self::Webex => "from your Webex profile",
+            Self::Default { .. } => "the default: I don't know yours",
+        }
+    }
+}
 
 impl App {
     /// Processes one claimed inbox item. Safe to run again for the same item: task changes
@@ -200,16 +222,90 @@ impl App {
             Command::Unknown(verb) => return Ok(reply::unknown(&verb)),
             Command::List => {
                 let open = self.tasks.list_open(person.clone()).await?;
-                return Ok(reply::task_list_with_card(person, &open));
+                let here = self.here_for(person, &open).await?;
+                return Ok(reply::task_list_with_card(person, &open, here.as_ref()));
             }
             Command::ListAll => {
                 let open = self.tasks.list_open(person.clone()).await?;
-                return Ok(reply::task_list_all(&open));
+                let here = self.here_for(person, &open).await?;
+                return Ok(reply::task_list_all(&open, here.as_ref()));
             }
-            Command::Task(title) => TaskOp::Create {
-                title,
-                meeting: None,
-            },
+            Command::Tz(None) => {
+                let (here, source) = self.here(person).await?;
+                let name = here.tz.iana_name().unwrap_or("UTC").to_owned();
+                return Ok(reply::zone_is(&name, source.describe()));
+            }
+            Command::Tz(Some(typed)) => {
+                if typed.eq_ignore_ascii_case("auto") {
+                    self.tasks.set_timezone(person.clone(), None).await?;
+                    let (here, _) = self.here(person).await?;
+                    return Ok(reply::zone_set(here.tz.iana_name().unwrap_or("UTC")));
+                }
+                return Ok(match jiff::tz::TimeZone::get(typed.trim()) {
+                    Ok(tz) => {
+                        let name = tz.iana_name().unwrap_or(typed.trim()).to_owned();
+                        self.tasks
+                            .set_timezone(person.clone(), Some(name.clone()))
+                            .await?;
+                        reply::zone_set(&name)
+                    }
+                    Err(_) => reply::zone_unknown(&typed),
+                });
+            }
+            Command::Task(title) => {
+                // Whether the text names a date does not depend on the zone: only a text
+                // that may carry one pays for looking the person's zone up.
+                let utc = now.to_zoned(jiff::tz::TimeZone::UTC);
+                if let Ok((_, None)) = split_due(title.as_str(), &utc) {
+                    let op = TaskOp::Create {
+                        title,
+                        meeting: None,
+                        due: None,
+                    };
+                    let outcome = self.tasks.apply(person.clone(), op, key, now).await?;
+                    return Ok(reply::outcome(&outcome));
+                }
+                let (here, source) = self.here(person).await?;
+                let now_z = here.now.to_zoned(here.tz.clone());
+                let (title, due) = match split_due(title.as_str(), &now_z) {
+                    Ok((t, when)) => (
+                        TaskTitle::parse(&t).unwrap_or(title),
+                        when.map(|w| Due {
+                            at: w.at.timestamp(),
+                            has_time: w.has_time,
+                        }),
+                    ),
+                    Err(e) => return Ok(reply::date_error("task", &e)),
+                };
+                let dated = due.is_some();
+                let op = TaskOp::Create {
+                    title,
+                    meeting: None,
+                    due,
+                };
+                let outcome = self.tasks.apply(person.clone(), op, key, now).await?;
+                let r = reply::outcome_at(&outcome, Some(&here));
+                return self.hint_zone(person, r, dated, source).await;
+            }
+            Command::Due(n, phrase) => {
+                let (here, source) = self.here(person).await?;
+                let now_z = here.now.to_zoned(here.tz.clone());
+                let due = match phrase.as_deref().map(|p| parse_when(p, &now_z)) {
+                    None => None,
+                    Some(Ok(w)) => Some(Due {
+                        at: w.at.timestamp(),
+                        has_time: w.has_time,
+                    }),
+                    Some(Err(e)) => return Ok(reply::date_error("due", &e)),
+                };
+                let dated = due.is_some();
+                let outcome = self
+                    .tasks
+                    .apply(person.clone(), TaskOp::SetDue(n, due), key, now)
+                    .await?;
+                let r = reply::outcome_at(&outcome, Some(&here));
+                return self.hint_zone(person, r, dated, source).await;
+            }
             Command::Edit(n, title) => TaskOp::Edit(n, title),
             Command::Undo => TaskOp::Undo,
             Command::Done(numbers) => {
@@ -224,7 +320,89 @@ impl App {
             }
         };
         let outcome = self.tasks.apply(person.clone(), op, key, now).await?;
-        Ok(reply::outcome(&outcome))
+        self.answer(person, &[outcome]).await
+    }
+
+    /// The reply to task outcomes; the person's zone is looked up only when a due date is
+    /// shown.
+    async fn answer(&self, person: &PersonId, all: &[TaskOutcome]) -> Result<Reply, AppError> {
+        let dated = all.iter().any(|o| match o {
+            TaskOutcome::Created(t)
+            | TaskOutcome::AlreadyLinked(t)
+            | TaskOutcome::Completed(t)
+            | TaskOutcome::AlreadyDone(t)
+            | TaskOutcome::Deleted(t)
+            | TaskOutcome::Edited { task: t, .. }
+            | TaskOutcome::DueSet { task: t, .. }
+            | TaskOutcome::Undid { task: t, .. } => t.due.is_some(),
+            TaskOutcome::NotFound(_) | TaskOutcome::NothingToUndo => false,
+        });
+        let here = if dated {
+            Some(self.here(person).await?.0)
+        } else {
+            None
+        };
+        Ok(reply::outcomes(all, here.as_ref()))
+    }
+
+    /// The person's zone, only when one of `tasks` has a due date to show.
+    pub(crate) async fn here_for(
+        &self,
+        person: &PersonId,
+        tasks: &[Task],
+    ) -> Result<Option<Here>, AppError> {
+        if tasks.iter().any(|t| t.due.is_some()) {
+            Ok(Some(self.here(person).await?.0))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The person's clock and zone: the one they set with `tz`, else their Webex profile's
+    /// (from their grant), else UTC.
+    pub(crate) async fn here(&self, person: &PersonId) -> Result<(Here, ZoneSource), AppError> {
+        let now = self.clock.now();
+        let settings = self.tasks.settings(person.clone()).await?;
+        let set = settings
+            .timezone
+            .as_deref()
+            .and_then(|n| jiff::tz::TimeZone::get(n).ok());
+        if let Some(tz) = set {
+            return Ok((Here { tz, now }, ZoneSource::Set));
+        }
+        let profile = match self.tokens.load(person.clone()).await {
+            Ok(Some(g)) => g.timezone.and_then(|n| jiff::tz::TimeZone::get(&n).ok()),
+            _ => None,
+        };
+        Ok(match profile {
+            Some(tz) => (Here { tz, now }, ZoneSource::Webex),
+            None => (
+                Here {
+                    tz: jiff::tz::TimeZone::UTC,
+                    now,
+                },
+                ZoneSource::Default {
+                    hinted: settings.zone_hint_shown,
+                },
+            ),
+        })
+    }
+
+    /// Adds the one-time "set your zone" hint to a reply that read a date in UTC by default.
+    async fn hint_zone(
+        &self,
+        person: &PersonId,
+        r: Reply,
+        dated: bool,
+        source: ZoneSource,
+    ) -> Result<Reply, AppError> {
+        if dated
+            && matches!(source, ZoneSource::Default { hinted: false })
+            && self.tasks.mark_zone_hint(person.clone()).await?
+        {
+            return Ok(reply::with_zone_hint(r));
+        }
+        Ok(r)
     }
 
     /// `done 1 2 5`: one change per number, each under its own key, one reply line each.
@@ -250,7 +428,7 @@ impl App {
                     .await?,
             );
         }
-        Ok(reply::outcomes(&outcomes))
+        self.answer(person, &outcomes).await
     }
 }
 
@@ -304,6 +482,7 @@ mod tests {
             done: false,
             created_at: now(),
             meeting: None,
+            due: None,
         }
     }
 
@@ -322,7 +501,7 @@ mod tests {
             .expect_apply()
             .withf(|owner, op, key, at| {
                 owner.as_str() == "p1"
-                    && matches!(op, TaskOp::Create { title, meeting: None } if title.as_str() == "Buy milk")
+                    && matches!(op, TaskOp::Create { title, meeting: None, .. } if title.as_str() == "Buy milk")
                     && key.as_ref().map(|k| k.as_str()) == Some("inbox:42")
                     && *at == now()
             })

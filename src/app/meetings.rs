@@ -181,6 +181,7 @@ impl App {
         let op = TaskOp::Create {
             title: task_title(&meeting),
             meeting: Some(link_of(&meeting)),
+            due: None,
         };
         let task = self
             .tasks
@@ -258,6 +259,7 @@ impl App {
                 let op = TaskOp::Create {
                     title: task_title(&meeting),
                     meeting: Some(link_of(&meeting)),
+                    due: None,
                 };
                 let key = IdempotencyKey::new(format!("inbox:{}", item.id.0));
                 let outcome = self
@@ -313,6 +315,7 @@ mod tests {
             done: false,
             created_at: now(),
             meeting: Some(link_of(m)),
+            due: None,
         }
     }
 
@@ -352,7 +355,7 @@ mod tests {
             .expect_apply()
             .withf(|p, op, key, _| {
                 p.as_str() == "p"
-                    && matches!(op, TaskOp::Create { title, meeting: Some(l) }
+                    && matches!(op, TaskOp::Create { title, meeting: Some(l), .. }
                         if title.as_str() == "Team Standup" && l.meeting_id == "m1")
                     && key.as_ref().map(|k| k.as_str()) == Some("inbox:9")
             })

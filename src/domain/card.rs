@@ -115,6 +115,7 @@ mod tests {
             done: false,
             created_at: jiff::Timestamp::UNIX_EPOCH,
             meeting: None,
+            due: None,
         }
     }
 

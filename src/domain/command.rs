@@ -17,6 +17,11 @@ pub enum Command {
     Edit(TaskNumber, TaskTitle),
     /// Revert the last change.
     Undo,
+    /// `due <n> <when>`; `None` for `due <n> none`. The phrase is read against the
+    /// person's clock and zone when it runs.
+    Due(TaskNumber, Option<String>),
+    /// `tz` shows the zone, `tz Europe/Paris` sets it, `tz auto` forgets it.
+    Tz(Option<String>),
     /// Create a Webex meeting with the person's own grant, and a task for it.
     Meeting(MeetingRequest),
     /// Whether the person's Webex account is connected, and until when.
@@ -46,6 +51,9 @@ pub enum ParseError {
     /// `edit <n>` without a usable new title.
     #[error("{0}")]
     EditTitle(TaskTitleError),
+    /// `due <n>` without a date.
+    #[error("`due` needs a date after the number")]
+    DueMissing,
 }
 
 /// One line of a message and what it asks for.
@@ -150,6 +158,8 @@ impl Command {
             Command::Delete(_) => "delete",
             Command::Edit(..) => "edit",
             Command::Undo => "undo",
+            Command::Due(..) => "due",
+            Command::Tz(_) => "tz",
             Command::Meeting(_) => "meeting",
             Command::Status => "status",
             Command::Connect => "connect",
@@ -192,6 +202,25 @@ impl Command {
             }
             "meeting" | "meet" | "schedule" => Ok(Command::Meeting(MeetingRequest::parse(rest)?)),
             "undo" => Ok(Command::Undo),
+            "due" => {
+                let (n, when) = match rest.split_once(char::is_whitespace) {
+                    Some((n, w)) => (n, w.trim()),
+                    None => (rest, ""),
+                };
+                let n = TaskNumber::parse(n)
+                    .map_err(|error| ParseError::Number { verb: "due", error })?;
+                let clear = matches!(
+                    when.to_lowercase().as_str(),
+                    "none" | "off" | "clear" | "never" | "-"
+                );
+                if when.is_empty() {
+                    return Err(ParseError::DueMissing);
+                }
+                Ok(Command::Due(n, (!clear).then(|| when.to_owned())))
+            }
+            "tz" | "timezone" | "zone" => {
+                Ok(Command::Tz((!rest.is_empty()).then(|| rest.to_owned())))
+            }
             "status" => Ok(Command::Status),
             "connect" | "login" => Ok(Command::Connect),
             "disconnect" | "logout" => Ok(Command::Disconnect),
@@ -403,6 +432,25 @@ mod tests {
                 Err(ParseError::Title(TaskTitleError::Empty)),
                 Ok(Command::List)
             ]
+        );
+    }
+
+    #[test]
+    fn due_and_tz() {
+        assert_eq!(
+            Command::parse("due 3 next monday"),
+            Ok(Command::Due(n(3), Some("next monday".into())))
+        );
+        assert_eq!(Command::parse("due #3 none"), Ok(Command::Due(n(3), None)));
+        assert_eq!(Command::parse("due 3"), Err(ParseError::DueMissing));
+        assert!(matches!(
+            Command::parse("due x fri"),
+            Err(ParseError::Number { verb: "due", .. })
+        ));
+        assert_eq!(Command::parse("tz"), Ok(Command::Tz(None)));
+        assert_eq!(
+            Command::parse("tz Europe/Paris"),
+            Ok(Command::Tz(Some("Europe/Paris".into())))
         );
     }
 

@@ -432,6 +432,7 @@ mod tests {
             done: false,
             created_at: now(),
             meeting: None,
+            due: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod mention;
 pub mod rate;
 pub mod reply;
 pub mod task;
+pub mod when;
 
 pub use command::{Command, ParseError};
 pub use ids::{MessageId, PersonId, RoomId};

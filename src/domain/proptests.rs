@@ -97,6 +97,7 @@ proptest! {
                     done: false,
                     created_at: jiff::Timestamp::UNIX_EPOCH,
                     meeting: None,
+            due: None,
                 })
             })
             .collect();

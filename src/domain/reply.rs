@@ -37,6 +37,8 @@ pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `delete <n>`: remove task *n* (several, as for `done`)\n\
 - `edit <n> <new text>`: rename task *n*\n\
 - `undo`: revert your last change (again for the one before)\n\
+- `task Pay rent due 5 dec`, `task Call Bob tomorrow 9am`: a task with a due date; `due <n> next monday` / `due <n> none` change it\n\
+- `tz Europe/Paris`: your time zone (`tz` shows it)\n\
 - `meeting <title> [at 15:00] [tomorrow] [for 45m]`: create a Webex meeting and a task for it\n\
 - `status`: whether your Webex account is connected\n\
 - `connect` / `disconnect`: let Botper create meetings for you, or stop it\n\
@@ -86,6 +88,9 @@ pub fn parse_error(e: &ParseError) -> Reply {
             };
             format!("I can't run `{verb}`: {why}. Try `{example}`, and `list` to see your numbers.")
         }
+        ParseError::DueMissing => {
+            "I can't set that due date: give a date after the number, like `due 3 fri 15:00`, or `due 3 none` to clear it. Nothing changed.".to_owned()
+        }
         ParseError::EditTitle(TaskTitleError::Empty) => {
             "I can't edit that task: give the new title after the number, like `edit 2 Buy oat milk`. Nothing changed.".to_owned()
         }
@@ -102,6 +107,38 @@ pub fn parse_error(e: &ParseError) -> Reply {
 }
 
 pub fn outcome(o: &TaskOutcome) -> Reply {
+    outcome_at(o, None)
+}
+
+/// Where and when the person reads a reply: due dates are shown in their zone, and
+/// marked when overdue.
+#[derive(Debug, Clone)]
+pub struct Here {
+    pub tz: jiff::tz::TimeZone,
+    pub now: jiff::Timestamp,
+}
+
+impl Here {
+    fn describe(&self, due: &super::task::Due) -> String {
+        let now = self.now.to_zoned(self.tz.clone());
+        let at = due.at.to_zoned(self.tz.clone());
+        super::when::describe(&at, due.has_time, &now)
+    }
+}
+
+/// " — due Fri 5 Dec, 15:00 Europe/Paris" (overdue: marked).
+fn due_text(t: &Task, here: Option<&Here>) -> String {
+    match (t.due, here) {
+        (Some(d), Some(h)) if !t.done && d.at < h.now => {
+            format!(" — ⚠️ **overdue** (due {})", escape_inline(&h.describe(&d)))
+        }
+        (Some(d), Some(h)) => format!(" — due {}", escape_inline(&h.describe(&d))),
+        _ => String::new(),
+    }
+}
+
+pub fn outcome_at(o: &TaskOutcome, here: Option<&Here>) -> Reply {
+    let line = |t: &Task| format!("{}{}", line(t), due_text(t, here));
     Reply::new(match o {
         TaskOutcome::Created(t) => format!("Added task {}.", line(t)),
         TaskOutcome::AlreadyLinked(t) => format!("That meeting already has task {}.", line(t)),
@@ -125,6 +162,15 @@ pub fn outcome(o: &TaskOutcome) -> Reply {
                 line(task),
                 escape_inline(&super::task::shorten(from.as_str(), 80))
             ),
+            Undone::DueChanged { .. } => match &task.due {
+                Some(_) => format!("Undone: task {} has its old due date again.", line(task)),
+                None => format!("Undone: task {} has no due date again.", line(task)),
+            },
+        },
+        TaskOutcome::DueSet { task, before } => match (&task.due, before) {
+            (Some(_), _) => format!("Task {}.", line(task)),
+            (None, Some(_)) => format!("Task {} has no due date any more.", line(task)),
+            (None, None) => format!("Task {} had no due date; nothing changed.", line(task)),
         },
         TaskOutcome::NothingToUndo => {
             "There is nothing to undo: you have made no change to your tasks that I could revert."
@@ -134,13 +180,13 @@ pub fn outcome(o: &TaskOutcome) -> Reply {
 }
 
 /// The outcomes of one command over several numbers, a line each.
-pub fn outcomes(all: &[TaskOutcome]) -> Reply {
+pub fn outcomes(all: &[TaskOutcome], here: Option<&Here>) -> Reply {
     if let [one] = all {
-        return outcome(one);
+        return outcome_at(one, here);
     }
     let full = all
         .iter()
-        .map(|o| outcome(o).markdown)
+        .map(|o| outcome_at(o, here).markdown)
         .collect::<Vec<_>>()
         .join("\n");
     if full.len() + 200 <= MAX_MARKDOWN_BYTES {
@@ -157,6 +203,7 @@ pub fn outcomes(all: &[TaskOutcome]) -> Reply {
             TaskOutcome::Created(t)
             | TaskOutcome::AlreadyLinked(t)
             | TaskOutcome::Edited { task: t, .. }
+            | TaskOutcome::DueSet { task: t, .. }
             | TaskOutcome::Undid { task: t, .. } => ("Changed", t.number),
             TaskOutcome::NothingToUndo => continue,
         };
@@ -172,6 +219,48 @@ pub fn outcomes(all: &[TaskOutcome]) -> Reply {
             .collect::<Vec<_>>()
             .join("\n"),
     )
+}
+
+/// A date the person typed that cannot be used; nothing changed.
+pub fn date_error(verb: &str, e: &super::when::WhenError) -> Reply {
+    Reply::new(format!(
+        "I can't run `{verb}`: {}. Nothing changed.",
+        escape_inline(&e.to_string())
+    ))
+}
+
+/// `tz` without an argument.
+pub fn zone_is(zone: &str, source: &str) -> Reply {
+    Reply::new(format!(
+        "Your time zone is **{}** ({source}). Set another with `tz Europe/Paris`; `tz auto` \
+         goes back to your Webex profile's.",
+        escape_inline(zone)
+    ))
+}
+
+pub fn zone_set(zone: &str) -> Reply {
+    Reply::new(format!(
+        "Your time zone is now **{}**: dates you type and dates I show use it.",
+        escape_inline(zone)
+    ))
+}
+
+pub fn zone_unknown(typed: &str) -> Reply {
+    Reply::new(format!(
+        "I don't know the time zone “{}”. Use a name like `Europe/Paris`, `America/New_York` \
+         or `UTC`. Nothing changed.",
+        escape_inline(&super::task::shorten(typed, 60))
+    ))
+}
+
+/// Added once, the first time a date is read in UTC because the person has no zone.
+pub fn with_zone_hint(mut r: Reply) -> Reply {
+    let hint = "\n\n_Dates are read and shown in UTC because I don't know your time zone: set \
+                it with `tz Europe/Paris` (or your own)._";
+    if r.markdown.len() + hint.len() <= MAX_MARKDOWN_BYTES {
+        r.markdown.push_str(hint);
+    }
+    r
 }
 
 /// One reply for a message of several commands: each command's reply in order, prefixed
@@ -213,21 +302,26 @@ pub fn lines_not_run(count: usize, max: usize) -> Reply {
 }
 
 /// `list`: the Markdown list, with a card (Done/Delete buttons) for clients that show cards.
-pub fn task_list_with_card(owner: &PersonId, open: &[Task]) -> Reply {
-    let mut r = task_list(open);
+pub fn task_list_with_card(owner: &PersonId, open: &[Task], here: Option<&Here>) -> Reply {
+    let mut r = task_list_at(open, here);
     r.card = task_list_card(owner, open);
     r
 }
 
 /// What pressing a card button did, followed by the updated list (and its card).
-pub fn card_outcome(o: &TaskOutcome, owner: &PersonId, open: &[Task]) -> Reply {
+pub fn card_outcome(
+    o: &TaskOutcome,
+    owner: &PersonId,
+    open: &[Task],
+    here: Option<&Here>,
+) -> Reply {
     let first = match o {
         TaskOutcome::NotFound(n) => {
             format!("Task #{n} is already gone (done or deleted since that list was shown).")
         }
-        other => outcome(other).markdown,
+        other => outcome_at(other, here).markdown,
     };
-    let list = task_list_with_card(owner, open);
+    let list = task_list_with_card(owner, open, here);
     let mut markdown = format!("{first}\n\n{}", list.markdown);
     if markdown.len() > MAX_MARKDOWN_BYTES {
         markdown = first;
@@ -256,12 +350,22 @@ pub fn greeting(bot_name: &str, audience: Option<Audience>) -> Reply {
 }
 
 /// `list all`: the Markdown list only, as many tasks as fit in one message.
-pub fn task_list_all(open: &[Task]) -> Reply {
-    task_list(open)
+pub fn task_list_all(open: &[Task], here: Option<&Here>) -> Reply {
+    task_list_at(open, here)
 }
 
 /// The person's open tasks, oldest first, within the message size limit.
 pub fn task_list(open: &[Task]) -> Reply {
+    task_list_at(open, None)
+}
+
+/// The open tasks: overdue first (marked), then by number; due dates in the person's zone.
+pub fn task_list_at(open: &[Task], here: Option<&Here>) -> Reply {
+    let mut open: Vec<&Task> = open.iter().collect();
+    if let Some(h) = here {
+        // Stable: overdue first, each group in number order.
+        open.sort_by_key(|t| t.due.is_none_or(|d| d.at >= h.now));
+    }
     if open.is_empty() {
         return Reply::new("You have no open tasks. 🎉 Add one with `task <text>`.");
     }
@@ -271,7 +375,7 @@ pub fn task_list(open: &[Task]) -> Reply {
     };
     let mut md = header;
     for (shown, t) in open.iter().enumerate() {
-        let entry = format!("\n- {}", line(t));
+        let entry = format!("\n- {}{}", line(t), due_text(t, here));
         let left = open.len() - shown;
         // Keep room for the "and N more" line.
         if md.len() + entry.len() + 40 > MAX_MARKDOWN_BYTES {
@@ -588,7 +692,37 @@ mod tests {
             done: false,
             created_at: Timestamp::UNIX_EPOCH,
             meeting: None,
+            due: None,
         }
+    }
+
+    #[test]
+    fn the_list_puts_overdue_tasks_first_marked_with_dates_in_the_zone() {
+        use crate::domain::task::Due;
+        let here = Here {
+            tz: jiff::tz::TimeZone::get("Europe/Paris").unwrap(),
+            now: "2026-12-02T12:00:00Z".parse().unwrap(),
+        };
+        let mut late = task(2, "Late");
+        late.due = Some(Due {
+            at: "2026-12-01T08:00:00Z".parse().unwrap(),
+            has_time: false,
+        });
+        let mut soon = task(3, "Soon");
+        soon.due = Some(Due {
+            at: "2026-12-04T14:00:00Z".parse().unwrap(),
+            has_time: true,
+        });
+        let r = task_list_at(&[task(1, "Plain"), late, soon], Some(&here));
+        assert_eq!(
+            r.markdown,
+            "**Your 3 open tasks**\n\n\
+             - **#2** Late — ⚠️ **overdue** (due Tue 1 Dec)\n\
+             - **#1** Plain\n\
+             - **#3** Soon — due Fri 4 Dec, 15:00 Europe/Paris"
+        );
+        // Without a zone (no dated task), nothing is shown or reordered.
+        assert!(!task_list(&[task(1, "Plain")]).markdown.contains("due"));
     }
 
     #[test]

@@ -167,6 +167,14 @@ pub struct MeetingLink {
     pub start: Option<Timestamp>,
 }
 
+/// When a task is due: an instant, and whether the person gave a time of day (a date alone
+/// is shown without one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    pub at: Timestamp,
+    pub has_time: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
     pub number: TaskNumber,
@@ -174,6 +182,7 @@ pub struct Task {
     pub done: bool,
     pub created_at: Timestamp,
     pub meeting: Option<MeetingLink>,
+    pub due: Option<Due>,
 }
 
 /// A change a person makes to their own tasks. Ownership is by construction: numbers are
@@ -183,11 +192,14 @@ pub enum TaskOp {
     Create {
         title: TaskTitle,
         meeting: Option<MeetingLink>,
+        due: Option<Due>,
     },
     Complete(TaskNumber),
     Delete(TaskNumber),
     /// A new title; the due date, reminder and meeting link stay.
     Edit(TaskNumber, TaskTitle),
+    /// Sets (or, with `None`, clears) the due date.
+    SetDue(TaskNumber, Option<Due>),
     /// Reverts the person's most recent change that is not undone yet.
     Undo,
 }
@@ -203,6 +215,8 @@ pub enum Undone {
     Deleted,
     /// It was renamed; `from` is the title it had until the undo.
     Edited { from: TaskTitle },
+    /// Its due date was changed; `from` is the one it had until the undo.
+    DueChanged { from: Option<Due> },
 }
 
 /// What a [`TaskOp`] did. A store that is asked to apply the same operation twice under one
@@ -219,6 +233,11 @@ pub enum TaskOutcome {
     Edited {
         task: Task,
         before: TaskTitle,
+    },
+    /// The due date changed from `before`.
+    DueSet {
+        task: Task,
+        before: Option<Due>,
     },
     /// `undo` reverted `change`; `task` is the task as it is now.
     Undid {

@@ -27,5 +27,5 @@ pub use messaging::{
 };
 pub use metrics::{Metrics, NoMetrics};
 pub use oauth::{Identity, OAuthError, OAuthProvider};
-pub use tasks::{IdempotencyKey, StoreError, TaskRepository};
+pub use tasks::{IdempotencyKey, PersonSettings, StoreError, TaskRepository};
 pub use webhooks::{NewWebhook, WebexWebhooks, Webhook};

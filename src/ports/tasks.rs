@@ -80,4 +80,33 @@ pub trait TaskRepository: Send + Sync {
         owner: PersonId,
         meeting_id: String,
     ) -> Result<Option<Task>, StoreError>;
+
+    /// The person's own settings (defaults when they set none).
+    ///
+    /// # Errors
+    /// As for [`TaskRepository::apply`].
+    async fn settings(&self, person: PersonId) -> Result<PersonSettings, StoreError>;
+
+    /// Sets (or with `None` forgets) the person's time zone (an IANA name).
+    ///
+    /// # Errors
+    /// As for [`TaskRepository::apply`].
+    async fn set_timezone(
+        &self,
+        person: PersonId,
+        timezone: Option<String>,
+    ) -> Result<(), StoreError>;
+
+    /// Records that the person was told once how to set their zone; `true` the first time.
+    ///
+    /// # Errors
+    /// As for [`TaskRepository::apply`].
+    async fn mark_zone_hint(&self, person: PersonId) -> Result<bool, StoreError>;
+}
+
+/// What a person set for themselves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonSettings {
+    pub timezone: Option<String>,
+    pub zone_hint_shown: bool,
 }

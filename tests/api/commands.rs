@@ -450,3 +450,68 @@ async fn several_lines_several_numbers_and_edit_on_sqlite() {
 async fn several_lines_several_numbers_and_edit_on_postgres() {
     several_lines_several_numbers_and_edit(Backend::Postgres).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_dates_are_read_echoed_in_the_persons_zone_and_changed() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+
+    let r = app.ask(&alice, &room, "task Pay rent due 31 feb").await;
+    assert!(
+        r.contains("I can't run `task`") && r.contains("not a date"),
+        "{r}"
+    );
+    let r = app.ask(&alice, &room, "task Read 1984").await;
+    assert_eq!(r, "Added task **#1** Read 1984.", "a title, not a date");
+
+    // No zone known yet: UTC, and a one-time hint.
+    let r = app.ask(&alice, &room, "task Call Bob tomorrow 9am").await;
+    assert!(r.starts_with("Added task **#2** Call Bob — due "), "{r}");
+    assert!(r.contains("09:00 UTC"), "{r}");
+    assert!(r.contains("set it with `tz Europe/Paris`"), "{r}");
+    let r = app.ask(&alice, &room, "task Water plants in 2 days").await;
+    assert!(r.contains("**#3** Water plants — due "), "{r}");
+    assert!(
+        !r.contains("tz Europe/Paris"),
+        "the hint is given once: {r}"
+    );
+
+    let r = app.ask(&alice, &room, "tz Mars/Olympus").await;
+    assert!(r.contains("I don't know the time zone"), "{r}");
+    let r = app.ask(&alice, &room, "tz Europe/Paris").await;
+    assert!(r.contains("now **Europe/Paris**"), "{r}");
+    let r = app.ask(&alice, &room, "tz").await;
+    assert!(r.contains("**Europe/Paris** (you set it)"), "{r}");
+
+    let r = app
+        .ask(&alice, &room, "task Send the deck by fri 15:00")
+        .await;
+    assert!(r.contains("**#4** Send the deck — due Fri "), "{r}");
+    assert!(r.contains("15:00 Europe/Paris"), "{r}");
+    // Shown in the zone now set: 09:00 UTC is 10:00 in Paris in winter.
+    let r = app.ask(&alice, &room, "list").await;
+    assert!(r.contains("**#2** Call Bob — due "), "{r}");
+    assert!(r.contains("10:00 Europe/Paris"), "{r}");
+    assert!(r.contains("- **#1** Read 1984\n"), "{r}");
+
+    let r = app.ask(&alice, &room, "due 2 25:00").await;
+    assert!(
+        r.contains("I can't run `due`") && r.contains("not a time of day"),
+        "{r}"
+    );
+    let r = app.ask(&alice, &room, "due 2 none").await;
+    assert_eq!(r, "Task **#2** Call Bob has no due date any more.");
+    let r = app.ask(&alice, &room, "undo").await;
+    assert!(
+        r.contains("**#2** Call Bob — due ") && r.contains("old due date again"),
+        "{r}"
+    );
+    let r = app.ask(&alice, &room, "due 1 next monday").await;
+    assert!(r.contains("Task **#1** Read 1984 — due Mon "), "{r}");
+    let r = app.ask(&alice, &room, "due 9 fri").await;
+    assert!(r.contains("You have no task #9"), "{r}");
+    let r = app.ask(&alice, &room, "due 1").await;
+    assert!(r.contains("give a date after the number"), "{r}");
+    app.fake.assert_spec_clean();
+}

@@ -38,6 +38,7 @@ contract!(
     a_meeting_is_linked_to_one_task_only,
     an_edit_changes_only_the_title_and_replays_under_its_key,
     undo_walks_back_through_the_last_changes,
+    due_dates_round_trip_and_undo_and_settings_are_per_person,
     a_deleted_meeting_task_stays_deleted,
     concurrent_creates_get_distinct_numbers,
     enqueue_deduplicates_on_resource_event_and_data_id,
@@ -79,6 +80,7 @@ fn create(title: &str) -> TaskOp {
     TaskOp::Create {
         title: TaskTitle::parse(title).unwrap(),
         meeting: None,
+        due: None,
     }
 }
 
@@ -90,6 +92,7 @@ fn number_of(o: &TaskOutcome) -> u32 {
         | TaskOutcome::AlreadyDone(t)
         | TaskOutcome::Deleted(t)
         | TaskOutcome::Edited { task: t, .. }
+        | TaskOutcome::DueSet { task: t, .. }
         | TaskOutcome::Undid { task: t, .. } => t.number.get(),
         TaskOutcome::NothingToUndo => 0,
         TaskOutcome::NotFound(n) => n.get(),
@@ -261,6 +264,7 @@ async fn an_edit_changes_only_the_title_and_replays_under_its_key(b: Backend) {
     let create = TaskOp::Create {
         title: TaskTitle::parse("Standup").unwrap(),
         meeting: Some(link.clone()),
+        due: None,
     };
     db.apply(p.clone(), create, None, t0()).await.unwrap();
     let edit = TaskOp::Edit(n(1), TaskTitle::parse("Daily standup ☕").unwrap());
@@ -388,6 +392,83 @@ async fn undo_walks_back_through_the_last_changes(b: Backend) {
     assert_eq!(undone, 50);
 }
 
+async fn due_dates_round_trip_and_undo_and_settings_are_per_person(b: Backend) {
+    use botper::domain::task::{Due, Undone};
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::from("p");
+    let fri = Due {
+        at: at("2026-12-04T14:00:00Z"),
+        has_time: true,
+    };
+    let day = Due {
+        at: at("2026-12-07T08:00:00Z"),
+        has_time: false,
+    };
+    let op = TaskOp::Create {
+        title: TaskTitle::parse("Send the deck").unwrap(),
+        meeting: None,
+        due: Some(fri),
+    };
+    let key = Some(IdempotencyKey::new("inbox:5"));
+    let created = db
+        .apply(p.clone(), op.clone(), key.clone(), t0())
+        .await
+        .unwrap();
+    assert!(matches!(&created, TaskOutcome::Created(t) if t.due == Some(fri)));
+    // Replayed with its due date.
+    assert_eq!(db.apply(p.clone(), op, key, t0()).await.unwrap(), created);
+    assert_eq!(db.list_open(p.clone()).await.unwrap()[0].due, Some(fri));
+    match db
+        .apply(p.clone(), TaskOp::SetDue(n(1), Some(day)), None, t0())
+        .await
+        .unwrap()
+    {
+        TaskOutcome::DueSet { task, before } => {
+            assert_eq!((task.due, before), (Some(day), Some(fri)));
+        }
+        other => panic!("{other:?}"),
+    }
+    let cleared = db
+        .apply(p.clone(), TaskOp::SetDue(n(1), None), None, t0())
+        .await
+        .unwrap();
+    assert!(
+        matches!(cleared, TaskOutcome::DueSet { ref task, before: Some(_) } if task.due.is_none())
+    );
+    match db.apply(p.clone(), TaskOp::Undo, None, t0()).await.unwrap() {
+        TaskOutcome::Undid {
+            change: Undone::DueChanged { from: None },
+            task,
+        } => assert_eq!(task.due, Some(day)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(db.list_open(p.clone()).await.unwrap()[0].due, Some(day));
+    assert_eq!(
+        db.apply("q".into(), TaskOp::SetDue(n(1), Some(fri)), None, t0())
+            .await
+            .unwrap(),
+        TaskOutcome::NotFound(n(1))
+    );
+
+    assert_eq!(db.settings(p.clone()).await.unwrap(), Default::default());
+    db.set_timezone(p.clone(), Some("Europe/Paris".into()))
+        .await
+        .unwrap();
+    assert!(
+        db.mark_zone_hint(p.clone()).await.unwrap(),
+        "the first time"
+    );
+    assert!(!db.mark_zone_hint(p.clone()).await.unwrap(), "only once");
+    let s = db.settings(p.clone()).await.unwrap();
+    assert_eq!(s.timezone.as_deref(), Some("Europe/Paris"));
+    assert!(s.zone_hint_shown);
+    db.set_timezone(p.clone(), None).await.unwrap();
+    assert_eq!(db.settings(p).await.unwrap().timezone, None);
+    assert_eq!(db.settings("q".into()).await.unwrap(), Default::default());
+    assert!(db.mark_zone_hint("q".into()).await.unwrap());
+}
+
 async fn a_meeting_is_linked_to_one_task_only(b: Backend) {
     let tdb = TestDb::new(b);
     let db = tdb.open().await;
@@ -400,6 +481,7 @@ async fn a_meeting_is_linked_to_one_task_only(b: Backend) {
     let op = TaskOp::Create {
         title: TaskTitle::parse("Standup").unwrap(),
         meeting: Some(link.clone()),
+        due: None,
     };
     let first = db.apply(p.clone(), op.clone(), None, t0()).await.unwrap();
     let second = db.apply(p.clone(), op, None, t0()).await.unwrap();
@@ -424,6 +506,7 @@ async fn a_deleted_meeting_task_stays_deleted(b: Backend) {
             web_link: "https://example.webex.com/meet/d".into(),
             start: None,
         }),
+        due: None,
     };
     db.apply(p.clone(), op.clone(), None, t0()).await.unwrap();
     let deleted = db

@@ -20,6 +20,8 @@ diesel::table! {
         meeting_link -> Nullable<Text>,
         meeting_start -> Nullable<BigInt>,
         deleted_at -> Nullable<BigInt>,
+        due_at -> Nullable<BigInt>,
+        due_has_time -> SmallInt,
     }
 }
 
@@ -96,5 +98,16 @@ diesel::table! {
         number -> Integer,
         before_title -> Nullable<Text>,
         created_at -> BigInt,
+        before_due_at -> Nullable<BigInt>,
+        before_due_has_time -> Nullable<SmallInt>,
+    }
+}
+
+diesel::table! {
+    person_settings (person_id) {
+        person_id -> Text,
+        timezone -> Nullable<Text>,
+        zone_hint_shown -> SmallInt,
+        updated_at -> BigInt,
     }
 }

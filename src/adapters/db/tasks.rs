@@ -7,12 +7,12 @@ use diesel::sql_types::Integer;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::schema::{task_effects, task_history, tasks};
+use super::schema::{person_settings, task_effects, task_history, tasks};
 use super::sql::{Bind, CachedSql};
 use super::{Db, DbConnection, DbError, from_millis, millis};
-use crate::domain::task::{MeetingLink, Undone};
+use crate::domain::task::{Due, MeetingLink, Undone};
 use crate::domain::{PersonId, Task, TaskNumber, TaskOp, TaskOutcome, TaskTitle};
-use crate::ports::{IdempotencyKey, StoreError, TaskRepository};
+use crate::ports::{IdempotencyKey, PersonSettings, StoreError, TaskRepository};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = tasks)]
@@ -24,6 +24,18 @@ struct TaskRow {
     meeting_id: Option<String>,
     meeting_link: Option<String>,
     meeting_start: Option<i64>,
+    due_at: Option<i64>,
+    due_has_time: i16,
+}
+
+fn due_of(at: Option<i64>, has_time: i16) -> Result<Option<Due>, DbError> {
+    at.map(|ms| {
+        Ok(Due {
+            at: from_millis(ms)?,
+            has_time: has_time != 0,
+        })
+    })
+    .transpose()
 }
 
 impl TryFrom<TaskRow> for Task {
@@ -50,6 +62,7 @@ impl TryFrom<TaskRow> for Task {
             done: r.done != 0,
             created_at: from_millis(r.created_at)?,
             meeting,
+            due: due_of(r.due_at, r.due_has_time)?,
         })
     }
 }
@@ -118,6 +131,7 @@ fn record(
     kind: &str,
     number: TaskNumber,
     before_title: Option<&str>,
+    before_due: Option<Due>,
     at: Timestamp,
 ) -> Result<(), DbError> {
     let last: Option<i64> = task_history::table
@@ -132,6 +146,8 @@ fn record(
             task_history::kind.eq(kind),
             task_history::number.eq(number.get() as i32),
             task_history::before_title.eq(before_title),
+            task_history::before_due_at.eq(before_due.map(|d| millis(d.at))),
+            task_history::before_due_has_time.eq(before_due.map(|d| i16::from(d.has_time))),
             task_history::created_at.eq(millis(at)),
         ))
         .execute(conn)?;
@@ -157,7 +173,8 @@ fn load_any(conn: &mut DbConnection, owner: &str, number: i32) -> Result<Option<
 }
 
 fn undo(conn: &mut DbConnection, owner: &str, at: Timestamp) -> Result<TaskOutcome, DbError> {
-    let latest: Option<(i64, String, i32, Option<String>)> = task_history::table
+    type Latest = (i64, String, i32, Option<String>, Option<i64>, Option<i16>);
+    let latest: Option<Latest> = task_history::table
         .filter(task_history::owner.eq(owner))
         .order(task_history::seq.desc())
         .select((
@@ -165,10 +182,12 @@ fn undo(conn: &mut DbConnection, owner: &str, at: Timestamp) -> Result<TaskOutco
             task_history::kind,
             task_history::number,
             task_history::before_title,
+            task_history::before_due_at,
+            task_history::before_due_has_time,
         ))
         .first(conn)
         .optional()?;
-    let Some((seq, kind, number, before)) = latest else {
+    let Some((seq, kind, number, before, before_due_at, before_due_has_time)) = latest else {
         return Ok(TaskOutcome::NothingToUndo);
     };
     diesel::delete(
@@ -211,6 +230,24 @@ fn undo(conn: &mut DbConnection, owner: &str, at: Timestamp) -> Result<TaskOutco
                 .unwrap_or_else(|| old.clone());
             Undone::Edited { from }
         }
+        "due" => {
+            let old = due_of(before_due_at, before_due_has_time.unwrap_or(0))?;
+            let now: Option<(Option<i64>, i16)> = this
+                .select((tasks::due_at, tasks::due_has_time))
+                .first(conn)
+                .optional()?;
+            diesel::update(this)
+                .set((
+                    tasks::due_at.eq(old.map(|d| millis(d.at))),
+                    tasks::due_has_time.eq(old.map_or(0, |d| i16::from(d.has_time))),
+                ))
+                .execute(conn)?;
+            let from = match now {
+                Some((at, has)) => due_of(at, has)?,
+                None => None,
+            };
+            Undone::DueChanged { from }
+        }
         other => {
             return Err(DbError::Other(anyhow::anyhow!(
                 "unknown history kind {other}"
@@ -229,7 +266,11 @@ fn apply_op(
     at: Timestamp,
 ) -> Result<TaskOutcome, DbError> {
     match op {
-        TaskOp::Create { title, meeting } => {
+        TaskOp::Create {
+            title,
+            meeting,
+            due,
+        } => {
             if let Some(m) = &meeting
                 && let Some(existing) = task_for_meeting(conn, owner, &m.meeting_id)?
             {
@@ -246,15 +287,18 @@ fn apply_op(
                     tasks::meeting_id.eq(meeting.as_ref().map(|m| m.meeting_id.clone())),
                     tasks::meeting_link.eq(meeting.as_ref().map(|m| m.web_link.clone())),
                     tasks::meeting_start.eq(meeting.as_ref().and_then(|m| m.start.map(millis))),
+                    tasks::due_at.eq(due.map(|d| millis(d.at))),
+                    tasks::due_has_time.eq(due.map_or(0, |d| i16::from(d.has_time))),
                 ))
                 .execute(conn)?;
-            record(conn, owner, "created", number, None, at)?;
+            record(conn, owner, "created", number, None, None, at)?;
             Ok(TaskOutcome::Created(Task {
                 number,
                 title,
                 done: false,
                 created_at: at,
                 meeting,
+                due,
             }))
         }
         TaskOp::Complete(n) => match load_task(conn, owner, n)? {
@@ -268,7 +312,7 @@ fn apply_op(
                 )
                 .set((tasks::done.eq(1i16), tasks::done_at.eq(Some(millis(at)))))
                 .execute(conn)?;
-                record(conn, owner, "completed", n, None, at)?;
+                record(conn, owner, "completed", n, None, None, at)?;
                 t.done = true;
                 Ok(TaskOutcome::Completed(t))
             }
@@ -284,7 +328,7 @@ fn apply_op(
                 )
                 .set(tasks::deleted_at.eq(Some(millis(at))))
                 .execute(conn)?;
-                record(conn, owner, "deleted", n, None, at)?;
+                record(conn, owner, "deleted", n, None, None, at)?;
                 Ok(TaskOutcome::Deleted(t))
             }
         },
@@ -298,9 +342,27 @@ fn apply_op(
                 )
                 .set(tasks::title.eq(title.as_str()))
                 .execute(conn)?;
-                record(conn, owner, "edited", n, Some(t.title.as_str()), at)?;
+                record(conn, owner, "edited", n, Some(t.title.as_str()), None, at)?;
                 let before = std::mem::replace(&mut t.title, title);
                 Ok(TaskOutcome::Edited { task: t, before })
+            }
+        },
+        TaskOp::SetDue(n, due) => match load_task(conn, owner, n)? {
+            None => Ok(TaskOutcome::NotFound(n)),
+            Some(mut t) => {
+                diesel::update(
+                    tasks::table
+                        .filter(tasks::owner.eq(owner))
+                        .filter(tasks::number.eq(n.get() as i32)),
+                )
+                .set((
+                    tasks::due_at.eq(due.map(|d| millis(d.at))),
+                    tasks::due_has_time.eq(due.map_or(0, |d| i16::from(d.has_time))),
+                ))
+                .execute(conn)?;
+                record(conn, owner, "due", n, None, t.due, at)?;
+                let before = std::mem::replace(&mut t.due, due);
+                Ok(TaskOutcome::DueSet { task: t, before })
             }
         },
         TaskOp::Undo => undo(conn, owner, at),
@@ -400,6 +462,84 @@ impl TaskRepository for Db {
             .await
             .map_err(Into::into)
     }
+
+    async fn settings(&self, person: PersonId) -> Result<PersonSettings, StoreError> {
+        let row: Option<(Option<String>, i16)> = self
+            .run(move |conn| {
+                Ok(person_settings::table
+                    .find(person.as_str())
+                    .select((person_settings::timezone, person_settings::zone_hint_shown))
+                    .first(conn)
+                    .optional()?)
+            })
+            .await?;
+        Ok(row
+            .map(|(timezone, hint)| PersonSettings {
+                timezone,
+                zone_hint_shown: hint != 0,
+            })
+            .unwrap_or_default())
+    }
+
+    async fn set_timezone(
+        &self,
+        person: PersonId,
+        timezone: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            upsert_settings(conn, person.as_str(), |conn, now| {
+                diesel::update(person_settings::table.find(person.as_str()))
+                    .set((
+                        person_settings::timezone.eq(&timezone),
+                        person_settings::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+            })
+            .map(|_| ())
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    async fn mark_zone_hint(&self, person: PersonId) -> Result<bool, StoreError> {
+        self.run(move |conn| {
+            upsert_settings(conn, person.as_str(), |conn, now| {
+                diesel::update(
+                    person_settings::table
+                        .find(person.as_str())
+                        .filter(person_settings::zone_hint_shown.eq(0i16)),
+                )
+                .set((
+                    person_settings::zone_hint_shown.eq(1i16),
+                    person_settings::updated_at.eq(now),
+                ))
+                .execute(conn)
+            })
+            .map(|n| n == 1)
+        })
+        .await
+        .map_err(Into::into)
+    }
+}
+
+/// Makes sure the person has a settings row, then runs `update` on it.
+fn upsert_settings(
+    conn: &mut DbConnection,
+    person: &str,
+    update: impl FnOnce(&mut DbConnection, i64) -> QueryResult<usize>,
+) -> Result<usize, DbError> {
+    const ENSURE: &[&str] = &[
+        "INSERT INTO person_settings (person_id, zone_hint_shown, updated_at) VALUES (",
+        ", 0, ",
+        ") ON CONFLICT (person_id) DO NOTHING",
+    ];
+    let now = super::now_ms();
+    CachedSql::new(
+        ENSURE,
+        vec![Bind::Text(person.to_owned()), Bind::BigInt(now)],
+    )
+    .execute(conn)?;
+    Ok(update(conn, now)?)
 }
 
 impl From<DbError> for StoreError {
@@ -438,7 +578,16 @@ enum OutcomeDto {
     Undid {
         change: String,
         from: Option<String>,
+        #[serde(default)]
+        from_due_at: Option<i64>,
+        #[serde(default)]
+        from_due_has_time: bool,
         task: TaskDto,
+    },
+    DueSet {
+        task: TaskDto,
+        before_due_at: Option<i64>,
+        before_due_has_time: bool,
     },
     NothingToUndo,
     NotFound {
@@ -455,6 +604,11 @@ struct TaskDto {
     meeting_id: Option<String>,
     meeting_link: Option<String>,
     meeting_start: Option<i64>,
+    /// Absent in outcomes recorded before due dates.
+    #[serde(default)]
+    due_at: Option<i64>,
+    #[serde(default)]
+    due_has_time: bool,
 }
 
 impl OutcomeDto {
@@ -467,7 +621,10 @@ impl OutcomeDto {
             meeting_id: t.meeting.as_ref().map(|m| m.meeting_id.clone()),
             meeting_link: t.meeting.as_ref().map(|m| m.web_link.clone()),
             meeting_start: t.meeting.as_ref().and_then(|m| m.start.map(millis)),
+            due_at: t.due.map(|d| millis(d.at)),
+            due_has_time: t.due.is_some_and(|d| d.has_time),
         };
+        let due_parts = |d: &Option<Due>| (d.map(|d| millis(d.at)), d.is_some_and(|d| d.has_time));
         let dto = match o {
             TaskOutcome::Created(x) => Self::Created { task: t(x) },
             TaskOutcome::AlreadyLinked(x) => Self::AlreadyLinked { task: t(x) },
@@ -479,16 +636,31 @@ impl OutcomeDto {
                 before: before.as_str().to_owned(),
             },
             TaskOutcome::Undid { change, task } => {
+                let (from_due_at, from_due_has_time) = match change {
+                    Undone::DueChanged { from } => due_parts(from),
+                    _ => (None, false),
+                };
                 let (change, from) = match change {
                     Undone::Added => ("added", None),
                     Undone::Completed => ("completed", None),
                     Undone::Deleted => ("deleted", None),
                     Undone::Edited { from } => ("edited", Some(from.as_str().to_owned())),
+                    Undone::DueChanged { .. } => ("due", None),
                 };
                 Self::Undid {
                     change: change.to_owned(),
                     from,
+                    from_due_at,
+                    from_due_has_time,
                     task: t(task),
+                }
+            }
+            TaskOutcome::DueSet { task, before } => {
+                let (before_due_at, before_due_has_time) = due_parts(before);
+                Self::DueSet {
+                    task: t(task),
+                    before_due_at,
+                    before_due_has_time,
                 }
             }
             TaskOutcome::NothingToUndo => Self::NothingToUndo,
@@ -508,6 +680,8 @@ impl OutcomeDto {
                 meeting_id: d.meeting_id,
                 meeting_link: d.meeting_link,
                 meeting_start: d.meeting_start,
+                due_at: d.due_at,
+                due_has_time: i16::from(d.due_has_time),
             })
         };
         Ok(match dto {
@@ -521,12 +695,29 @@ impl OutcomeDto {
                 before: TaskTitle::parse(&before)
                     .map_err(|e| DbError::Other(anyhow::anyhow!("bad recorded title: {e}")))?,
             },
-            Self::Undid { change, from, task } => {
+            Self::DueSet {
+                task,
+                before_due_at,
+                before_due_has_time,
+            } => TaskOutcome::DueSet {
+                task: t(task)?,
+                before: due_of(before_due_at, i16::from(before_due_has_time))?,
+            },
+            Self::Undid {
+                change,
+                from,
+                from_due_at,
+                from_due_has_time,
+                task,
+            } => {
                 let bad = || DbError::Other(anyhow::anyhow!("bad recorded undo"));
                 let change = match (change.as_str(), from) {
                     ("added", _) => Undone::Added,
                     ("completed", _) => Undone::Completed,
                     ("deleted", _) => Undone::Deleted,
+                    ("due", _) => Undone::DueChanged {
+                        from: due_of(from_due_at, i16::from(from_due_has_time))?,
+                    },
                     ("edited", Some(f)) => Undone::Edited {
                         from: TaskTitle::parse(&f).map_err(|_| bad())?,
                     },

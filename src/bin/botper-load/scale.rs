@@ -180,6 +180,7 @@ async fn measure(target: &DbTarget, raw: &mut Raw, rows: usize) -> anyhow::Resul
         let op = TaskOp::Create {
             title: TaskTitle::parse(&format!("My task {i}")).expect("title"),
             meeting: None,
+            due: None,
         };
         db.apply(PersonId::new(ME), op, None, now).await?;
     }
