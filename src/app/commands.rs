@@ -1,6 +1,6 @@
 //! Chat commands: read the message, strip the bot's mention, parse, act, reply.
 
-use crate::domain::command::{MAX_LINES, parse_script};
+use crate::domain::command::{ListFilter, MAX_LINES, parse_script};
 use crate::domain::mention::{mentions_bot, strip_bot_mention};
 use crate::domain::reply::Here;
 use crate::domain::reply::{Audience, MeetingsFollowed};
@@ -229,6 +229,18 @@ impl App {
                 let open = self.tasks.list_open(person.clone()).await?;
                 let here = self.here_for(person, &open).await?;
                 return Ok(reply::task_list_all(&open, here.as_ref()));
+            }
+            Command::ListOnly(filter) => {
+                let here = self.here(person).await?.0;
+                return Ok(if filter == ListFilter::Done {
+                    let done = self.tasks.list_done(person.clone(), 20).await?;
+                    reply::filtered_list(filter, &done.iter().collect::<Vec<_>>(), &here)
+                } else {
+                    let open = self.tasks.list_open(person.clone()).await?;
+                    let mut kept = reply::filter_open(&open, filter, &here);
+                    kept.sort_by_key(|t| t.due.map(|d| d.at));
+                    reply::filtered_list(filter, &kept, &here)
+                });
             }
             Command::Tz(None) => {
                 let (here, source) = self.here(person).await?;

@@ -11,6 +11,8 @@ pub enum Command {
     List,
     /// Every open task, as text only.
     ListAll,
+    /// `list done`, `list today`, `list overdue`, `list week`.
+    ListOnly(ListFilter),
     Done(TaskNumbers),
     Delete(TaskNumbers),
     /// `edit <n> <new text>`.
@@ -33,6 +35,19 @@ pub enum Command {
     Help,
     /// A verb Botper does not know; the reply names it and lists the commands.
     Unknown(String),
+}
+
+/// Which tasks a filtered `list` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFilter {
+    /// Recently done tasks, newest first.
+    Done,
+    /// Open tasks due today (in the person's zone), overdue ones included.
+    Today,
+    /// Open tasks whose due moment has passed.
+    Overdue,
+    /// Open tasks due within the next 7 days (today included), overdue ones included.
+    Week,
 }
 
 /// A command the person typed that cannot run as typed. Rendered as a reply, never logged as
@@ -153,7 +168,7 @@ impl Command {
     pub fn label(&self) -> &'static str {
         match self {
             Command::Task(_) => "task",
-            Command::List | Command::ListAll => "list",
+            Command::List | Command::ListAll | Command::ListOnly(_) => "list",
             Command::Done(_) => "done",
             Command::Delete(_) => "delete",
             Command::Edit(..) => "edit",
@@ -185,7 +200,13 @@ impl Command {
         match verb.as_str() {
             "task" | "todo" | "add" => Ok(Command::Task(TaskTitle::parse(rest)?)),
             "list" | "tasks" | "ls" if rest.eq_ignore_ascii_case("all") => Ok(Command::ListAll),
-            "list" | "tasks" | "ls" => Ok(Command::List),
+            "list" | "tasks" | "ls" => Ok(match rest.to_lowercase().as_str() {
+                "done" | "completed" => Command::ListOnly(ListFilter::Done),
+                "today" => Command::ListOnly(ListFilter::Today),
+                "overdue" | "late" => Command::ListOnly(ListFilter::Overdue),
+                "week" | "this week" => Command::ListOnly(ListFilter::Week),
+                _ => Command::List,
+            }),
             "done" | "complete" => Ok(Command::Done(numbers("done")?)),
             "delete" | "remove" | "rm" => Ok(Command::Delete(numbers("delete")?)),
             "edit" | "rename" => {
@@ -289,6 +310,22 @@ mod tests {
         assert_eq!(Command::parse(" list please "), Ok(Command::List));
         assert_eq!(Command::parse("/list"), Ok(Command::List));
         assert_eq!(Command::parse("list ALL"), Ok(Command::ListAll));
+        assert_eq!(
+            Command::parse("list done"),
+            Ok(Command::ListOnly(ListFilter::Done))
+        );
+        assert_eq!(
+            Command::parse("list Today"),
+            Ok(Command::ListOnly(ListFilter::Today))
+        );
+        assert_eq!(
+            Command::parse("list overdue"),
+            Ok(Command::ListOnly(ListFilter::Overdue))
+        );
+        assert_eq!(
+            Command::parse("list week"),
+            Ok(Command::ListOnly(ListFilter::Week))
+        );
     }
 
     fn ns(v: &[u32]) -> TaskNumbers {

@@ -4,7 +4,7 @@
 use jiff::Zoned;
 
 use super::card::{CardError, TaskListCard, task_list_card};
-use super::command::ParseError;
+use super::command::{ListFilter, ParseError};
 use super::grant::Grant;
 use super::ids::PersonId;
 use super::markdown::escape_inline;
@@ -32,7 +32,7 @@ impl Reply {
 
 pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `task <text>`: add a task\n\
-- `list`: show your open tasks (`list all` for every one, as text)\n\
+- `list`: show your open tasks (`list all` for every one, as text; `list today`, `list overdue`, `list week`, `list done`)\n\
 - `done <n>`: mark task *n* done (several: `done 1 2 5`, `done 3-6`)\n\
 - `delete <n>`: remove task *n* (several, as for `done`)\n\
 - `edit <n> <new text>`: rename task *n*\n\
@@ -380,6 +380,53 @@ pub fn task_list_at(open: &[Task], here: Option<&Here>) -> Reply {
         // Keep room for the "and N more" line.
         if md.len() + entry.len() + 40 > MAX_MARKDOWN_BYTES {
             md.push_str(&format!("\n\n…and {left} more."));
+            break;
+        }
+        md.push_str(&entry);
+    }
+    Reply::new(md)
+}
+
+/// The open tasks a filter keeps, in `here`'s zone.
+pub fn filter_open<'a>(open: &'a [Task], filter: ListFilter, here: &Here) -> Vec<&'a Task> {
+    let today = here.now.to_zoned(here.tz.clone()).date();
+    let last = today
+        .checked_add(jiff::Span::new().days(6))
+        .unwrap_or(today);
+    open.iter()
+        .filter(|t| {
+            let Some(d) = t.due else { return false };
+            let overdue = d.at < here.now;
+            let day = d.at.to_zoned(here.tz.clone()).date();
+            match filter {
+                ListFilter::Overdue => overdue,
+                ListFilter::Today => overdue || day == today,
+                ListFilter::Week => overdue || day <= last,
+                ListFilter::Done => false,
+            }
+        })
+        .collect()
+}
+
+/// `list today|overdue|week` (from the open tasks) and `list done` (recently done ones).
+pub fn filtered_list(filter: ListFilter, tasks: &[&Task], here: &Here) -> Reply {
+    let (what, none) = match filter {
+        ListFilter::Done => ("Recently done", "You have no done tasks yet."),
+        ListFilter::Today => (
+            "Due today",
+            "Nothing is due today. 🎉 (`list week` looks further.)",
+        ),
+        ListFilter::Overdue => ("Overdue", "Nothing is overdue. 🎉"),
+        ListFilter::Week => ("Due within a week", "Nothing is due within a week."),
+    };
+    if tasks.is_empty() {
+        return Reply::new(none);
+    }
+    let mut md = format!("**{what} ({})**\n", tasks.len());
+    for (shown, t) in tasks.iter().enumerate() {
+        let entry = format!("\n- {}{}", line(t), due_text(t, Some(here)));
+        if md.len() + entry.len() + 40 > MAX_MARKDOWN_BYTES {
+            md.push_str(&format!("\n\n…and {} more.", tasks.len() - shown));
             break;
         }
         md.push_str(&entry);

@@ -71,6 +71,12 @@ pub trait TaskRepository: Send + Sync {
     /// As for [`TaskRepository::apply`].
     async fn list_open(&self, owner: PersonId) -> Result<Vec<Task>, StoreError>;
 
+    /// The owner's done tasks (not deleted), most recently done first, at most `limit`.
+    ///
+    /// # Errors
+    /// As for [`TaskRepository::apply`].
+    async fn list_done(&self, owner: PersonId, limit: u32) -> Result<Vec<Task>, StoreError>;
+
     /// The task `owner` has for a meeting, if any.
     ///
     /// # Errors

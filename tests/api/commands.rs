@@ -513,5 +513,31 @@ async fn due_dates_are_read_echoed_in_the_persons_zone_and_changed() {
     assert!(r.contains("You have no task #9"), "{r}");
     let r = app.ask(&alice, &room, "due 1").await;
     assert!(r.contains("give a date after the number"), "{r}");
+
+    // Filters: #2 is due tomorrow, #3 in 2 days, #4 on Friday.
+    let r = app.ask(&alice, &room, "list overdue").await;
+    assert_eq!(r, "Nothing is overdue. 🎉");
+    let r = app.ask(&alice, &room, "list today").await;
+    assert!(r.starts_with("Nothing is due today"), "{r}");
+    let r = app.ask(&alice, &room, "list week").await;
+    assert!(r.starts_with("**Due within a week ("), "{r}");
+    assert!(
+        r.contains("**#2** Call Bob") && r.contains("**#3** Water plants"),
+        "{r}"
+    );
+    let first = r.lines().nth(2).unwrap_or_default();
+    assert!(
+        first.contains("**#2**"),
+        "tomorrow is the soonest, first: {r}"
+    );
+    let r = app.ask(&alice, &room, "list done").await;
+    assert_eq!(r, "You have no done tasks yet.");
+    app.ask(&alice, &room, "done 3 2").await;
+    let r = app.ask(&alice, &room, "list done").await;
+    assert!(r.starts_with("**Recently done (2)**"), "{r}");
+    assert!(
+        r.find("#2").unwrap() < r.find("#3").unwrap(),
+        "newest first: {r}"
+    );
     app.fake.assert_spec_clean();
 }

@@ -451,6 +451,34 @@ async fn due_dates_round_trip_and_undo_and_settings_are_per_person(b: Backend) {
         TaskOutcome::NotFound(n(1))
     );
 
+    // Done tasks, most recently done first; deleted ones are not listed.
+    for t in ["a", "b", "c"] {
+        db.apply(p.clone(), create(t), None, t0()).await.unwrap();
+    }
+    let later = |m: i64| t0() + jiff::SignedDuration::from_mins(m);
+    db.apply(p.clone(), TaskOp::Complete(n(2)), None, later(1))
+        .await
+        .unwrap();
+    db.apply(p.clone(), TaskOp::Complete(n(4)), None, later(2))
+        .await
+        .unwrap();
+    db.apply(p.clone(), TaskOp::Complete(n(3)), None, later(3))
+        .await
+        .unwrap();
+    db.apply(p.clone(), TaskOp::Delete(n(4)), None, later(4))
+        .await
+        .unwrap();
+    let done: Vec<u32> = db
+        .list_done(p.clone(), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.number.get())
+        .collect();
+    assert_eq!(done, [3, 2]);
+    assert_eq!(db.list_done(p.clone(), 1).await.unwrap().len(), 1);
+    assert!(db.list_done("q".into(), 10).await.unwrap().is_empty());
+
     assert_eq!(db.settings(p.clone()).await.unwrap(), Default::default());
     db.set_timezone(p.clone(), Some("Europe/Paris".into()))
         .await

@@ -452,6 +452,24 @@ impl TaskRepository for Db {
         .map_err(Into::into)
     }
 
+    async fn list_done(&self, owner: PersonId, limit: u32) -> Result<Vec<Task>, StoreError> {
+        self.run(move |conn| {
+            tasks::table
+                .filter(tasks::owner.eq(owner.as_str()))
+                .filter(tasks::done.eq(1i16))
+                .filter(tasks::deleted_at.is_null())
+                .order((tasks::done_at.desc(), tasks::number.desc()))
+                .limit(i64::from(limit))
+                .select(TaskRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(Task::try_from)
+                .collect()
+        })
+        .await
+        .map_err(Into::into)
+    }
+
     #[tracing::instrument(name = "db.tasks.find_by_meeting", skip_all)]
     async fn find_by_meeting(
         &self,
