@@ -196,7 +196,8 @@ fn set<T>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), Meet
     Ok(())
 }
 
-fn word_offsets(s: &str) -> Vec<(usize, &str)> {
+/// The words of `s` with their byte offsets.
+pub(crate) fn word_offsets(s: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut start = None;
     for (i, c) in s.char_indices() {

@@ -4,7 +4,6 @@
 
 use botper::domain::PersonId;
 use botper::ports::TokenStore;
-use diesel::{Connection, QueryableByName, RunQueryDsl};
 
 use crate::support::fake_webex::{CLIENT_ID, CLIENT_SECRET};
 use crate::support::{AppOptions, Backend, SECRET, TestApp, browser, spawn_app, spawn_app_with};
@@ -17,30 +16,8 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
 fn grant_rows(app: &TestApp) -> i64 {
-    let sql = "SELECT COUNT(*) AS n FROM grants";
-    match &app.db.target {
-        botper::adapters::db::DbTarget::Postgres(url) => {
-            let mut c = diesel::PgConnection::establish(url).unwrap();
-            diesel::sql_query(sql)
-                .get_result::<Count>(&mut c)
-                .unwrap()
-                .n
-        }
-        botper::adapters::db::DbTarget::Sqlite(path) => {
-            let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
-            diesel::sql_query(sql)
-                .get_result::<Count>(&mut c)
-                .unwrap()
-                .n
-        }
-    }
+    app.db.count_rows("grants")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1001,32 +1001,6 @@ async fn login_states_are_single_use_and_expire(b: Backend) {
     );
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-fn count_rows(tdb: &TestDb, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-    match &tdb.target {
-        botper::adapters::db::DbTarget::Postgres(url) => {
-            let mut c = diesel::PgConnection::establish(url).unwrap();
-            diesel::sql_query(sql)
-                .get_result::<Count>(&mut c)
-                .unwrap()
-                .n
-        }
-        botper::adapters::db::DbTarget::Sqlite(path) => {
-            let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
-            diesel::sql_query(sql)
-                .get_result::<Count>(&mut c)
-                .unwrap()
-                .n
-        }
-    }
-}
-
 async fn pending_login_states_are_capped_and_expired_ones_purged(b: Backend) {
     let tdb = TestDb::new(b);
     let db = tdb.open().await;
@@ -1044,7 +1018,7 @@ async fn pending_login_states_are_capped_and_expired_ones_purged(b: Backend) {
         )
         .await
         .unwrap();
-        assert!(count_rows(&tdb, "oauth_states") <= i64::from(cap));
+        assert!(tdb.count_rows("oauth_states") <= i64::from(cap));
     }
     let now = t0() + jiff::SignedDuration::from_secs(12);
     assert_eq!(
@@ -1067,11 +1041,11 @@ async fn pending_login_states_are_capped_and_expired_ones_purged(b: Backend) {
     )
     .await
     .unwrap();
-    assert_eq!(count_rows(&tdb, "oauth_states"), 1);
+    assert_eq!(tdb.count_rows("oauth_states"), 1);
     // And the hourly sweep removes expired ones with no new login at all.
     let after = much_later + jiff::SignedDuration::from_hours(1);
     assert_eq!(db.purge_states(after).await.unwrap(), 1);
-    assert_eq!(count_rows(&tdb, "oauth_states"), 0);
+    assert_eq!(tdb.count_rows("oauth_states"), 0);
 }
 
 async fn web_sessions_expire(b: Backend) {

@@ -113,6 +113,35 @@ impl TestDb {
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+impl TestDb {
+    /// How many rows `table` holds, read directly as a database dump would.
+    pub fn count_rows(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        match &self.target {
+            DbTarget::Postgres(url) => {
+                let mut c = diesel::PgConnection::establish(url).unwrap();
+                diesel::sql_query(sql)
+                    .get_result::<Count>(&mut c)
+                    .unwrap()
+                    .n
+            }
+            DbTarget::Sqlite(path) => {
+                let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+                diesel::sql_query(sql)
+                    .get_result::<Count>(&mut c)
+                    .unwrap()
+                    .n
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name
