@@ -532,7 +532,9 @@ async fn due_dates_are_read_echoed_in_the_persons_zone_and_changed() {
     );
     let r = app.ask(&alice, &room, "list done").await;
     assert_eq!(r, "You have no done tasks yet.");
-    app.ask(&alice, &room, "done 3 2").await;
+    // Two messages, so the two are done at distinct moments.
+    app.ask(&alice, &room, "done 3").await;
+    app.ask(&alice, &room, "done 2").await;
     let r = app.ask(&alice, &room, "list done").await;
     assert!(r.starts_with("**Recently done (2)**"), "{r}");
     assert!(
