@@ -4,8 +4,7 @@ use crate::domain::command::{ListFilter, MAX_LINES, parse_script};
 use crate::domain::mention::{mentions_bot, strip_bot_mention};
 use crate::domain::reply::Here;
 use crate::domain::reply::{Audience, MeetingsFollowed};
-use crate::domain::task::Due;
-use crate::domain::when::{parse_when, split_due};
+use crate::domain::when::{When, parse_when, split_due};
 use crate::domain::{Command, PersonId, Reply, TaskNumber, TaskOp, reply};
 use crate::domain::{Task, TaskOutcome, TaskTitle};
 use crate::ports::{
@@ -282,10 +281,7 @@ impl App {
                 let (title, due) = match split_due(title.as_str(), &now_z) {
                     Ok((t, when)) => (
                         TaskTitle::parse(&t).unwrap_or(title),
-                        when.map(|w| Due {
-                            at: w.at.timestamp(),
-                            has_time: w.has_time,
-                        }),
+                        when.as_ref().map(When::due),
                     ),
                     Err(e) => return Ok(reply::date_error("task", &e)),
                 };
@@ -304,10 +300,7 @@ impl App {
                 let now_z = here.now.to_zoned(here.tz.clone());
                 let due = match phrase.as_deref().map(|p| parse_when(p, &now_z)) {
                     None => None,
-                    Some(Ok(w)) => Some(Due {
-                        at: w.at.timestamp(),
-                        has_time: w.has_time,
-                    }),
+                    Some(Ok(w)) => Some(w.due()),
                     Some(Err(e)) => return Ok(reply::date_error("due", &e)),
                 };
                 let dated = due.is_some();
@@ -338,17 +331,9 @@ impl App {
     /// The reply to task outcomes; the person's zone is looked up only when a due date is
     /// shown.
     async fn answer(&self, person: &PersonId, all: &[TaskOutcome]) -> Result<Reply, AppError> {
-        let dated = all.iter().any(|o| match o {
-            TaskOutcome::Created(t)
-            | TaskOutcome::AlreadyLinked(t)
-            | TaskOutcome::Completed(t)
-            | TaskOutcome::AlreadyDone(t)
-            | TaskOutcome::Deleted(t)
-            | TaskOutcome::Edited { task: t, .. }
-            | TaskOutcome::DueSet { task: t, .. }
-            | TaskOutcome::Undid { task: t, .. } => t.due.is_some(),
-            TaskOutcome::NotFound(_) | TaskOutcome::NothingToUndo => false,
-        });
+        let dated = all
+            .iter()
+            .any(|o| o.task().is_some_and(|t| t.due.is_some()));
         let here = if dated {
             Some(self.here(person).await?.0)
         } else {

@@ -248,6 +248,23 @@ pub enum TaskOutcome {
     NotFound(TaskNumber),
 }
 
+impl TaskOutcome {
+    /// The task the outcome is about, when there is one.
+    pub fn task(&self) -> Option<&Task> {
+        match self {
+            Self::Created(t)
+            | Self::AlreadyLinked(t)
+            | Self::Completed(t)
+            | Self::AlreadyDone(t)
+            | Self::Deleted(t)
+            | Self::Edited { task: t, .. }
+            | Self::DueSet { task: t, .. }
+            | Self::Undid { task: t, .. } => Some(t),
+            Self::NotFound(_) | Self::NothingToUndo => None,
+        }
+    }
+}
+
 pub(crate) fn shorten(s: &str, max_chars: usize) -> String {
     if s.chars().count() <= max_chars {
         s.to_owned()

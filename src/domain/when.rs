@@ -68,6 +68,16 @@ pub struct When {
     pub has_time: bool,
 }
 
+impl When {
+    /// The due date this names: the instant, and whether a time of day was given.
+    pub fn due(&self) -> super::task::Due {
+        super::task::Due {
+            at: self.at.timestamp(),
+            has_time: self.has_time,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WhenError {
     #[error("give a date or a time, e.g. `fri 15:00`, `tomorrow 9am`, `5 dec` or `in 2h`")]

@@ -86,16 +86,8 @@ fn create(title: &str) -> TaskOp {
 
 fn number_of(o: &TaskOutcome) -> u32 {
     match o {
-        TaskOutcome::Created(t)
-        | TaskOutcome::AlreadyLinked(t)
-        | TaskOutcome::Completed(t)
-        | TaskOutcome::AlreadyDone(t)
-        | TaskOutcome::Deleted(t)
-        | TaskOutcome::Edited { task: t, .. }
-        | TaskOutcome::DueSet { task: t, .. }
-        | TaskOutcome::Undid { task: t, .. } => t.number.get(),
-        TaskOutcome::NothingToUndo => 0,
         TaskOutcome::NotFound(n) => n.get(),
+        other => other.task().map_or(0, |t| t.number.get()),
     }
 }
 
