@@ -80,6 +80,7 @@ fn rendering(c: &mut Criterion) {
             created_at: jiff::Timestamp::UNIX_EPOCH,
             meeting: None,
             due: None,
+            remind_at: None,
         })
         .collect();
     let mut g = c.benchmark_group("render");

@@ -16,6 +16,7 @@ use crate::adapters::webex::{
     OAuthSettings, RetryPolicy, WebexHttp, WebexMeetingsClient, WebexMessagingClient,
     WebexOAuthClient, WebexWebhooksClient,
 };
+use crate::app::scheduler::{self, SchedulerOptions};
 use crate::app::worker::{self, WorkerOptions};
 use crate::app::{App, AppSettings, Ports};
 use crate::config::Config;
@@ -32,6 +33,8 @@ pub struct Tuning {
     pub listener: Option<std::net::TcpListener>,
     /// Retry step while a meeting's REST data lags its webhook (default 15 s).
     pub meeting_lag_step: Option<Duration>,
+    /// How often the scheduler looks for due jobs, and how many it fires at once.
+    pub scheduler: Option<SchedulerOptions>,
 }
 
 /// A started service.
@@ -42,6 +45,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     workers: Option<JoinHandle<()>>,
+    scheduler: Option<JoinHandle<()>>,
     housekeeping: JoinHandle<()>,
 }
 
@@ -51,6 +55,9 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.server.await;
+        if let Some(s) = self.scheduler {
+            let _ = s.await;
+        }
         if let Some(w) = self.workers {
             let _ = w.await;
         }
@@ -252,6 +259,15 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
     } else {
         None
     };
+    // Fired jobs are messages from the bot: without a bot token they would only pile up
+    // as failing inbox items, so they wait in their table until there is one.
+    let scheduler = config.bot_token.is_some().then(|| {
+        tokio::spawn(scheduler::run(
+            app.clone(),
+            tuning.scheduler.clone().unwrap_or_default(),
+            stop_rx.clone(),
+        ))
+    });
 
     let housekeeping = tokio::spawn(housekeeping(app.clone(), config.inbox_retention));
 
@@ -262,6 +278,7 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
         stop: stop_tx,
         server,
         workers,
+        scheduler,
         housekeeping,
     })
 }
@@ -289,6 +306,7 @@ pub fn build_app(
         Ports {
             tasks: db.clone(),
             inbox: db.clone(),
+            scheduler: db.clone(),
             tokens: db.clone(),
             web_auth: db,
             messaging: Arc::new(WebexMessagingClient::new(

@@ -57,6 +57,20 @@ impl App {
         let op = match command.verb {
             CardVerb::Done => TaskOp::Complete(command.task),
             CardVerb::Delete => TaskOp::Delete(command.task),
+            CardVerb::Snooze | CardVerb::Tomorrow => {
+                let (here, _) = self.here(&owner).await?;
+                let at = if command.verb == CardVerb::Snooze {
+                    here.now
+                        .checked_add(jiff::SignedDuration::from_hours(1))
+                        .map_err(|e| ProcessError::permanent(e.to_string()))?
+                } else {
+                    crate::domain::when::parse_when("tomorrow", &here.now.to_zoned(here.tz.clone()))
+                        .map_err(|e| ProcessError::permanent(e.to_string()))?
+                        .at
+                        .timestamp()
+                };
+                TaskOp::Remind(command.task, Some(at))
+            }
         };
         let key = IdempotencyKey::new(format!("inbox:{}", item.id.0));
         let outcome = self
@@ -74,6 +88,8 @@ impl App {
             match command.verb {
                 CardVerb::Done => "card_done",
                 CardVerb::Delete => "card_delete",
+                CardVerb::Snooze => "card_snooze",
+                CardVerb::Tomorrow => "card_tomorrow",
             },
             started.elapsed().as_secs_f64(),
         );
@@ -148,6 +164,7 @@ mod tests {
             created_at: now(),
             meeting: None,
             due: None,
+            remind_at: None,
         }
     }
 

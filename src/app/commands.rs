@@ -104,6 +104,9 @@ impl App {
             WebexEvent::MeetingCreated { meeting_id, owner } => {
                 self.on_meeting_created(item, meeting_id, owner).await
             }
+            WebexEvent::Scheduled { owner, job, due_at } => {
+                self.on_scheduled(owner, *job, *due_at).await
+            }
             WebexEvent::CardAction {
                 action_id,
                 person_id,
@@ -215,9 +218,16 @@ impl App {
             }
             Command::Connect => return Ok(reply::connect(&connect_url)),
             Command::Disconnect => {
-                let had = self.disconnect(person).await?;
-                return Ok(reply::disconnected(had));
+                let (had, jobs) = self.disconnect_all(person).await?;
+                return Ok(reply::disconnected_with_jobs(had, jobs));
             }
+            Command::Remind(n, phrase) => return self.remind(person, n, phrase, key).await,
+            Command::RemindMe { when, title } => {
+                return self.remind_me(person, when, title, key).await;
+            }
+            Command::RemindDefault(phrase) => return self.remind_default(person, phrase).await,
+            Command::Snooze(n, phrase) => return self.snooze(person, n, phrase, key).await,
+            Command::Agenda(c) => return self.agenda_command(person, c).await,
             Command::Unknown(verb) => return Ok(reply::unknown(&verb)),
             Command::List => {
                 let open = self.tasks.list_open(person.clone()).await?;
@@ -249,6 +259,7 @@ impl App {
             Command::Tz(Some(typed)) => {
                 if typed.eq_ignore_ascii_case("auto") {
                     self.tasks.set_timezone(person.clone(), None).await?;
+                    self.rezone_agenda(person).await?;
                     let (here, _) = self.here(person).await?;
                     return Ok(reply::zone_set(here.tz.iana_name().unwrap_or("UTC")));
                 }
@@ -258,6 +269,7 @@ impl App {
                         self.tasks
                             .set_timezone(person.clone(), Some(name.clone()))
                             .await?;
+                        self.rezone_agenda(person).await?;
                         reply::zone_set(&name)
                     }
                     Err(_) => reply::zone_unknown(&typed),
@@ -272,6 +284,7 @@ impl App {
                         title,
                         meeting: None,
                         due: None,
+                        remind_at: None,
                     };
                     let outcome = self.tasks.apply(person.clone(), op, key, now).await?;
                     return Ok(reply::outcome(&outcome));
@@ -290,6 +303,7 @@ impl App {
                     title,
                     meeting: None,
                     due,
+                    remind_at: None,
                 };
                 let outcome = self.tasks.apply(person.clone(), op, key, now).await?;
                 let r = reply::outcome_at(&outcome, Some(&here));
@@ -386,7 +400,7 @@ impl App {
     }
 
     /// Adds the one-time "set your zone" hint to a reply that read a date in UTC by default.
-    async fn hint_zone(
+    pub(crate) async fn hint_zone(
         &self,
         person: &PersonId,
         r: Reply,
@@ -480,6 +494,7 @@ mod tests {
             created_at: now(),
             meeting: None,
             due: None,
+            remind_at: None,
         }
     }
 

@@ -182,6 +182,7 @@ impl App {
             title: task_title(&meeting),
             meeting: Some(link_of(&meeting)),
             due: None,
+            remind_at: None,
         };
         let task = self
             .tasks
@@ -260,6 +261,7 @@ impl App {
                     title: task_title(&meeting),
                     meeting: Some(link_of(&meeting)),
                     due: None,
+                    remind_at: None,
                 };
                 let key = IdempotencyKey::new(format!("inbox:{}", item.id.0));
                 let outcome = self
@@ -316,6 +318,7 @@ mod tests {
             created_at: now(),
             meeting: Some(link_of(m)),
             due: None,
+            remind_at: None,
         }
     }
 

@@ -10,6 +10,8 @@ mod grants;
 mod ingress;
 mod meetings;
 mod oauth;
+mod reminders;
+pub mod scheduler;
 pub mod webhooks;
 pub mod worker;
 
@@ -29,14 +31,15 @@ pub use oauth::{CallbackParams, Connected, LoginError, LoginStart, SignInCheck, 
 use crate::domain::PersonId;
 use crate::domain::rate::{Admission, Pace};
 use crate::ports::{
-    BotIdentity, Clock, Inbox, Metrics, OAuthProvider, TaskRepository, TokenStore, WebAuthStore,
-    WebexError, WebexMeetings, WebexMessaging, WebexWebhooks,
+    BotIdentity, Clock, Inbox, Metrics, OAuthProvider, Scheduler, TaskRepository, TokenStore,
+    WebAuthStore, WebexError, WebexMeetings, WebexMessaging, WebexWebhooks,
 };
 
 /// The ports the use cases need.
 pub struct Ports {
     pub tasks: Arc<dyn TaskRepository>,
     pub inbox: Arc<dyn Inbox>,
+    pub scheduler: Arc<dyn Scheduler>,
     pub messaging: Arc<dyn WebexMessaging>,
     pub meetings: Arc<dyn WebexMeetings>,
     pub webhooks: Arc<dyn WebexWebhooks>,
@@ -78,6 +81,7 @@ const REFRESH_STRIPES: usize = 64;
 pub struct App {
     tasks: Arc<dyn TaskRepository>,
     inbox: Arc<dyn Inbox>,
+    scheduler: Arc<dyn Scheduler>,
     messaging: Arc<dyn WebexMessaging>,
     meetings: Arc<dyn WebexMeetings>,
     webhooks: Arc<dyn WebexWebhooks>,
@@ -103,6 +107,7 @@ impl App {
         Self {
             tasks: p.tasks,
             inbox: p.inbox,
+            scheduler: p.scheduler,
             messaging: p.messaging,
             meetings: p.meetings,
             webhooks: p.webhooks,
@@ -164,6 +169,10 @@ impl App {
         &self.inbox
     }
 
+    pub fn scheduler(&self) -> &Arc<dyn Scheduler> {
+        &self.scheduler
+    }
+
     pub fn settings(&self) -> &AppSettings {
         &self.settings
     }
@@ -192,6 +201,7 @@ pub(crate) mod test_support {
     use crate::ports::meetings::MockWebexMeetings;
     use crate::ports::messaging::MockWebexMessaging;
     use crate::ports::oauth::MockOAuthProvider;
+    use crate::ports::scheduler::MockScheduler;
     use crate::ports::tasks::MockTaskRepository;
     use crate::ports::webhooks::MockWebexWebhooks;
     use jiff::{SignedDuration, Timestamp};
@@ -226,6 +236,7 @@ pub(crate) mod test_support {
     pub struct Mocks {
         pub tasks: MockTaskRepository,
         pub inbox: MockInbox,
+        pub scheduler: MockScheduler,
         pub messaging: MockWebexMessaging,
         pub meetings: MockWebexMeetings,
         pub webhooks: MockWebexWebhooks,
@@ -239,6 +250,7 @@ pub(crate) mod test_support {
             Self {
                 tasks: MockTaskRepository::new(),
                 inbox: MockInbox::new(),
+                scheduler: MockScheduler::new(),
                 messaging: MockWebexMessaging::new(),
                 meetings: MockWebexMeetings::new(),
                 webhooks: MockWebexWebhooks::new(),
@@ -256,6 +268,7 @@ pub(crate) mod test_support {
                 Ports {
                     tasks: Arc::new(self.tasks),
                     inbox: Arc::new(self.inbox),
+                    scheduler: Arc::new(self.scheduler),
                     messaging: Arc::new(self.messaging),
                     meetings: Arc::new(self.meetings),
                     webhooks: Arc::new(self.webhooks),

@@ -281,6 +281,17 @@ impl App {
     ///
     /// # Errors
     /// Store failures.
+    /// [`App::disconnect`], and removes the person's scheduled jobs (reminders and the
+    /// daily agenda) too; returns whether there was a grant and how many jobs went.
+    ///
+    /// # Errors
+    /// Only the store's.
+    pub async fn disconnect_all(&self, person: &PersonId) -> Result<(bool, u32), AppError> {
+        let had = self.disconnect(person).await?;
+        let jobs = self.scheduler.forget_jobs(person.clone()).await?;
+        Ok((had, jobs))
+    }
+
     pub async fn disconnect(&self, person: &PersonId) -> Result<bool, AppError> {
         let grant = match self.tokens.load(person.clone()).await {
             Ok(Some(g)) => g,

@@ -11,10 +11,29 @@ pub const CARD_MAX_ROWS: usize = 10;
 pub struct TaskListCard {
     /// Whose tasks these are: only they may press the buttons.
     pub owner: PersonId,
+    pub kind: CardKind,
     pub heading: String,
     pub rows: Vec<CardRow>,
     /// Open tasks not shown on the card.
     pub hidden: usize,
+}
+
+/// Which buttons each row has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardKind {
+    /// `list`: Done, Snooze 1h, Delete.
+    List,
+    /// A reminder: Done, Snooze 1h, Tomorrow.
+    Reminder,
+}
+
+impl CardKind {
+    pub fn buttons(self) -> &'static [CardVerb] {
+        match self {
+            Self::List => &[CardVerb::Done, CardVerb::Snooze, CardVerb::Delete],
+            Self::Reminder => &[CardVerb::Done, CardVerb::Snooze, CardVerb::Tomorrow],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +42,17 @@ pub struct CardRow {
     /// The title as typed (the adapter escapes it for the card).
     pub title: String,
     pub join_link: Option<String>,
+    /// When it is due, in the person's words and zone ("due Fri 5 Dec, 15:00 Europe/Paris").
+    pub note: Option<String>,
 }
 
-/// The card for `owner`'s open tasks; `None` when there are none.
-pub fn task_list_card(owner: &PersonId, open: &[Task]) -> Option<TaskListCard> {
+/// The card for `owner`'s open tasks; `None` when there are none. `note` says when a task
+/// is due.
+pub fn task_list_card(
+    owner: &PersonId,
+    open: &[Task],
+    note: impl Fn(&Task) -> Option<String>,
+) -> Option<TaskListCard> {
     if open.is_empty() {
         return None;
     }
@@ -36,6 +62,7 @@ pub fn task_list_card(owner: &PersonId, open: &[Task]) -> Option<TaskListCard> {
     };
     Some(TaskListCard {
         owner: owner.clone(),
+        kind: CardKind::List,
         heading,
         rows: open
             .iter()
@@ -44,6 +71,7 @@ pub fn task_list_card(owner: &PersonId, open: &[Task]) -> Option<TaskListCard> {
                 number: t.number,
                 title: t.title.as_str().to_owned(),
                 join_link: t.meeting.as_ref().map(|m| m.web_link.clone()),
+                note: note(t),
             })
             .collect(),
         hidden: open.len().saturating_sub(CARD_MAX_ROWS),
@@ -54,6 +82,22 @@ pub fn task_list_card(owner: &PersonId, open: &[Task]) -> Option<TaskListCard> {
 pub enum CardVerb {
     Done,
     Delete,
+    /// Remind again in an hour.
+    Snooze,
+    /// Remind again tomorrow morning.
+    Tomorrow,
+}
+
+impl CardVerb {
+    /// The button's label and the `action` its data carries.
+    pub fn label_and_action(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Done => ("Done", "done"),
+            Self::Delete => ("Delete", "delete"),
+            Self::Snooze => ("Snooze 1h", "snooze"),
+            Self::Tomorrow => ("Tomorrow", "tomorrow"),
+        }
+    }
 }
 
 /// A button press, validated.
@@ -87,6 +131,8 @@ pub fn parse_submission(
         None | Some("") => return Err(CardError::NoAction),
         Some("done") => CardVerb::Done,
         Some("delete") => CardVerb::Delete,
+        Some("snooze") => CardVerb::Snooze,
+        Some("tomorrow") => CardVerb::Tomorrow,
         Some(other) => {
             return Err(CardError::UnknownAction(super::task::shorten(other, 40)));
         }
@@ -116,17 +162,18 @@ mod tests {
             created_at: jiff::Timestamp::UNIX_EPOCH,
             meeting: None,
             due: None,
+            remind_at: None,
         }
     }
 
     #[test]
     fn at_most_ten_rows_the_rest_counted() {
         let open: Vec<Task> = (1..=13).map(task).collect();
-        let c = task_list_card(&"p".into(), &open).unwrap();
+        let c = task_list_card(&"p".into(), &open, |_| None).unwrap();
         assert_eq!(c.rows.len(), 10);
         assert_eq!(c.hidden, 3);
         assert_eq!(c.heading, "Your 13 open tasks");
-        assert!(task_list_card(&"p".into(), &[]).is_none());
+        assert!(task_list_card(&"p".into(), &[], |_| None).is_none());
     }
 
     #[test]

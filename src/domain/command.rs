@@ -22,6 +22,19 @@ pub enum Command {
     /// `due <n> <when>`; `None` for `due <n> none`. The phrase is read against the
     /// person's clock and zone when it runs.
     Due(TaskNumber, Option<String>),
+    /// `remind <n> <when>`; `None` for `remind <n> off`.
+    Remind(TaskNumber, Option<String>),
+    /// `remind me in 20m to call Bob` (`when` before `to`), or `remind me to call Bob at 5pm`
+    /// (`when: None`: the date is read from the end of the title).
+    RemindMe {
+        when: Option<String>,
+        title: TaskTitle,
+    },
+    /// `remind default 15m` / `remind default off`; `None` shows the default.
+    RemindDefault(Option<String>),
+    /// `snooze <n> [2h | tomorrow]`; `None` for an hour.
+    Snooze(TaskNumber, Option<String>),
+    Agenda(AgendaCommand),
     /// `tz` shows the zone, `tz Europe/Paris` sets it, `tz auto` forgets it.
     Tz(Option<String>),
     /// Create a Webex meeting with the person's own grant, and a task for it.
@@ -35,6 +48,18 @@ pub enum Command {
     Help,
     /// A verb Botper does not know; the reply names it and lists the commands.
     Unknown(String),
+}
+
+/// `agenda`, `agenda at 8:30 [every day]`, `agenda off`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgendaCommand {
+    Show,
+    /// Send it every working day (or every day) at `time`, read when it runs.
+    At {
+        time: String,
+        every_day: bool,
+    },
+    Off,
 }
 
 /// Which tasks a filtered `list` shows.
@@ -69,6 +94,17 @@ pub enum ParseError {
     /// `due <n>` without a date.
     #[error("`due` needs a date after the number")]
     DueMissing,
+    /// `remind` without what it needs.
+    #[error(
+        "`remind` needs a task number and a time: `remind 3 at 9:00`, `remind 3 in 2h`, \
+         `remind me in 20m to call Bob`, or `remind default 15m`"
+    )]
+    RemindMissing,
+    /// `remind me …` without a title after `to`.
+    #[error("`remind me` needs what to remind you of: `remind me in 20m to call Bob`")]
+    RemindMeTitle(TaskTitleError),
+    #[error("`agenda` takes `at 8:30`, `at 8:30 every day` or `off` (or nothing, for today's)")]
+    Agenda,
 }
 
 /// One line of a message and what it asks for.
@@ -175,6 +211,9 @@ impl Command {
             Command::Undo => "undo",
             Command::Due(..) => "due",
             Command::Tz(_) => "tz",
+            Command::Remind(..) | Command::RemindMe { .. } | Command::RemindDefault(_) => "remind",
+            Command::Snooze(..) => "snooze",
+            Command::Agenda(_) => "agenda",
             Command::Meeting(_) => "meeting",
             Command::Status => "status",
             Command::Connect => "connect",
@@ -239,6 +278,22 @@ impl Command {
                 }
                 Ok(Command::Due(n, (!clear).then(|| when.to_owned())))
             }
+            "remind" | "reminder" => parse_remind(rest),
+            "snooze" => {
+                let (n, when) = match rest.split_once(char::is_whitespace) {
+                    Some((n, w)) => (n, w.trim()),
+                    None => (rest, ""),
+                };
+                let n = TaskNumber::parse(n).map_err(|error| ParseError::Number {
+                    verb: "snooze",
+                    error,
+                })?;
+                Ok(Command::Snooze(
+                    n,
+                    (!when.is_empty()).then(|| when.to_owned()),
+                ))
+            }
+            "agenda" | "today" => parse_agenda(rest),
             "tz" | "timezone" | "zone" => {
                 Ok(Command::Tz((!rest.is_empty()).then(|| rest.to_owned())))
             }
@@ -251,9 +306,161 @@ impl Command {
     }
 }
 
+fn is_off(s: &str) -> bool {
+    matches!(
+        s.to_lowercase().as_str(),
+        "off" | "none" | "no" | "never" | "clear" | "stop" | "-"
+    )
+}
+
+fn parse_remind(rest: &str) -> Result<Command, ParseError> {
+    let (first, tail) = match rest.split_once(char::is_whitespace) {
+        Some((f, t)) => (f, t.trim()),
+        None => (rest, ""),
+    };
+    match first.to_lowercase().as_str() {
+        "" => Err(ParseError::RemindMissing),
+        "default" => Ok(Command::RemindDefault(
+            (!tail.is_empty()).then(|| tail.to_owned()),
+        )),
+        "me" => {
+            let lower = tail.to_lowercase();
+            let (when, title) = if let Some(t) = lower.strip_prefix("to ") {
+                (None, &tail[tail.len() - t.len()..])
+            } else if let Some(i) = lower.find(" to ") {
+                (Some(tail[..i].trim().to_owned()), &tail[i + 4..])
+            } else {
+                return Err(ParseError::RemindMeTitle(
+                    super::task::TaskTitleError::Empty,
+                ));
+            };
+            let title = TaskTitle::parse(title).map_err(ParseError::RemindMeTitle)?;
+            Ok(Command::RemindMe { when, title })
+        }
+        _ => {
+            let n = TaskNumber::parse(first).map_err(|error| ParseError::Number {
+                verb: "remind",
+                error,
+            })?;
+            if tail.is_empty() {
+                return Err(ParseError::RemindMissing);
+            }
+            Ok(Command::Remind(n, (!is_off(tail)).then(|| tail.to_owned())))
+        }
+    }
+}
+
+fn parse_agenda(rest: &str) -> Result<Command, ParseError> {
+    let lower = rest.to_lowercase();
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    match words.as_slice() {
+        [] | ["now"] | ["today"] => Ok(Command::Agenda(AgendaCommand::Show)),
+        [off] if is_off(off) => Ok(Command::Agenda(AgendaCommand::Off)),
+        ["at", rest @ ..] | ["daily", "at", rest @ ..] if !rest.is_empty() => {
+            let (time, every_day) = match rest {
+                [t @ .., "every", "day"] | [t @ .., "daily"] | [t @ .., "everyday"] => {
+                    (t.join(" "), true)
+                }
+                [t @ .., "on", "weekdays"] | [t @ .., "weekdays"] => (t.join(" "), false),
+                t => (t.join(" "), false),
+            };
+            if time.is_empty() {
+                return Err(ParseError::Agenda);
+            }
+            Ok(Command::Agenda(AgendaCommand::At { time, every_day }))
+        }
+        _ => Err(ParseError::Agenda),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reminders_snoozes_and_the_agenda_parse() {
+        assert_eq!(
+            Command::parse("remind 3 at 9:00"),
+            Ok(Command::Remind(n(3), Some("at 9:00".into())))
+        );
+        assert_eq!(
+            Command::parse("Remind #3 in 2h"),
+            Ok(Command::Remind(n(3), Some("in 2h".into())))
+        );
+        assert_eq!(
+            Command::parse("remind 3 off"),
+            Ok(Command::Remind(n(3), None))
+        );
+        assert_eq!(Command::parse("remind 3"), Err(ParseError::RemindMissing));
+        assert_eq!(Command::parse("remind"), Err(ParseError::RemindMissing));
+        assert!(matches!(
+            Command::parse("remind abc tomorrow"),
+            Err(ParseError::Number { verb: "remind", .. })
+        ));
+        assert_eq!(
+            Command::parse("remind me in 20m to call Bob"),
+            Ok(Command::RemindMe {
+                when: Some("in 20m".into()),
+                title: TaskTitle::parse("call Bob").unwrap()
+            })
+        );
+        assert_eq!(
+            Command::parse("remind me to Call Bob at 5pm"),
+            Ok(Command::RemindMe {
+                when: None,
+                title: TaskTitle::parse("Call Bob at 5pm").unwrap()
+            })
+        );
+        assert!(matches!(
+            Command::parse("remind me in 20m"),
+            Err(ParseError::RemindMeTitle(_))
+        ));
+        assert!(matches!(
+            Command::parse("remind me in 20m to  "),
+            Err(ParseError::RemindMeTitle(_))
+        ));
+        assert_eq!(
+            Command::parse("remind default 15m"),
+            Ok(Command::RemindDefault(Some("15m".into())))
+        );
+        assert_eq!(
+            Command::parse("remind default"),
+            Ok(Command::RemindDefault(None))
+        );
+        assert_eq!(
+            Command::parse("snooze 3 2h"),
+            Ok(Command::Snooze(n(3), Some("2h".into())))
+        );
+        assert_eq!(Command::parse("snooze 3"), Ok(Command::Snooze(n(3), None)));
+        assert!(matches!(
+            Command::parse("snooze"),
+            Err(ParseError::Number { verb: "snooze", .. })
+        ));
+        assert_eq!(
+            Command::parse("agenda"),
+            Ok(Command::Agenda(AgendaCommand::Show))
+        );
+        assert_eq!(
+            Command::parse("agenda off"),
+            Ok(Command::Agenda(AgendaCommand::Off))
+        );
+        assert_eq!(
+            Command::parse("agenda at 8:30"),
+            Ok(Command::Agenda(AgendaCommand::At {
+                time: "8:30".into(),
+                every_day: false
+            }))
+        );
+        assert_eq!(
+            Command::parse("agenda at 8:30am every day"),
+            Ok(Command::Agenda(AgendaCommand::At {
+                time: "8:30am".into(),
+                every_day: true
+            }))
+        );
+        assert_eq!(Command::parse("agenda at"), Err(ParseError::Agenda));
+        assert_eq!(Command::parse("agenda sometimes"), Err(ParseError::Agenda));
+    }
 
     fn n(v: u32) -> TaskNumber {
         TaskNumber::new(v).unwrap()

@@ -434,6 +434,7 @@ mod tests {
             created_at: now(),
             meeting: None,
             due: None,
+            remind_at: None,
         }
     }
 

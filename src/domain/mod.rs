@@ -4,6 +4,7 @@
 //! Nothing in here waits on anything: no async, no runtime, no HTTP and no database crate
 //! (`tests/architecture.rs` enforces it). "Now", randomness and ids come in as arguments.
 
+pub mod agenda;
 pub mod card;
 pub mod command;
 pub mod grant;

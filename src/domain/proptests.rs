@@ -98,6 +98,7 @@ proptest! {
                     created_at: jiff::Timestamp::UNIX_EPOCH,
                     meeting: None,
             due: None,
+            remind_at: None,
                 })
             })
             .collect();

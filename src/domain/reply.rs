@@ -38,6 +38,9 @@ pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `edit <n> <new text>`: rename task *n*\n\
 - `undo`: revert your last change (again for the one before)\n\
 - `task Pay rent due 5 dec`, `task Call Bob tomorrow 9am`: a task with a due date; `due <n> next monday` / `due <n> none` change it\n\
+- `remind <n> at 9:00` / `in 2h` / `tomorrow` (`remind <n> off`); `remind me in 20m to call Bob`; `remind default 15m` (or `off`): tasks with a due time remind at it\n\
+- `snooze <n> 2h` / `snooze <n> tomorrow`: move a reminder\n\
+- `agenda`: today's meetings, tasks due today and overdue ones; `agenda at 8:30 [every day]` sends it each working day (`agenda off`)\n\
 - `tz Europe/Paris`: your time zone (`tz` shows it)\n\
 - `meeting <title> [at 15:00] [tomorrow] [for 45m]`: create a Webex meeting and a task for it\n\
 - `status`: whether your Webex account is connected\n\
@@ -97,6 +100,13 @@ pub fn parse_error(e: &ParseError) -> Reply {
         ParseError::EditTitle(TaskTitleError::TooLong { max, got }) => format!(
             "I can't edit that task: titles are at most {max} characters, and this one has {got}. Nothing changed."
         ),
+        ParseError::RemindMissing => format!("I can't set that reminder: {e}. Nothing changed."),
+        ParseError::RemindMeTitle(TaskTitleError::TooLong { max, got }) => format!(
+            "I can't set that reminder: titles are at most {max} characters, and this one has {got}. Nothing changed."
+        ),
+        ParseError::RemindMeTitle(TaskTitleError::Empty) | ParseError::Agenda => {
+            format!("I can't run that: {e}. Nothing changed.")
+        }
         ParseError::Meeting(e) => format!(
             "I can't schedule that meeting: {}. Try `meeting Team Standup` or \
              `meeting Review tomorrow at 15:00 for 45m`.",
@@ -124,6 +134,21 @@ impl Here {
         let at = due.at.to_zoned(self.tz.clone());
         super::when::describe(&at, due.has_time, &now)
     }
+
+    /// A moment, with its time of day, in the person's zone.
+    pub fn moment(&self, at: jiff::Timestamp) -> String {
+        self.describe(&super::task::Due { at, has_time: true })
+    }
+}
+
+/// " — ⏰ Fri 5 Dec, 09:00 Europe/Paris" for a reminder the person set that is still ahead.
+fn remind_text(t: &Task, here: Option<&Here>) -> String {
+    match (t.remind_at, here) {
+        (Some(r), Some(h)) if !t.done && r > h.now => {
+            format!(" — ⏰ {}", escape_inline(&h.moment(r)))
+        }
+        _ => String::new(),
+    }
 }
 
 /// " — due Fri 5 Dec, 15:00 Europe/Paris" (overdue: marked).
@@ -138,7 +163,7 @@ fn due_text(t: &Task, here: Option<&Here>) -> String {
 }
 
 pub fn outcome_at(o: &TaskOutcome, here: Option<&Here>) -> Reply {
-    let line = |t: &Task| format!("{}{}", line(t), due_text(t, here));
+    let line = |t: &Task| format!("{}{}{}", line(t), due_text(t, here), remind_text(t, here));
     Reply::new(match o {
         TaskOutcome::Created(t) => format!("Added task {}.", line(t)),
         TaskOutcome::AlreadyLinked(t) => format!("That meeting already has task {}.", line(t)),
@@ -166,6 +191,22 @@ pub fn outcome_at(o: &TaskOutcome, here: Option<&Here>) -> Reply {
                 Some(_) => format!("Undone: task {} has its old due date again.", line(task)),
                 None => format!("Undone: task {} has no due date again.", line(task)),
             },
+            Undone::ReminderChanged { .. } => match &task.remind_at {
+                Some(_) => format!("Undone: task {} has its old reminder again.", line(task)),
+                None => format!(
+                    "Undone: task {} has no reminder of its own again.",
+                    line(task)
+                ),
+            },
+        },
+        TaskOutcome::Reminded { task, .. } => match (task.remind_at, here) {
+            (Some(r), Some(h)) => format!(
+                "⏰ I'll remind you of {} on {}.",
+                line(task),
+                escape_inline(&h.moment(r))
+            ),
+            (Some(_), None) => format!("⏰ I'll remind you of {}.", line(task)),
+            (None, _) => format!("Task {} has no reminder of its own any more.", line(task)),
         },
         TaskOutcome::DueSet { task, before } => match (&task.due, before) {
             (Some(_), _) => format!("Task {}.", line(task)),
@@ -204,6 +245,7 @@ pub fn outcomes(all: &[TaskOutcome], here: Option<&Here>) -> Reply {
             | TaskOutcome::AlreadyLinked(t)
             | TaskOutcome::Edited { task: t, .. }
             | TaskOutcome::DueSet { task: t, .. }
+            | TaskOutcome::Reminded { task: t, .. }
             | TaskOutcome::Undid { task: t, .. } => ("Changed", t.number),
             TaskOutcome::NothingToUndo => continue,
         };
@@ -304,7 +346,15 @@ pub fn lines_not_run(count: usize, max: usize) -> Reply {
 /// `list`: the Markdown list, with a card (Done/Delete buttons) for clients that show cards.
 pub fn task_list_with_card(owner: &PersonId, open: &[Task], here: Option<&Here>) -> Reply {
     let mut r = task_list_at(open, here);
-    r.card = task_list_card(owner, open);
+    r.card = task_list_card(owner, open, |t| {
+        let h = here?;
+        let d = t.due?;
+        Some(if d.at < h.now {
+            format!("⚠️ overdue (due {})", h.describe(&d))
+        } else {
+            format!("due {}", h.describe(&d))
+        })
+    });
     r
 }
 
@@ -329,6 +379,175 @@ pub fn card_outcome(
     Reply {
         markdown,
         card: list.card,
+    }
+}
+
+/// The reminder a person gets in their 1:1 space, with Done / Snooze 1h / Tomorrow
+/// buttons. `late` is when it was due, if it comes late (Botper was not running).
+pub fn reminder(
+    owner: &PersonId,
+    task: &Task,
+    here: &Here,
+    late: Option<jiff::Timestamp>,
+) -> Reply {
+    let mut md = format!("⏰ **Reminder:** {}", line(task));
+    let start = task.meeting.as_ref().and_then(|m| m.start);
+    if let (Some(start), None) = (start, task.remind_at) {
+        let mins = start.duration_since(here.now).as_mins();
+        let when = if mins > 0 {
+            format!("starts in {mins} min ({})", here.moment(start))
+        } else {
+            format!("started at {}", here.moment(start))
+        };
+        md.push_str(&format!(" — {}", escape_inline(&when)));
+        if let Some(link) = task.meeting.as_ref().map(|m| &m.web_link) {
+            md.push_str(&format!(" · [Join]({})", link.replace(')', "%29")));
+        }
+    } else {
+        md.push_str(&due_text(task, Some(here)));
+    }
+    if let Some(due) = late {
+        md.push_str(&format!(
+            "\n\n_This comes late: it was due {}, while I was not running._",
+            escape_inline(&here.moment(due))
+        ));
+    }
+    let mut card = task_list_card(owner, std::slice::from_ref(task), |t| {
+        t.due.map(|d| format!("due {}", here.describe(&d)))
+    });
+    if let Some(c) = card.as_mut() {
+        c.kind = super::card::CardKind::Reminder;
+        c.heading = "⏰ Reminder".to_owned();
+    }
+    Reply { markdown: md, card }
+}
+
+/// `agenda`: today's meetings, what is due today and what is overdue; `late` as for
+/// [`reminder`].
+pub fn agenda(
+    open: &[Task],
+    here: &Here,
+    late: Option<jiff::Timestamp>,
+    schedule: Option<&super::agenda::AgendaSchedule>,
+) -> Reply {
+    let a = super::agenda::agenda(open, here.now, &here.tz);
+    let today = here.now.to_zoned(here.tz.clone());
+    let mut md = format!(
+        "**Your agenda for {}**",
+        escape_inline(&super::when::describe(&today, false, &today))
+    );
+    if let Some(due) = late {
+        md.push_str(&format!(
+            "\n\n_This comes late: it was due {}, while I was not running._",
+            escape_inline(&here.moment(due))
+        ));
+    }
+    let section =
+        |md: &mut String, title: &str, tasks: &[&Task], extra: &dyn Fn(&Task) -> String| {
+            if tasks.is_empty() {
+                return;
+            }
+            md.push_str(&format!("\n\n**{title}**"));
+            for (shown, t) in tasks.iter().enumerate() {
+                let entry = format!("\n- {}{}", line(t), extra(t));
+                if md.len() + entry.len() + 60 > MAX_MARKDOWN_BYTES {
+                    md.push_str(&format!("\n- …and {} more", tasks.len() - shown));
+                    return;
+                }
+                md.push_str(&entry);
+            }
+        };
+    section(&mut md, "Meetings today", &a.meetings, &|t| {
+        let Some(m) = t.meeting.as_ref() else {
+            return String::new();
+        };
+        let at = m.start.map(|s| {
+            let z = s.to_zoned(here.tz.clone());
+            format!(" — {:02}:{:02}", z.hour(), z.minute())
+        });
+        format!(
+            "{} · [Join]({})",
+            at.unwrap_or_default(),
+            m.web_link.replace(')', "%29")
+        )
+    });
+    section(&mut md, "Due today", &a.due_today, &|t| {
+        due_text(t, Some(here))
+    });
+    section(&mut md, "Overdue", &a.overdue, &|t| due_text(t, Some(here)));
+    if a.meetings.is_empty() && a.due_today.is_empty() && a.overdue.is_empty() {
+        md.push_str("\n\nNothing today: no meetings, nothing due, nothing overdue. 🎉");
+    }
+    match schedule {
+        Some(s) => md.push_str(&format!(
+            "\n\n_Sent {}; `agenda off` stops it._",
+            escape_inline(&s.describe())
+        )),
+        None if late.is_none() => {
+            md.push_str("\n\n_`agenda at 8:30` sends this every working day._")
+        }
+        None => {}
+    }
+    Reply::new(md)
+}
+
+/// "⏰ I'll remind you on Thu 3 Dec, 09:00 Europe/Paris." for a task given a reminder.
+pub fn reminder_set_line(t: &Task, here: &Here) -> String {
+    match t.remind_at {
+        Some(r) => format!("⏰ I'll remind you on {}.", escape_inline(&here.moment(r))),
+        None => String::new(),
+    }
+}
+
+/// `agenda at …` was set.
+pub fn agenda_set(s: &super::agenda::AgendaSchedule, next: jiff::Timestamp, here: &Here) -> Reply {
+    Reply::new(format!(
+        "📅 I'll send your agenda {}. The next one: {}. `agenda off` stops it.",
+        escape_inline(&s.describe()),
+        escape_inline(&here.moment(next))
+    ))
+}
+
+pub fn agenda_off(had: bool) -> Reply {
+    Reply::new(if had {
+        "📅 Your daily agenda is off. `agenda at 8:30` turns it on again."
+    } else {
+        "You had no daily agenda. `agenda at 8:30` sends one every working day."
+    })
+}
+
+/// `remind default …` shows or sets the lead; `moved` reminders were rescheduled.
+pub fn reminder_lead(lead: super::task::ReminderLead, changed: Option<u32>) -> Reply {
+    use super::task::ReminderLead;
+    let what = match lead {
+        ReminderLead::AtDue => {
+            "tasks with a due time remind you at that time, meetings 10 minutes before they start"
+                .to_owned()
+        }
+        ReminderLead::Before(d) => format!(
+            "tasks with a due time remind you {} before it, meetings {} before they start",
+            lead_words(d),
+            lead_words(d.max(super::task::MEETING_LEAD))
+        ),
+        ReminderLead::Off => {
+            "tasks and meetings do not remind you unless you ask (`remind <n> …`)".to_owned()
+        }
+    };
+    Reply::new(match changed {
+        None => format!("Now {what}. `remind default 15m` or `remind default off` changes it."),
+        Some(n) => format!(
+            "Done: {what}. ({n} upcoming reminder{} updated.)",
+            if n == 1 { "" } else { "s" }
+        ),
+    })
+}
+
+fn lead_words(d: jiff::SignedDuration) -> String {
+    let m = d.as_mins();
+    match (m / 60, m % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
     }
 }
 
@@ -633,6 +852,19 @@ pub fn connect(connect_url: &str) -> Reply {
     ))
 }
 
+/// `disconnect`, which also removed `jobs` scheduled reminders and agendas.
+pub fn disconnected_with_jobs(had_grant: bool, jobs: u32) -> Reply {
+    let mut r = disconnected(had_grant);
+    if jobs > 0 {
+        r.markdown.push_str(&format!(
+            "\n\nI also cancelled your {jobs} scheduled reminder{} and agenda{}: nothing is scheduled for you now. `remind <n> …` and `agenda at …` set them again.",
+            if jobs == 1 { "" } else { "s" },
+            if jobs == 1 { "" } else { "s" },
+        ));
+    }
+    r
+}
+
 pub fn disconnected(had_grant: bool) -> Reply {
     Reply::new(if had_grant {
         "Disconnected: Botper no longer holds a grant for your Webex account and stopped \
@@ -740,6 +972,7 @@ mod tests {
             created_at: Timestamp::UNIX_EPOCH,
             meeting: None,
             due: None,
+            remind_at: None,
         }
     }
 

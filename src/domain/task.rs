@@ -4,7 +4,7 @@
 use std::fmt;
 use std::num::NonZeroU32;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 /// A task's short, per-person number. Numbers are never reused or renumbered: deleting #2
 /// leaves #3 as it was, and the next task gets a fresh number.
@@ -183,6 +183,70 @@ pub struct Task {
     pub created_at: Timestamp,
     pub meeting: Option<MeetingLink>,
     pub due: Option<Due>,
+    /// A reminder the person set (`remind`, `snooze`); without one, the task reminds at its
+    /// due time or before its meeting (see [`Task::reminder_at`]).
+    pub remind_at: Option<Timestamp>,
+}
+
+/// How long before a task's due time (or its meeting's start) the default reminder comes;
+/// `remind default 15m` / `remind default off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReminderLead {
+    /// At the due time by default.
+    #[default]
+    AtDue,
+    Before(SignedDuration),
+    Off,
+}
+
+/// A meeting's task reminds at least this long before the meeting starts.
+pub const MEETING_LEAD: SignedDuration = SignedDuration::from_mins(10);
+
+impl ReminderLead {
+    fn before(self) -> Option<SignedDuration> {
+        match self {
+            Self::AtDue => Some(SignedDuration::ZERO),
+            Self::Before(d) => Some(d),
+            Self::Off => None,
+        }
+    }
+
+    /// Minutes for storage: `None` for the default, -1 for off.
+    pub fn to_minutes(self) -> Option<i64> {
+        match self {
+            Self::AtDue => None,
+            Self::Before(d) => Some(d.as_mins()),
+            Self::Off => Some(-1),
+        }
+    }
+
+    pub fn from_minutes(m: Option<i64>) -> Self {
+        match m {
+            None | Some(0) => Self::AtDue,
+            Some(m) if m < 0 => Self::Off,
+            Some(m) => Self::Before(SignedDuration::from_mins(m)),
+        }
+    }
+}
+
+impl Task {
+    /// When this task reminds its owner: the reminder they set, else (with `lead`) before
+    /// its meeting starts (at least [`MEETING_LEAD`]) or at its due time minus the lead
+    /// (a due date without a time of day does not remind). Done tasks never remind.
+    pub fn reminder_at(&self, lead: ReminderLead) -> Option<Timestamp> {
+        if self.done {
+            return None;
+        }
+        if self.remind_at.is_some() {
+            return self.remind_at;
+        }
+        let before = lead.before()?;
+        if let Some(start) = self.meeting.as_ref().and_then(|m| m.start) {
+            return start.checked_sub(before.max(MEETING_LEAD)).ok();
+        }
+        let due = self.due.filter(|d| d.has_time)?;
+        due.at.checked_sub(before).ok()
+    }
 }
 
 /// A change a person makes to their own tasks. Ownership is by construction: numbers are
@@ -193,6 +257,8 @@ pub enum TaskOp {
         title: TaskTitle,
         meeting: Option<MeetingLink>,
         due: Option<Due>,
+        /// A reminder set with the task (`remind me in 20m to …`).
+        remind_at: Option<Timestamp>,
     },
     Complete(TaskNumber),
     Delete(TaskNumber),
@@ -200,6 +266,9 @@ pub enum TaskOp {
     Edit(TaskNumber, TaskTitle),
     /// Sets (or, with `None`, clears) the due date.
     SetDue(TaskNumber, Option<Due>),
+    /// Sets (or, with `None`, clears) the reminder (`remind`, `snooze`). A done task keeps
+    /// none.
+    Remind(TaskNumber, Option<Timestamp>),
     /// Reverts the person's most recent change that is not undone yet.
     Undo,
 }
@@ -217,6 +286,8 @@ pub enum Undone {
     Edited { from: TaskTitle },
     /// Its due date was changed; `from` is the one it had until the undo.
     DueChanged { from: Option<Due> },
+    /// Its reminder was changed; `from` is the one it had until the undo.
+    ReminderChanged { from: Option<Timestamp> },
 }
 
 /// What a [`TaskOp`] did. A store that is asked to apply the same operation twice under one
@@ -239,6 +310,11 @@ pub enum TaskOutcome {
         task: Task,
         before: Option<Due>,
     },
+    /// The reminder changed from `before`.
+    Reminded {
+        task: Task,
+        before: Option<Timestamp>,
+    },
     /// `undo` reverted `change`; `task` is the task as it is now.
     Undid {
         change: Undone,
@@ -259,6 +335,7 @@ impl TaskOutcome {
             | Self::Deleted(t)
             | Self::Edited { task: t, .. }
             | Self::DueSet { task: t, .. }
+            | Self::Reminded { task: t, .. }
             | Self::Undid { task: t, .. } => Some(t),
             Self::NotFound(_) | Self::NothingToUndo => None,
         }

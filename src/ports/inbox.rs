@@ -31,6 +31,13 @@ pub enum WebexEvent {
         /// `data.roomType` when the delivery carried it.
         room_type: Option<RoomType>,
     },
+    /// A scheduler job came due (Botper's own event, not Webex's): a reminder or an agenda.
+    Scheduled {
+        owner: PersonId,
+        job: super::JobKind,
+        /// The moment it was due (a firing much later than this says it is late).
+        due_at: Timestamp,
+    },
     /// A meeting was scheduled by a person whose meetings webhook Botper registered.
     MeetingCreated {
         meeting_id: String,
@@ -47,7 +54,9 @@ impl WebexEvent {
             Self::MessageCreated { person_id, .. } | Self::CardAction { person_id, .. } => {
                 Some(person_id)
             }
-            Self::MembershipCreated { .. } | Self::MeetingCreated { .. } => None,
+            Self::MembershipCreated { .. }
+            | Self::MeetingCreated { .. }
+            | Self::Scheduled { .. } => None,
         }
     }
 
@@ -61,6 +70,9 @@ impl WebexEvent {
             Self::MeetingCreated { owner, .. } => format!("meetings:{owner}"),
             Self::CardAction { person_id, .. } => format!("person:{person_id}"),
             Self::MembershipCreated { room_id, .. } => format!("room:{room_id}"),
+            // A person's reminders go one at a time, on their own queue: 500 of them for one
+            // minute never hold up anyone else's (or that person's typed commands).
+            Self::Scheduled { owner, .. } => format!("jobs:{owner}"),
         }
     }
 }

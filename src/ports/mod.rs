@@ -12,6 +12,7 @@ pub mod meetings;
 pub mod messaging;
 pub mod metrics;
 pub mod oauth;
+pub mod scheduler;
 pub mod tasks;
 pub mod webhooks;
 
@@ -27,5 +28,6 @@ pub use messaging::{
 };
 pub use metrics::{Metrics, NoMetrics};
 pub use oauth::{Identity, OAuthError, OAuthProvider};
+pub use scheduler::{JobKind, Scheduler, SchedulerStats};
 pub use tasks::{IdempotencyKey, PersonSettings, StoreError, TaskRepository};
 pub use webhooks::{NewWebhook, WebexWebhooks, Webhook};

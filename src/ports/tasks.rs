@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use crate::domain::{PersonId, Task, TaskOp, TaskOutcome};
+use crate::domain::{PersonId, Task, TaskNumber, TaskOp, TaskOutcome};
 
 /// Names one application of a [`TaskOp`] so that applying it again (a redelivered webhook, a
 /// retried inbox item) returns the first outcome instead of changing anything twice.
@@ -76,6 +76,12 @@ pub trait TaskRepository: Send + Sync {
     /// # Errors
     /// As for [`TaskRepository::apply`].
     async fn list_done(&self, owner: PersonId, limit: u32) -> Result<Vec<Task>, StoreError>;
+
+    /// The owner's task with this number, open or done (not deleted).
+    ///
+    /// # Errors
+    /// As for [`TaskRepository::apply`].
+    async fn task(&self, owner: PersonId, number: TaskNumber) -> Result<Option<Task>, StoreError>;
 
     /// The task `owner` has for a meeting, if any.
     ///

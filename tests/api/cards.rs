@@ -14,7 +14,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// The golden shape of a card: one row per task, two buttons, the owner in the data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn list_sends_an_adaptive_card_with_done_and_delete_per_task() {
+async fn list_sends_an_adaptive_card_with_done_snooze_and_delete_per_task() {
     let app = spawn_app(Backend::Sqlite).await;
     let p = app.fake.add_person("Cara");
     let room = app.fake.new_room_id();
@@ -42,6 +42,7 @@ async fn list_sends_an_adaptive_card_with_done_and_delete_per_task() {
                      "items": [{"type": "TextBlock", "text": "**#1** First \\*one\\*", "wrap": true}]},
                     {"type": "Column", "width": "auto", "items": [{"type": "ActionSet", "actions": [
                         {"type": "Action.Submit", "title": "Done", "data": {"action": "done", "task": "1", "owner": p.id}},
+                        {"type": "Action.Submit", "title": "Snooze 1h", "data": {"action": "snooze", "task": "1", "owner": p.id}},
                         {"type": "Action.Submit", "title": "Delete", "data": {"action": "delete", "task": "1", "owner": p.id}}
                     ]}]}
                 ]},
@@ -50,6 +51,7 @@ async fn list_sends_an_adaptive_card_with_done_and_delete_per_task() {
                      "items": [{"type": "TextBlock", "text": "**#2** Second", "wrap": true}]},
                     {"type": "Column", "width": "auto", "items": [{"type": "ActionSet", "actions": [
                         {"type": "Action.Submit", "title": "Done", "data": {"action": "done", "task": "2", "owner": p.id}},
+                        {"type": "Action.Submit", "title": "Snooze 1h", "data": {"action": "snooze", "task": "2", "owner": p.id}},
                         {"type": "Action.Submit", "title": "Delete", "data": {"action": "delete", "task": "2", "owner": p.id}}
                     ]}]}
                 ]}

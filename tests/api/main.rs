@@ -13,5 +13,6 @@ mod health;
 mod load_tool;
 mod meetings;
 mod oauth_flow;
+mod scheduler_contract;
 mod store_contract;
 mod webhook;

@@ -81,6 +81,7 @@ fn create(title: &str) -> TaskOp {
         title: TaskTitle::parse(title).unwrap(),
         meeting: None,
         due: None,
+        remind_at: None,
     }
 }
 
@@ -257,6 +258,7 @@ async fn an_edit_changes_only_the_title_and_replays_under_its_key(b: Backend) {
         title: TaskTitle::parse("Standup").unwrap(),
         meeting: Some(link.clone()),
         due: None,
+        remind_at: None,
     };
     db.apply(p.clone(), create, None, t0()).await.unwrap();
     let edit = TaskOp::Edit(n(1), TaskTitle::parse("Daily standup ☕").unwrap());
@@ -401,6 +403,7 @@ async fn due_dates_round_trip_and_undo_and_settings_are_per_person(b: Backend) {
         title: TaskTitle::parse("Send the deck").unwrap(),
         meeting: None,
         due: Some(fri),
+        remind_at: None,
     };
     let key = Some(IdempotencyKey::new("inbox:5"));
     let created = db
@@ -502,6 +505,7 @@ async fn a_meeting_is_linked_to_one_task_only(b: Backend) {
         title: TaskTitle::parse("Standup").unwrap(),
         meeting: Some(link.clone()),
         due: None,
+        remind_at: None,
     };
     let first = db.apply(p.clone(), op.clone(), None, t0()).await.unwrap();
     let second = db.apply(p.clone(), op, None, t0()).await.unwrap();
@@ -527,6 +531,7 @@ async fn a_deleted_meeting_task_stays_deleted(b: Backend) {
             start: None,
         }),
         due: None,
+        remind_at: None,
     };
     db.apply(p.clone(), op.clone(), None, t0()).await.unwrap();
     let deleted = db

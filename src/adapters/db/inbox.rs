@@ -18,8 +18,8 @@ use super::{Db, DbConnection, DbError, from_millis, millis};
 use crate::domain::{MessageId, PersonId, RoomId};
 use crate::ports::inbox::DeadLetter;
 use crate::ports::{
-    DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, NewDelivery, Pacing,
-    RoomType, WebexEvent,
+    DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, JobKind, NewDelivery,
+    Pacing, RoomType, WebexEvent,
 };
 
 /// The claim: the oldest due item (or one whose lease expired) whose person has no older
@@ -91,6 +91,12 @@ enum EventDto {
         meeting_id: String,
         owner: String,
     },
+    /// A scheduler job: `job` is `remind:<n>` or `agenda`; `due_at` in UTC ms.
+    Scheduled {
+        owner: String,
+        job: String,
+        due_at: i64,
+    },
     CardAction {
         action_id: String,
         person_id: String,
@@ -142,7 +148,7 @@ fn decode_payload(json: &str) -> Result<(WebexEvent, Pacing), DbError> {
         Some(PacingDto::CatchingUp { waiting }) => Pacing::CatchingUp { waiting },
         Some(PacingDto::Refused { waiting }) => Pacing::Refused { waiting },
     };
-    Ok((stored.event.into_event(), pacing))
+    Ok((stored.event.into_event()?, pacing))
 }
 
 impl EventDto {
@@ -160,6 +166,14 @@ impl EventDto {
             WebexEvent::MeetingCreated { meeting_id, owner } => EventDto::MeetingCreated {
                 meeting_id: meeting_id.clone(),
                 owner: owner.as_str().to_owned(),
+            },
+            WebexEvent::Scheduled { owner, job, due_at } => EventDto::Scheduled {
+                owner: owner.as_str().to_owned(),
+                job: match job {
+                    JobKind::Reminder(n) => format!("remind:{n}"),
+                    JobKind::Agenda => "agenda".to_owned(),
+                },
+                due_at: millis(*due_at),
             },
             WebexEvent::CardAction {
                 action_id,
@@ -184,8 +198,24 @@ impl EventDto {
         }
     }
 
-    fn into_event(self) -> WebexEvent {
-        match self {
+    fn into_event(self) -> Result<WebexEvent, DbError> {
+        Ok(match self {
+            EventDto::Scheduled { owner, job, due_at } => WebexEvent::Scheduled {
+                owner: PersonId::new(owner),
+                job: match job.split_once(':') {
+                    None if job == "agenda" => JobKind::Agenda,
+                    Some(("remind", n)) => JobKind::Reminder(
+                        n.parse::<u32>()
+                            .ok()
+                            .and_then(crate::domain::TaskNumber::new)
+                            .ok_or_else(|| {
+                                DbError::Other(anyhow::anyhow!("bad scheduled job {job}"))
+                            })?,
+                    ),
+                    _ => return Err(DbError::Other(anyhow::anyhow!("bad scheduled job {job}"))),
+                },
+                due_at: from_millis(due_at)?,
+            },
             EventDto::MessageCreated {
                 message_id,
                 room_id,
@@ -219,7 +249,7 @@ impl EventDto {
                 person_id: PersonId::new(person_id),
                 room_type: room_type.as_deref().and_then(RoomType::parse),
             },
-        }
+        })
     }
 }
 
@@ -327,6 +357,19 @@ pub(crate) type PendingEnqueue = (
     PendingRow,
     tokio::sync::oneshot::Sender<Result<Enqueued, InboxError>>,
 );
+
+/// Stores `d` inside the caller's transaction (the scheduler's firings), unless its dedup
+/// key is already there.
+pub(super) fn enqueue_in(conn: &mut DbConnection, d: &NewDelivery) -> Result<Enqueued, DbError> {
+    let row = PendingRow {
+        payload: encode_payload(&d.event, d.pacing)?,
+        order_key: d.order_key(),
+        at: millis(d.received_at),
+        available_at: millis(d.not_before.max(d.received_at)),
+        key: d.key.clone(),
+    };
+    insert_row(conn, &row)
+}
 
 /// Inserts one delivery unless its dedup key is already there.
 fn insert_row(conn: &mut DbConnection, r: &PendingRow) -> Result<Enqueued, DbError> {

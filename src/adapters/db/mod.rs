@@ -8,6 +8,7 @@ mod connection;
 mod crypto;
 mod grants;
 mod inbox;
+mod scheduler;
 mod schema;
 mod sql;
 mod tasks;

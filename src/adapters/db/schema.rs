@@ -22,6 +22,7 @@ diesel::table! {
         deleted_at -> Nullable<BigInt>,
         due_at -> Nullable<BigInt>,
         due_has_time -> SmallInt,
+        remind_at -> Nullable<BigInt>,
     }
 }
 
@@ -100,6 +101,7 @@ diesel::table! {
         created_at -> BigInt,
         before_due_at -> Nullable<BigInt>,
         before_due_has_time -> Nullable<SmallInt>,
+        before_remind_at -> Nullable<BigInt>,
     }
 }
 
@@ -109,5 +111,17 @@ diesel::table! {
         timezone -> Nullable<Text>,
         zone_hint_shown -> SmallInt,
         updated_at -> BigInt,
+        remind_lead_mins -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    scheduled_jobs (owner, kind, subject) {
+        owner -> Text,
+        kind -> Text,
+        subject -> Text,
+        fire_at -> BigInt,
+        rule -> Nullable<Text>,
+        created_at -> BigInt,
     }
 }

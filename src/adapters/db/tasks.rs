@@ -16,7 +16,7 @@ use crate::ports::{IdempotencyKey, PersonSettings, StoreError, TaskRepository};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = tasks)]
-struct TaskRow {
+pub(super) struct TaskRow {
     number: i32,
     title: String,
     done: i16,
@@ -26,6 +26,7 @@ struct TaskRow {
     meeting_start: Option<i64>,
     due_at: Option<i64>,
     due_has_time: i16,
+    remind_at: Option<i64>,
 }
 
 fn due_of(at: Option<i64>, has_time: i16) -> Result<Option<Due>, DbError> {
@@ -63,6 +64,7 @@ impl TryFrom<TaskRow> for Task {
             created_at: from_millis(r.created_at)?,
             meeting,
             due: due_of(r.due_at, r.due_has_time)?,
+            remind_at: r.remind_at.map(from_millis).transpose()?,
         })
     }
 }
@@ -123,6 +125,14 @@ fn next_number(conn: &mut DbConnection, owner: &str) -> Result<TaskNumber, DbErr
 /// How many changes per person `undo` can go back through.
 const HISTORY_KEPT: i64 = 50;
 
+/// What a change replaced, for `undo`.
+#[derive(Default)]
+struct Before<'a> {
+    title: Option<&'a str>,
+    due: Option<Due>,
+    remind: Option<Timestamp>,
+}
+
 /// Remembers a change for `undo`, and forgets the ones older than the last
 /// [`HISTORY_KEPT`].
 fn record(
@@ -130,10 +140,14 @@ fn record(
     owner: &str,
     kind: &str,
     number: TaskNumber,
-    before_title: Option<&str>,
-    before_due: Option<Due>,
+    before: Before<'_>,
     at: Timestamp,
 ) -> Result<(), DbError> {
+    let Before {
+        title: before_title,
+        due: before_due,
+        remind: before_remind,
+    } = before;
     let last: Option<i64> = task_history::table
         .filter(task_history::owner.eq(owner))
         .select(diesel::dsl::max(task_history::seq))
@@ -148,6 +162,7 @@ fn record(
             task_history::before_title.eq(before_title),
             task_history::before_due_at.eq(before_due.map(|d| millis(d.at))),
             task_history::before_due_has_time.eq(before_due.map(|d| i16::from(d.has_time))),
+            task_history::before_remind_at.eq(before_remind.map(millis)),
             task_history::created_at.eq(millis(at)),
         ))
         .execute(conn)?;
@@ -173,7 +188,15 @@ fn load_any(conn: &mut DbConnection, owner: &str, number: i32) -> Result<Option<
 }
 
 fn undo(conn: &mut DbConnection, owner: &str, at: Timestamp) -> Result<TaskOutcome, DbError> {
-    type Latest = (i64, String, i32, Option<String>, Option<i64>, Option<i16>);
+    type Latest = (
+        i64,
+        String,
+        i32,
+        Option<String>,
+        Option<i64>,
+        Option<i16>,
+        Option<i64>,
+    );
     let latest: Option<Latest> = task_history::table
         .filter(task_history::owner.eq(owner))
         .order(task_history::seq.desc())
@@ -184,10 +207,13 @@ fn undo(conn: &mut DbConnection, owner: &str, at: Timestamp) -> Result<TaskOutco
             task_history::before_title,
             task_history::before_due_at,
             task_history::before_due_has_time,
+            task_history::before_remind_at,
         ))
         .first(conn)
         .optional()?;
-    let Some((seq, kind, number, before, before_due_at, before_due_has_time)) = latest else {
+    let Some((seq, kind, number, before, before_due_at, before_due_has_time, before_remind_at)) =
+        latest
+    else {
         return Ok(TaskOutcome::NothingToUndo);
     };
     diesel::delete(
@@ -248,6 +274,14 @@ fn undo(conn: &mut DbConnection, owner: &str, at: Timestamp) -> Result<TaskOutco
             };
             Undone::DueChanged { from }
         }
+        "remind" => {
+            let now: Option<Option<i64>> = this.select(tasks::remind_at).first(conn).optional()?;
+            diesel::update(this)
+                .set(tasks::remind_at.eq(before_remind_at))
+                .execute(conn)?;
+            let from = now.flatten().map(from_millis).transpose()?;
+            Undone::ReminderChanged { from }
+        }
         other => {
             return Err(DbError::Other(anyhow::anyhow!(
                 "unknown history kind {other}"
@@ -256,6 +290,8 @@ fn undo(conn: &mut DbConnection, owner: &str, at: Timestamp) -> Result<TaskOutco
     };
     let task = load_any(conn, owner, number)?
         .ok_or_else(|| DbError::Other(anyhow::anyhow!("history names a missing task")))?;
+    let live = !matches!(change, Undone::Added);
+    super::scheduler::sync_reminder(conn, owner, task.number, live.then_some(&task), at)?;
     Ok(TaskOutcome::Undid { change, task })
 }
 
@@ -270,6 +306,7 @@ fn apply_op(
             title,
             meeting,
             due,
+            remind_at,
         } => {
             if let Some(m) = &meeting
                 && let Some(existing) = task_for_meeting(conn, owner, &m.meeting_id)?
@@ -289,17 +326,23 @@ fn apply_op(
                     tasks::meeting_start.eq(meeting.as_ref().and_then(|m| m.start.map(millis))),
                     tasks::due_at.eq(due.map(|d| millis(d.at))),
                     tasks::due_has_time.eq(due.map_or(0, |d| i16::from(d.has_time))),
+                    tasks::remind_at.eq(remind_at.map(millis)),
                 ))
                 .execute(conn)?;
-            record(conn, owner, "created", number, None, None, at)?;
-            Ok(TaskOutcome::Created(Task {
+            record(conn, owner, "created", number, Before::default(), at)?;
+            let task = Task {
                 number,
                 title,
                 done: false,
                 created_at: at,
                 meeting,
                 due,
-            }))
+                remind_at,
+            };
+            if may_remind(&task) {
+                super::scheduler::sync_reminder(conn, owner, number, Some(&task), at)?;
+            }
+            Ok(TaskOutcome::Created(task))
         }
         TaskOp::Complete(n) => match load_task(conn, owner, n)? {
             None => Ok(TaskOutcome::NotFound(n)),
@@ -312,7 +355,10 @@ fn apply_op(
                 )
                 .set((tasks::done.eq(1i16), tasks::done_at.eq(Some(millis(at)))))
                 .execute(conn)?;
-                record(conn, owner, "completed", n, None, None, at)?;
+                record(conn, owner, "completed", n, Before::default(), at)?;
+                if may_remind(&t) {
+                    super::scheduler::sync_reminder(conn, owner, n, None, at)?;
+                }
                 t.done = true;
                 Ok(TaskOutcome::Completed(t))
             }
@@ -328,7 +374,10 @@ fn apply_op(
                 )
                 .set(tasks::deleted_at.eq(Some(millis(at))))
                 .execute(conn)?;
-                record(conn, owner, "deleted", n, None, None, at)?;
+                record(conn, owner, "deleted", n, Before::default(), at)?;
+                if may_remind(&t) {
+                    super::scheduler::sync_reminder(conn, owner, n, None, at)?;
+                }
                 Ok(TaskOutcome::Deleted(t))
             }
         },
@@ -342,7 +391,11 @@ fn apply_op(
                 )
                 .set(tasks::title.eq(title.as_str()))
                 .execute(conn)?;
-                record(conn, owner, "edited", n, Some(t.title.as_str()), None, at)?;
+                let before = Before {
+                    title: Some(t.title.as_str()),
+                    ..Before::default()
+                };
+                record(conn, owner, "edited", n, before, at)?;
                 let before = std::mem::replace(&mut t.title, title);
                 Ok(TaskOutcome::Edited { task: t, before })
             }
@@ -360,13 +413,47 @@ fn apply_op(
                     tasks::due_has_time.eq(due.map_or(0, |d| i16::from(d.has_time))),
                 ))
                 .execute(conn)?;
-                record(conn, owner, "due", n, None, t.due, at)?;
+                let before = Before {
+                    due: t.due,
+                    ..Before::default()
+                };
+                record(conn, owner, "due", n, before, at)?;
                 let before = std::mem::replace(&mut t.due, due);
+                super::scheduler::sync_reminder(conn, owner, n, Some(&t), at)?;
                 Ok(TaskOutcome::DueSet { task: t, before })
+            }
+        },
+        TaskOp::Remind(n, remind_at) => match load_task(conn, owner, n)? {
+            None => Ok(TaskOutcome::NotFound(n)),
+            Some(t) if t.done => Ok(TaskOutcome::AlreadyDone(t)),
+            Some(mut t) => {
+                diesel::update(
+                    tasks::table
+                        .filter(tasks::owner.eq(owner))
+                        .filter(tasks::number.eq(n.get() as i32)),
+                )
+                .set(tasks::remind_at.eq(remind_at.map(millis)))
+                .execute(conn)?;
+                let before = Before {
+                    remind: t.remind_at,
+                    ..Before::default()
+                };
+                record(conn, owner, "remind", n, before, at)?;
+                let before = std::mem::replace(&mut t.remind_at, remind_at);
+                super::scheduler::sync_reminder(conn, owner, n, Some(&t), at)?;
+                Ok(TaskOutcome::Reminded { task: t, before })
             }
         },
         TaskOp::Undo => undo(conn, owner, at),
     }
+}
+
+/// Whether a task can have a reminder job (so that changing it must look): one it was
+/// given, a due time, or a meeting.
+fn may_remind(t: &Task) -> bool {
+    t.remind_at.is_some()
+        || t.due.is_some_and(|d| d.has_time)
+        || t.meeting.as_ref().is_some_and(|m| m.start.is_some())
 }
 
 fn is_unique_violation(e: &DbError) -> bool {
@@ -468,6 +555,12 @@ impl TaskRepository for Db {
         })
         .await
         .map_err(Into::into)
+    }
+
+    async fn task(&self, owner: PersonId, number: TaskNumber) -> Result<Option<Task>, StoreError> {
+        self.run(move |conn| load_task(conn, owner.as_str(), number))
+            .await
+            .map_err(Into::into)
     }
 
     #[tracing::instrument(name = "db.tasks.find_by_meeting", skip_all)]
@@ -600,7 +693,13 @@ enum OutcomeDto {
         from_due_at: Option<i64>,
         #[serde(default)]
         from_due_has_time: bool,
+        #[serde(default)]
+        from_remind_at: Option<i64>,
         task: TaskDto,
+    },
+    Reminded {
+        task: TaskDto,
+        before: Option<i64>,
     },
     DueSet {
         task: TaskDto,
@@ -627,6 +726,8 @@ struct TaskDto {
     due_at: Option<i64>,
     #[serde(default)]
     due_has_time: bool,
+    #[serde(default)]
+    remind_at: Option<i64>,
 }
 
 impl OutcomeDto {
@@ -641,6 +742,7 @@ impl OutcomeDto {
             meeting_start: t.meeting.as_ref().and_then(|m| m.start.map(millis)),
             due_at: t.due.map(|d| millis(d.at)),
             due_has_time: t.due.is_some_and(|d| d.has_time),
+            remind_at: t.remind_at.map(millis),
         };
         let due_parts = |d: &Option<Due>| (d.map(|d| millis(d.at)), d.is_some_and(|d| d.has_time));
         let dto = match o {
@@ -658,7 +760,12 @@ impl OutcomeDto {
                     Undone::DueChanged { from } => due_parts(from),
                     _ => (None, false),
                 };
+                let from_remind_at = match change {
+                    Undone::ReminderChanged { from } => from.map(millis),
+                    _ => None,
+                };
                 let (change, from) = match change {
+                    Undone::ReminderChanged { .. } => ("remind", None),
                     Undone::Added => ("added", None),
                     Undone::Completed => ("completed", None),
                     Undone::Deleted => ("deleted", None),
@@ -670,9 +777,14 @@ impl OutcomeDto {
                     from,
                     from_due_at,
                     from_due_has_time,
+                    from_remind_at,
                     task: t(task),
                 }
             }
+            TaskOutcome::Reminded { task, before } => Self::Reminded {
+                task: t(task),
+                before: before.map(millis),
+            },
             TaskOutcome::DueSet { task, before } => {
                 let (before_due_at, before_due_has_time) = due_parts(before);
                 Self::DueSet {
@@ -700,6 +812,7 @@ impl OutcomeDto {
                 meeting_start: d.meeting_start,
                 due_at: d.due_at,
                 due_has_time: i16::from(d.due_has_time),
+                remind_at: d.remind_at,
             })
         };
         Ok(match dto {
@@ -726,6 +839,7 @@ impl OutcomeDto {
                 from,
                 from_due_at,
                 from_due_has_time,
+                from_remind_at,
                 task,
             } => {
                 let bad = || DbError::Other(anyhow::anyhow!("bad recorded undo"));
@@ -733,6 +847,9 @@ impl OutcomeDto {
                     ("added", _) => Undone::Added,
                     ("completed", _) => Undone::Completed,
                     ("deleted", _) => Undone::Deleted,
+                    ("remind", _) => Undone::ReminderChanged {
+                        from: from_remind_at.map(from_millis).transpose()?,
+                    },
                     ("due", _) => Undone::DueChanged {
                         from: due_of(from_due_at, i16::from(from_due_has_time))?,
                     },
@@ -746,6 +863,10 @@ impl OutcomeDto {
                     task: t(task)?,
                 }
             }
+            Self::Reminded { task, before } => TaskOutcome::Reminded {
+                task: t(task)?,
+                before: before.map(from_millis).transpose()?,
+            },
             Self::NothingToUndo => TaskOutcome::NothingToUndo,
             Self::NotFound { number } => TaskOutcome::NotFound(
                 TaskNumber::new(number)

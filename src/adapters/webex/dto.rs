@@ -181,8 +181,8 @@ fn card_text(s: &str) -> String {
     out
 }
 
-/// The task list as a Webex Adaptive Card (1.2): a row per task with Done and Delete
-/// buttons whose data names the task and the list's owner.
+/// The task list (or a reminder) as a Webex Adaptive Card (1.2): a row per task with its
+/// buttons (Done, Snooze 1h, Delete; a reminder: Done, Snooze 1h, Tomorrow) whose data names the task and the list's owner.
 pub(crate) fn task_list_card(card: &crate::domain::card::TaskListCard) -> serde_json::Value {
     use serde_json::json;
     let mut body = vec![json!({
@@ -197,12 +197,24 @@ pub(crate) fn task_list_card(card: &crate::domain::card::TaskListCard) -> serde_
                 link.replace(')', "%29").replace(' ', "%20")
             ));
         }
+        if let Some(note) = &row.note {
+            text.push_str(&format!(" — {}", card_text(note)));
+        }
         let submit = |title: &str, action: &str| {
             json!({
                 "type": "Action.Submit", "title": title,
                 "data": { "action": action, "task": n, "owner": card.owner.as_str() }
             })
         };
+        let actions: Vec<serde_json::Value> = card
+            .kind
+            .buttons()
+            .iter()
+            .map(|v| {
+                let (title, action) = v.label_and_action();
+                submit(title, action)
+            })
+            .collect();
         body.push(json!({
             "type": "ColumnSet",
             "separator": true,
@@ -210,7 +222,7 @@ pub(crate) fn task_list_card(card: &crate::domain::card::TaskListCard) -> serde_
                 { "type": "Column", "width": "stretch", "verticalContentAlignment": "Center",
                   "items": [{ "type": "TextBlock", "text": text, "wrap": true }] },
                 { "type": "Column", "width": "auto",
-                  "items": [{ "type": "ActionSet", "actions": [submit("Done", "done"), submit("Delete", "delete")] }] }
+                  "items": [{ "type": "ActionSet", "actions": actions }] }
             ]
         }));
     }

@@ -181,6 +181,7 @@ async fn measure(target: &DbTarget, raw: &mut Raw, rows: usize) -> anyhow::Resul
             title: TaskTitle::parse(&format!("My task {i}")).expect("title"),
             meeting: None,
             due: None,
+            remind_at: None,
         };
         db.apply(PersonId::new(ME), op, None, now).await?;
     }
