@@ -78,7 +78,10 @@ impl App {
             .apply(owner.clone(), op, Some(key), self.clock.now())
             .await?;
         let open = self.tasks.list_open(owner.clone()).await?;
-        let here = self.here_for(&owner, &open).await?;
+        let here = match outcome.task() {
+            Some(t) if t.remind_at.is_some() => Some(self.here(&owner).await?.0),
+            _ => self.here_for(&owner, &open).await?,
+        };
         let answer = self.paced(
             item,
             reply::card_outcome(&outcome, &owner, &open, here.as_ref()),

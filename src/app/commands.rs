@@ -345,9 +345,10 @@ impl App {
     /// The reply to task outcomes; the person's zone is looked up only when a due date is
     /// shown.
     async fn answer(&self, person: &PersonId, all: &[TaskOutcome]) -> Result<Reply, AppError> {
-        let dated = all
-            .iter()
-            .any(|o| o.task().is_some_and(|t| t.due.is_some()));
+        let dated = all.iter().any(|o| {
+            o.task()
+                .is_some_and(|t| t.due.is_some() || t.remind_at.is_some())
+        });
         let here = if dated {
             Some(self.here(person).await?.0)
         } else {
@@ -362,7 +363,10 @@ impl App {
         person: &PersonId,
         tasks: &[Task],
     ) -> Result<Option<Here>, AppError> {
-        if tasks.iter().any(|t| t.due.is_some()) {
+        if tasks
+            .iter()
+            .any(|t| t.due.is_some() || t.remind_at.is_some())
+        {
             Ok(Some(self.here(person).await?.0))
         } else {
             Ok(None)

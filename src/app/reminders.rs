@@ -171,14 +171,7 @@ impl App {
             .tasks
             .apply(person.clone(), op, key, self.clock.now())
             .await?;
-        let r = match outcome.task() {
-            Some(t) => reply::Reply::new(format!(
-                "{} {}",
-                reply::outcome_at(&outcome, None).markdown,
-                reply::reminder_set_line(t, &here)
-            )),
-            None => reply::outcome_at(&outcome, Some(&here)),
-        };
+        let r = reply::created_with_reminder(&outcome, &here);
         self.hint_zone(person, r, true, source).await
     }
 
@@ -197,9 +190,7 @@ impl App {
             "0" | "0m" | "on time" | "at due" | "on" | "due" => ReminderLead::AtDue,
             _ => match parse_duration(&p) {
                 Ok(d) if d > MAX_LEAD => {
-                    return Ok(reply::Reply::new(
-                        "I can't set that: a default reminder comes at most 7 days ahead. Nothing changed.",
-                    ));
+                    return Ok(reply::lead_too_long());
                 }
                 Ok(d) => ReminderLead::Before(d),
                 Err(e) => return Ok(reply::date_error("remind default", &e)),
@@ -259,7 +250,7 @@ impl App {
                     .await?;
                 let r = match next {
                     Some(next) => reply::agenda_set(&schedule, next, &here),
-                    None => reply::Reply::new("I can't find a next time for that agenda."),
+                    None => reply::agenda_never(),
                 };
                 self.hint_zone(person, r, true, source).await
             }
@@ -296,6 +287,285 @@ fn snooze_until(phrase: Option<&str>, here: &reply::Here) -> Result<Timestamp, W
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::test_support::{Mocks, now};
+    use crate::domain::Task;
+    use crate::domain::card::CardKind;
+    use crate::ports::{PersonSettings, StoreError};
+    use mockall::predicate::*;
+
+    fn task(done: bool, remind_at: Option<Timestamp>) -> Task {
+        Task {
+            number: TaskNumber::new(3).unwrap(),
+            title: TaskTitle::parse("Pay rent").unwrap(),
+            done,
+            created_at: now(),
+            meeting: None,
+            due: None,
+            remind_at,
+        }
+    }
+
+    /// The person's zone: none set, not connected (UTC).
+    fn zone(m: &mut Mocks) {
+        m.tasks
+            .expect_settings()
+            .returning(|_| Ok(PersonSettings::default()));
+        m.tokens.expect_load().returning(|_| Ok(None));
+    }
+
+    #[tokio::test]
+    async fn a_due_reminder_goes_to_the_person_one_to_one_with_its_buttons() {
+        let mut m = Mocks::new();
+        zone(&mut m);
+        let due = now();
+        m.tasks
+            .expect_task()
+            .with(eq(PersonId::from("p1")), eq(TaskNumber::new(3).unwrap()))
+            .times(1)
+            .returning(move |_, _| Ok(Some(task(false, Some(due)))));
+        m.scheduler
+            .expect_reminder_lead()
+            .returning(|_| Ok(ReminderLead::AtDue));
+        m.messaging
+            .expect_send()
+            .withf(|to, r| {
+                *to == Destination::Person("p1".into())
+                    && r.markdown.starts_with("⏰ **Reminder:** **#3** Pay rent")
+                    && !r.markdown.contains("late")
+                    && r.card
+                        .as_ref()
+                        .is_some_and(|c| c.kind == CardKind::Reminder)
+            })
+            .times(1)
+            .returning(|_, _| Ok("sent".into()));
+        let app = m.app();
+        app.on_scheduled(
+            &"p1".into(),
+            JobKind::Reminder(TaskNumber::new(3).unwrap()),
+            due,
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_firing_long_after_its_moment_says_it_is_late() {
+        let mut m = Mocks::new();
+        zone(&mut m);
+        let due = now() - SignedDuration::from_hours(3);
+        m.tasks
+            .expect_task()
+            .returning(move |_, _| Ok(Some(task(false, Some(due)))));
+        m.scheduler
+            .expect_reminder_lead()
+            .returning(|_| Ok(ReminderLead::AtDue));
+        m.messaging
+            .expect_send()
+            .withf(|_, r| {
+                r.markdown
+                    .contains("_This comes late: it was due Sun 29 Nov, 09:00 UTC")
+            })
+            .times(1)
+            .returning(|_, _| Ok("sent".into()));
+        m.app()
+            .on_scheduled(
+                &"p1".into(),
+                JobKind::Reminder(TaskNumber::new(3).unwrap()),
+                due,
+            )
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reminder_whose_task_was_done_moved_or_deleted_is_dropped() {
+        for (found, why) in [
+            (Some(task(true, Some(now()))), "done"),
+            (
+                Some(task(false, Some(now() + SignedDuration::from_hours(1)))),
+                "moved",
+            ),
+            (None, "deleted"),
+        ] {
+            let mut m = Mocks::new();
+            m.tasks
+                .expect_task()
+                .returning(move |_, _| Ok(found.clone()));
+            m.scheduler
+                .expect_reminder_lead()
+                .returning(|_| Ok(ReminderLead::AtDue));
+            m.messaging.expect_send().never();
+            m.app()
+                .on_scheduled(
+                    &"p1".into(),
+                    JobKind::Reminder(TaskNumber::new(3).unwrap()),
+                    now(),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{why}: {e}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_agenda_turned_off_since_it_fired_is_dropped_and_one_still_on_is_sent() {
+        let mut m = Mocks::new();
+        m.scheduler.expect_agenda().times(1).returning(|_| Ok(None));
+        m.messaging.expect_send().never();
+        m.app()
+            .on_scheduled(&"p1".into(), JobKind::Agenda, now())
+            .await
+            .unwrap();
+
+        let mut m = Mocks::new();
+        zone(&mut m);
+        m.scheduler.expect_agenda().returning(|_| {
+            Ok(Some(AgendaSchedule {
+                at: jiff::civil::Time::new(8, 30, 0, 0).unwrap(),
+                days: AgendaDays::Weekdays,
+                zone: "UTC".into(),
+            }))
+        });
+        m.tasks.expect_list_open().returning(|_| Ok(vec![]));
+        m.messaging
+            .expect_send()
+            .withf(|to, r| {
+                *to == Destination::Person("p1".into())
+                    && r.markdown.starts_with("**Your agenda for Sun 29 Nov**")
+                    && r.markdown
+                        .contains("every working day (Mon–Fri) at 08:30 UTC")
+            })
+            .times(1)
+            .returning(|_, _| Ok("sent".into()));
+        m.app()
+            .on_scheduled(&"p1".into(), JobKind::Agenda, now())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_store_outage_while_firing_is_transient() {
+        let mut m = Mocks::new();
+        m.tasks
+            .expect_task()
+            .returning(|_, _| Err(StoreError::Unavailable(anyhow::anyhow!("down"))));
+        m.messaging.expect_send().never();
+        let e = m
+            .app()
+            .on_scheduled(
+                &"p1".into(),
+                JobKind::Reminder(TaskNumber::new(3).unwrap()),
+                now(),
+            )
+            .await
+            .unwrap_err();
+        assert!(e.transient);
+    }
+
+    #[tokio::test]
+    async fn the_loop_fires_batch_after_batch_until_a_short_one_and_survives_an_outage() {
+        let mut m = Mocks::new();
+        let mut seq = mockall::Sequence::new();
+        for n in [200, 200, 7] {
+            m.scheduler
+                .expect_fire_due()
+                .with(eq(now()), eq(200))
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(move |_, _| Ok(n));
+        }
+        m.scheduler
+            .expect_fire_due()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Err(StoreError::Unavailable(anyhow::anyhow!("down"))));
+        let app = m.app();
+        assert_eq!(crate::app::scheduler::fire_once(&app, 200).await, 407);
+        assert_eq!(crate::app::scheduler::fire_once(&app, 200).await, 0);
+    }
+
+    #[tokio::test]
+    async fn remind_sets_the_moment_read_in_the_persons_zone_and_nonsense_changes_nothing() {
+        let mut m = Mocks::new();
+        m.tasks.expect_settings().returning(|_| {
+            Ok(PersonSettings {
+                timezone: Some("Europe/Paris".into()),
+                zone_hint_shown: true,
+            })
+        });
+        // 12:00 UTC is 13:00 in Paris: "at 15:00" is 14:00 UTC today.
+        let expected: Timestamp = "2026-11-29T14:00:00Z".parse().unwrap();
+        m.tasks
+            .expect_apply()
+            .withf(move |_, op, key, _| {
+                *op == TaskOp::Remind(TaskNumber::new(3).unwrap(), Some(expected))
+                    && key.as_ref().map(|k| k.as_str()) == Some("k")
+            })
+            .times(1)
+            .returning(move |_, _, _, _| {
+                Ok(crate::domain::TaskOutcome::Reminded {
+                    task: task(false, Some(expected)),
+                    before: None,
+                })
+            });
+        let app = m.app();
+        let p = PersonId::from("p1");
+        let r = app
+            .execute(&p, "remind 3 at 15:00", Some(IdempotencyKey::new("k")))
+            .await
+            .unwrap();
+        assert_eq!(
+            r.markdown,
+            "⏰ I'll remind you of **#3** Pay rent on Sun 29 Nov, 15:00 Europe/Paris."
+        );
+        for bad in [
+            "remind 3 in -5m",
+            "remind 3 31 feb",
+            "snooze 3 -2h",
+            "snooze 3 soon",
+        ] {
+            let r = app.execute(&p, bad, None).await.unwrap();
+            assert!(
+                r.markdown.contains("Nothing changed"),
+                "{bad}: {}",
+                r.markdown
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn remind_default_moves_the_persons_reminders_and_disconnect_forgets_their_jobs() {
+        let mut m = Mocks::new();
+        m.scheduler
+            .expect_set_reminder_lead()
+            .with(
+                eq(PersonId::from("p1")),
+                eq(ReminderLead::Before(SignedDuration::from_mins(15))),
+                eq(now()),
+            )
+            .times(1)
+            .returning(|_, _, _| Ok(4));
+        m.scheduler
+            .expect_forget_jobs()
+            .with(eq(PersonId::from("p1")))
+            .times(1)
+            .returning(|_| Ok(3));
+        m.tokens.expect_load().returning(|_| Ok(None));
+        let app = m.app();
+        let p = PersonId::from("p1");
+        let r = app.execute(&p, "remind default 15m", None).await.unwrap();
+        assert!(r.markdown.contains("15 min before it"), "{}", r.markdown);
+        assert!(r.markdown.contains("(4 upcoming reminders updated.)"));
+        let r = app
+            .execute(&p, "remind default 8 days", None)
+            .await
+            .unwrap();
+        assert!(r.markdown.contains("at most 7 days"), "{}", r.markdown);
+        let r = app.execute(&p, "disconnect", None).await.unwrap();
+        assert!(
+            r.markdown
+                .contains("cancelled the 3 jobs scheduled for you")
+        );
+    }
 
     #[test]
     fn snoozes_round_up_to_the_minute() {

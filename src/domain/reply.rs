@@ -202,11 +202,14 @@ pub fn outcome_at(o: &TaskOutcome, here: Option<&Here>) -> Reply {
         TaskOutcome::Reminded { task, .. } => match (task.remind_at, here) {
             (Some(r), Some(h)) => format!(
                 "⏰ I'll remind you of {} on {}.",
-                line(task),
+                self::line(task),
                 escape_inline(&h.moment(r))
             ),
-            (Some(_), None) => format!("⏰ I'll remind you of {}.", line(task)),
-            (None, _) => format!("Task {} has no reminder of its own any more.", line(task)),
+            (Some(_), None) => format!("⏰ I'll remind you of {}.", self::line(task)),
+            (None, _) => format!(
+                "Task {} has no reminder of its own any more.",
+                self::line(task)
+            ),
         },
         TaskOutcome::DueSet { task, before } => match (&task.due, before) {
             (Some(_), _) => format!("Task {}.", line(task)),
@@ -499,6 +502,26 @@ pub fn reminder_set_line(t: &Task, here: &Here) -> String {
     }
 }
 
+/// `remind me …` added a task with a reminder.
+pub fn created_with_reminder(o: &TaskOutcome, here: &Here) -> Reply {
+    match o.task() {
+        Some(t) => Reply::new(format!(
+            "{} {}",
+            outcome_at(o, None).markdown,
+            reminder_set_line(t, here)
+        )),
+        None => outcome_at(o, Some(here)),
+    }
+}
+
+pub fn lead_too_long() -> Reply {
+    Reply::new("I can't set that: a default reminder comes at most 7 days ahead. Nothing changed.")
+}
+
+pub fn agenda_never() -> Reply {
+    Reply::new("I can't find a next time for that agenda. Nothing changed.")
+}
+
 /// `agenda at …` was set.
 pub fn agenda_set(s: &super::agenda::AgendaSchedule, next: jiff::Timestamp, here: &Here) -> Reply {
     Reply::new(format!(
@@ -594,7 +617,12 @@ pub fn task_list_at(open: &[Task], here: Option<&Here>) -> Reply {
     };
     let mut md = header;
     for (shown, t) in open.iter().enumerate() {
-        let entry = format!("\n- {}{}", line(t), due_text(t, here));
+        let entry = format!(
+            "\n- {}{}{}",
+            line(t),
+            due_text(t, here),
+            remind_text(t, here)
+        );
         let left = open.len() - shown;
         // Keep room for the "and N more" line.
         if md.len() + entry.len() + 40 > MAX_MARKDOWN_BYTES {
@@ -643,7 +671,12 @@ pub fn filtered_list(filter: ListFilter, tasks: &[&Task], here: &Here) -> Reply 
     }
     let mut md = format!("**{what} ({})**\n", tasks.len());
     for (shown, t) in tasks.iter().enumerate() {
-        let entry = format!("\n- {}{}", line(t), due_text(t, Some(here)));
+        let entry = format!(
+            "\n- {}{}{}",
+            line(t),
+            due_text(t, Some(here)),
+            remind_text(t, Some(here))
+        );
         if md.len() + entry.len() + 40 > MAX_MARKDOWN_BYTES {
             md.push_str(&format!("\n\n…and {} more.", tasks.len() - shown));
             break;
@@ -857,9 +890,8 @@ pub fn disconnected_with_jobs(had_grant: bool, jobs: u32) -> Reply {
     let mut r = disconnected(had_grant);
     if jobs > 0 {
         r.markdown.push_str(&format!(
-            "\n\nI also cancelled your {jobs} scheduled reminder{} and agenda{}: nothing is scheduled for you now. `remind <n> …` and `agenda at …` set them again.",
-            if jobs == 1 { "" } else { "s" },
-            if jobs == 1 { "" } else { "s" },
+            "\n\nI also cancelled {} scheduled for you (reminders and your daily agenda): nothing is scheduled now. `remind <n> …` and `agenda at …` set them again.",
+            if jobs == 1 { "the 1 job".to_owned() } else { format!("the {jobs} jobs") },
         ));
     }
     r

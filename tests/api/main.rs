@@ -13,6 +13,7 @@ mod health;
 mod load_tool;
 mod meetings;
 mod oauth_flow;
+mod reminders;
 mod scheduler_contract;
 mod store_contract;
 mod webhook;
