@@ -348,7 +348,7 @@ async fn the_database_stops_and_starts_and_no_acknowledged_delivery_is_lost() {
 }
 
 /// The real binary on `db`, talking to `fake`.
-fn spawn_binary(fake: &FakeWebex, db: &TestDb, workers: u32) -> (Proc, String) {
+pub(crate) fn spawn_binary(fake: &FakeWebex, db: &TestDb, workers: u32) -> (Proc, String) {
     let mut cmd = botper();
     cmd.env("WEBEX_BOT_TOKEN", BOT_TOKEN)
         .env("WEBEX_WEBHOOK_SECRET", SECRET)

@@ -305,3 +305,68 @@ async fn the_agenda_on_demand_and_every_working_day() {
     let r = app.ask(&bo, &room, "agenda off").await;
     assert!(r.starts_with("You had no daily agenda."), "{r}");
 }
+
+/// Jobs that came due while Botper was down fire when it starts, once, saying they are
+/// late, with three processes of the real binary starting together on one Postgres.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_deliver_each_missed_reminder_once_and_late() {
+    use botper::domain::{PersonId, TaskOp, TaskTitle};
+    use botper::ports::TaskRepository;
+    let fake = crate::support::FakeWebex::start().await;
+    let tdb = crate::support::TestDb::new(Backend::Postgres);
+    let now = jiff::Timestamp::now();
+    let people: Vec<Person> = (0..5).map(|i| fake.add_person(&format!("P{i}"))).collect();
+    {
+        let db = tdb.open().await;
+        for p in &people {
+            for i in 0..4 {
+                let op = TaskOp::Create {
+                    title: TaskTitle::parse(&format!("Missed {i}")).unwrap(),
+                    meeting: None,
+                    due: None,
+                    remind_at: Some(now - jiff::SignedDuration::from_mins(10 + i)),
+                };
+                db.apply(
+                    PersonId::new(p.id.clone()),
+                    op,
+                    None,
+                    now - jiff::SignedDuration::from_hours(1),
+                )
+                .await
+                .unwrap();
+            }
+        }
+    }
+    assert_eq!(tdb.count_rows("scheduled_jobs"), 20);
+    let mut procs: Vec<_> = (0..3)
+        .map(|_| crate::faults::spawn_binary(&fake, &tdb, 2).0)
+        .collect();
+    let direct = || {
+        fake.sent()
+            .into_iter()
+            .filter(|s| s.to_person_id().is_some())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || async { direct().len() >= 20 }).await,
+        "only {} reminders arrived",
+        direct().len()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent = direct();
+    assert_eq!(sent.len(), 20, "each reminder once");
+    let mut seen = std::collections::HashSet::new();
+    for s in &sent {
+        assert!(s.markdown().contains("This comes late"), "{}", s.markdown());
+        let task = s.markdown().split("**#").nth(1).unwrap_or("").to_owned();
+        assert!(
+            seen.insert((s.to_person_id().unwrap().to_owned(), task)),
+            "a duplicate: {}",
+            s.markdown()
+        );
+    }
+    assert_eq!(tdb.count_rows("scheduled_jobs"), 0);
+    for p in &mut procs {
+        p.terminate();
+    }
+}
