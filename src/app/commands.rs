@@ -374,7 +374,7 @@ impl App {
     }
 
     /// The person's clock and zone: the one they set with `tz`, else their Webex profile's
-    /// (from their grant), else UTC.
+    /// (from their grant, or read with the bot token), else UTC.
     pub(crate) async fn here(&self, person: &PersonId) -> Result<(Here, ZoneSource), AppError> {
         let now = self.clock.now();
         let settings = self.tasks.settings(person.clone()).await?;
@@ -386,9 +386,14 @@ impl App {
             return Ok((Here { tz, now }, ZoneSource::Set));
         }
         let profile = match self.tokens.load(person.clone()).await {
-            Ok(Some(g)) => g.timezone.and_then(|n| jiff::tz::TimeZone::get(&n).ok()),
+            Ok(Some(g)) => g.timezone,
             _ => None,
         };
+        let profile = match profile {
+            Some(z) => Some(z),
+            None => self.profile_zone(person, now).await,
+        }
+        .and_then(|n| jiff::tz::TimeZone::get(&n).ok());
         Ok(match profile {
             Some(tz) => (Here { tz, now }, ZoneSource::Webex),
             None => (
@@ -401,6 +406,36 @@ impl App {
                 },
             ),
         })
+    }
+
+    /// The zone of the person's Webex profile (`GET /people/{id}`, bot token), cached.
+    async fn profile_zone(&self, person: &PersonId, now: jiff::Timestamp) -> Option<String> {
+        const KEEP: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+        const KEEP_FAILED: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+        {
+            let cache = self.profile_zones.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((zone, until)) = cache.get(person)
+                && *until > now
+            {
+                return zone.clone();
+            }
+        }
+        let (zone, keep) = match self.messaging.person_timezone(person.clone()).await {
+            Ok(zone) => (zone, KEEP),
+            Err(e) => {
+                tracing::info!(error = %e, "cannot read the person's Webex profile zone; using UTC for now");
+                (None, KEEP_FAILED)
+            }
+        };
+        let mut cache = self.profile_zones.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 10_000 {
+            cache.retain(|_, (_, until)| *until > now);
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+        }
+        cache.insert(person.clone(), (zone.clone(), now + keep));
+        zone
     }
 
     /// Adds the one-time "set your zone" hint to a reply that read a date in UTC by default.

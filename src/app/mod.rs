@@ -100,7 +100,13 @@ pub struct App {
     /// Per-sender paces. In memory: a pace per instance is enough for fairness, and nothing
     /// depends on it for correctness (the inbox keeps each person's commands in order).
     paces: Arc<std::sync::Mutex<HashMap<PersonId, Pace>>>,
+    /// The zone of people's Webex profiles, looked up for people who set none and are not
+    /// connected, kept for a day (an hour after a failed lookup). In memory: a cache only.
+    profile_zones: Arc<std::sync::Mutex<ProfileZones>>,
 }
+
+/// A profile zone (none when the profile names none) and until when it is kept.
+type ProfileZones = HashMap<PersonId, (Option<String>, jiff::Timestamp)>;
 
 impl App {
     pub fn new(p: Ports, settings: AppSettings) -> Self {
@@ -122,6 +128,7 @@ impl App {
             refresh_locks: Arc::new((0..REFRESH_STRIPES).map(|_| Mutex::new(())).collect()),
             instance: format!("{}-{:08x}", std::process::id(), rand::rng().random::<u32>()).into(),
             paces: Arc::new(std::sync::Mutex::new(HashMap::new())),
+            profile_zones: Arc::new(std::sync::Mutex::new(HashMap::new())),
         }
     }
 

@@ -311,6 +311,27 @@ mod tests {
             .expect_settings()
             .returning(|_| Ok(PersonSettings::default()));
         m.tokens.expect_load().returning(|_| Ok(None));
+        m.messaging.expect_person_timezone().returning(|_| Ok(None));
+    }
+
+    #[tokio::test]
+    async fn an_unconnected_persons_zone_comes_from_their_webex_profile_once_a_day() {
+        let mut m = Mocks::new();
+        m.tasks
+            .expect_settings()
+            .returning(|_| Ok(PersonSettings::default()));
+        m.tokens.expect_load().returning(|_| Ok(None));
+        m.messaging
+            .expect_person_timezone()
+            .with(eq(PersonId::from("p1")))
+            .times(1)
+            .returning(|_| Ok(Some("Asia/Tokyo".into())));
+        let app = m.app();
+        for _ in 0..2 {
+            let (here, source) = app.here(&"p1".into()).await.unwrap();
+            assert_eq!(here.tz.iana_name(), Some("Asia/Tokyo"));
+            assert_eq!(source, crate::app::commands::ZoneSource::Webex);
+        }
     }
 
     #[tokio::test]

@@ -123,6 +123,13 @@ pub trait WebexMessaging: Send + Sync {
     /// `Unauthorized` for a bad bot token; transient errors when Webex cannot be reached.
     async fn me(&self) -> Result<BotIdentity, WebexError>;
 
+    /// The `timezone` (an IANA name) of a person's Webex profile, `GET /people/{id}` with
+    /// the bot token; `None` when the profile gives none.
+    ///
+    /// # Errors
+    /// `NotFound` when Webex does not show the bot that person; transient errors as usual.
+    async fn person_timezone(&self, id: PersonId) -> Result<Option<String>, WebexError>;
+
     /// `GET /messages/{id}` with the bot token.
     ///
     /// # Errors

@@ -370,3 +370,28 @@ async fn three_processes_deliver_each_missed_reminder_once_and_late() {
         p.terminate();
     }
 }
+
+/// A person who is not connected and set no zone gets the zone of their Webex profile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_zone_of_an_unconnected_persons_webex_profile_is_used() {
+    let (app, _clock) = start(Backend::Sqlite).await;
+    let kim = app.fake.add_person("Kim");
+    app.fake.set_profile_timezone(&kim, "Asia/Tokyo");
+    let room = app.fake.new_room_id();
+    let r = app.ask(&kim, &room, "task Call Bob tomorrow 9am").await;
+    assert!(r.contains("09:00 Asia/Tokyo"), "{r}");
+    assert!(!r.contains("tz Europe/Paris"), "no hint: {r}");
+    let r = app.ask(&kim, &room, "tz").await;
+    assert!(
+        r.contains("**Asia/Tokyo** (from your Webex profile)"),
+        "{r}"
+    );
+    let lookups = app
+        .fake
+        .requests()
+        .iter()
+        .filter(|(m, p, _)| m == "GET" && p == "/people/{id}")
+        .count();
+    assert_eq!(lookups, 1, "looked up once, then kept");
+    app.fake.assert_spec_clean();
+}

@@ -59,6 +59,8 @@ pub(crate) struct PersonDto {
     pub display_name: Option<String>,
     #[serde(default)]
     pub emails: Vec<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 impl From<PersonDto> for BotIdentity {

@@ -8,7 +8,7 @@ use super::dto::{
     CardActionDto, CreateMessage, CreatedDto, ItemsDto, ListedMessageDto, MessageDto, PersonDto,
 };
 use super::{Repeat, WebexHttp, json};
-use crate::domain::{MessageId, Reply};
+use crate::domain::{MessageId, PersonId, Reply};
 use crate::ports::{
     BotIdentity, CardSubmission, Destination, IncomingMessage, WebexError, WebexMessaging,
 };
@@ -45,6 +45,22 @@ impl WebexMessaging for WebexMessagingClient {
             })
             .await?;
         Ok(json::<PersonDto>("GET /people/me", resp).await?.into())
+    }
+
+    #[tracing::instrument(name = "webex.get_person", skip_all)]
+    async fn person_timezone(&self, id: PersonId) -> Result<Option<String>, WebexError> {
+        let token = self.token()?;
+        let path = format!("people/{}", urlencode(id.as_str()));
+        let resp = self
+            .http
+            .send("GET /people/{id}", Repeat::Safe, || {
+                self.http.authed(Method::GET, &path, token)
+            })
+            .await?;
+        Ok(json::<PersonDto>("GET /people/{id}", resp)
+            .await?
+            .timezone
+            .filter(|z| !z.is_empty()))
     }
 
     #[tracing::instrument(name = "webex.get_message", skip_all)]

@@ -112,6 +112,8 @@ struct State {
     message_order: Vec<String>,
     /// While set, `meetings`/`created` deliveries wait here (Webex delivering late).
     held_meetings: Option<Vec<(Person, Value)>>,
+    /// person id → the person object `GET /people/{id}` answers.
+    profiles: HashMap<String, Value>,
 }
 
 /// How a create that Webex applied is answered: the caller cannot tell that it was applied.
@@ -233,6 +235,7 @@ impl FakeWebex {
             webhook_writes_refused: false,
             message_order: Vec::new(),
             held_meetings: None,
+            profiles: HashMap::new(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let fake = Self {
@@ -281,11 +284,28 @@ impl FakeWebex {
 
     /// A new person (who can sign in at `/authorize` with [`FakeWebex::sign_in_as`]).
     pub fn add_person(&self, name: &str) -> Person {
-        Person {
+        let p = Person {
             id: webex_id("PEOPLE", &self.next_uuid()),
             email: format!("{}@example.com", name.to_lowercase().replace(' ', ".")),
             display_name: name.into(),
             kind: "person",
+        };
+        // Webex gives `timezone` only where the person (or their admin) set one.
+        self.state.lock().unwrap().profiles.insert(
+            p.id.clone(),
+            json!({
+                "id": p.id, "emails": [p.email], "displayName": p.display_name,
+                "orgId": webex_id("ORGANIZATION", "org-1"), "type": "person",
+                "created": "2026-01-01T00:00:00.000Z",
+            }),
+        );
+        p
+    }
+
+    /// Sets the `timezone` of the person's Webex profile.
+    pub fn set_profile_timezone(&self, p: &Person, zone: &str) {
+        if let Some(profile) = self.state.lock().unwrap().profiles.get_mut(&p.id) {
+            profile["timezone"] = json!(zone);
         }
     }
 
@@ -767,6 +787,21 @@ impl FakeWebex {
                     }))
                 })
             });
+        let get_person = warp::path!("v1" / "people" / String)
+            .and(warp::get())
+            .and(auth)
+            .and(with.clone())
+            .then(
+                |id: String, auth: Option<String>, f: FakeWebex| async move {
+                    f.authed(auth, "GET /people/{id}", |s, _| match s.profiles.get(&id) {
+                        Some(p) => ok(p.clone()),
+                        None => error(
+                            StatusCode::NOT_FOUND,
+                            "The requested resource could not be found.",
+                        ),
+                    })
+                },
+            );
         let get_message = warp::path!("v1" / "messages" / String)
             .and(warp::get())
             .and(auth)
@@ -1126,6 +1161,8 @@ impl FakeWebex {
             });
 
         people_me
+            .or(get_person)
+            .unify()
             .or(direct_messages)
             .unify()
             .or(get_message)
