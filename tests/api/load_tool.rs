@@ -1,5 +1,5 @@
-//! The load tool still works (a tiny run; benchmarks are not timed tests), and the `list`
-//! query uses an index at scale on both stores.
+//! The load tool still works (a tiny run of commands and one of reminders; benchmarks are
+//! not timed tests), and the `list` query uses an index at scale on both stores.
 
 use std::process::Command;
 
@@ -71,4 +71,24 @@ fn list_uses_an_index_with_many_rows_on_sqlite_and_postgres() {
         assert_eq!(v["index_used"], true, "{v}");
         assert_eq!(v["rows_large"], 30000);
     }
+}
+
+#[test]
+fn a_tiny_reminder_run_delivers_each_reminder_once_and_not_early() {
+    let out = load()
+        .args(["--reminders", "30", "--people", "7"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = last_json(&out.stdout);
+    assert_eq!(v["delivered"], 30, "{v}");
+    assert_eq!(v["lost"], 0);
+    assert_eq!(v["duplicated"], 0);
+    assert_eq!(v["early"], 0);
+    assert!(v["lag_p99_ms"].as_f64().is_some(), "{v}");
 }

@@ -1,6 +1,8 @@
-//! A fast fake Webex for load runs: `people/me`, `GET /messages/{id}`, `POST /messages`.
+//! A fast fake Webex for load runs: `people/me`, `GET /people/{id}`, `GET /messages/{id}`,
+//! `POST /messages`.
 //! Messages are generated from their id (`load-msg-<i>`), and every reply is recorded,
-//! lock-free, against the command it answers (`roomId` = `load-room-<i>`).
+//! lock-free, against the command it answers (`roomId` = `load-room-<i>`) or, for a
+//! reminder sent 1:1, the task it names (`load-rem-<i>-end`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,6 +56,17 @@ fn index(s: &str, prefix: &str) -> Option<usize> {
     s.strip_prefix(prefix)?.parse().ok()
 }
 
+/// The title of the task behind reminder i (`--reminders`).
+pub fn reminder_title(i: usize) -> String {
+    format!("Call load-rem-{i}-end")
+}
+
+/// Which reminder a 1:1 message is, from the title in its text.
+fn reminder_index(markdown: &str) -> Option<usize> {
+    let rest = &markdown[markdown.find("load-rem-")? + "load-rem-".len()..];
+    rest[..rest.find("-end")?].parse().ok()
+}
+
 pub async fn start(replies: Arc<Replies>, people: usize) -> SocketAddr {
     let with = warp::any().map(move || replies.clone());
     let authed = warp::header::optional::<String>("authorization").and_then(
@@ -101,10 +114,12 @@ pub async fn start(replies: Arc<Replies>, people: usize) -> SocketAddr {
         .and(with)
         .map(|(), body: Value, r: Arc<Replies>| {
             let at = r.started.elapsed().as_nanos() as u64;
-            match body["roomId"]
-                .as_str()
-                .and_then(|room| index(room, "load-room-"))
-            {
+            // A command's reply names its room; a reminder goes 1:1 and names its task.
+            let i = match body["roomId"].as_str() {
+                Some(room) => index(room, "load-room-"),
+                None => body["markdown"].as_str().and_then(reminder_index),
+            };
+            match i {
                 Some(i) if i < r.count.len() => {
                     if r.count[i].fetch_add(1, Ordering::Relaxed) == 0 {
                         r.first_reply[i].store(at.max(1), Ordering::Relaxed);
@@ -116,7 +131,16 @@ pub async fn start(replies: Arc<Replies>, people: usize) -> SocketAddr {
             }
             warp::reply::json(&json!({ "id": format!("load-reply-{at}") }))
         });
-    let routes = me.or(get).or(post);
+    // Profiles name no zone, as for most people.
+    let person = warp::path!("v1" / "people" / String)
+        .and(warp::get())
+        .and(authed)
+        .map(|id: String, ()| {
+            warp::reply::json(&json!({
+                "id": id, "emails": ["someone@example.com"], "displayName": "Someone", "type": "person"
+            }))
+        });
+    let routes = me.or(person).or(get).or(post);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -5,11 +5,13 @@
 //! cargo run --release --bin botper-load -- --requests 5000 --concurrency 32
 //! cargo run --release --bin botper-load -- --requests 5000 --rate 1000 --ceiling
 //! cargo run --release --bin botper-load -- --scale
+//! cargo run --release --bin botper-load -- --reminders 10000
 //! ```
 //! The last line of a run is one JSON object with the figures.
 
 mod ceiling;
 mod fake;
+mod reminders;
 mod scale;
 
 use std::io::{BufRead, BufReader};
@@ -58,6 +60,10 @@ struct Args {
     /// Rows for --scale's large table.
     #[arg(long, default_value_t = 1_000_000)]
     scale_rows: usize,
+    /// Instead of a load run: this many reminders, seeded to come due at the same second,
+    /// delivered by the scheduler (lag after the due second, reminders/s).
+    #[arg(long)]
+    reminders: Option<usize>,
     #[arg(long, hide = true)]
     serve_ceiling: Option<String>,
 }
@@ -106,6 +112,12 @@ fn main() -> anyhow::Result<()> {
         }
         _ => None,
     };
+    if let Some(n) = args.reminders {
+        if n == 0 {
+            bail!("--reminders must be at least 1");
+        }
+        return rt.block_on(reminders::run(&args, botper, n));
+    }
     println!(
         "botper-load: {} commands from {} people, {}; Botper with {} workers on {}",
         args.requests,
