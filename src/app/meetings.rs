@@ -49,6 +49,7 @@ impl MeetingResult {
                 &meeting.title,
                 &slot.start,
                 &slot.end,
+                slot.series.as_ref(),
                 &meeting.web_link,
                 task,
             ),
@@ -124,6 +125,7 @@ impl App {
             end: slot.end.timestamp(),
             timezone: tz.iana_name().unwrap_or("UTC").to_owned(),
             integration_tags: tags,
+            recurrence: slot.series.as_ref().map(|s| s.rrule.clone()),
         };
         // Where the tag lookup searches: around the requested slot, and back to a day ago
         // (a retry may come after the start, or resolve a relative time differently).
@@ -191,6 +193,7 @@ impl App {
         let slot = Slot {
             start: meeting.start.to_zoned(tz.clone()),
             end: meeting.end.to_zoned(tz),
+            series: slot.series,
         };
         Ok(MeetingResult::Scheduled {
             meeting,

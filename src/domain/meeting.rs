@@ -6,6 +6,7 @@ use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan, Zoned};
 
+use super::recurrence::{Recurrence, RecurrenceEnd, RecurrenceError, looks_like_repeat};
 use super::task::Task;
 
 /// The integration tag on every meeting Botper creates.
@@ -54,6 +55,8 @@ pub struct MeetingRequest {
     pub at: Option<Time>,
     /// Minutes; `None` means the default.
     pub minutes: Option<u32>,
+    /// `every …`: a series, sent as Webex's `recurrence`.
+    pub repeat: Option<Recurrence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,13 +73,25 @@ pub enum MeetingError {
     InThePast,
     #[error("that date is too far ahead")]
     TooFar,
+    #[error("{0}")]
+    Repeat(#[from] RecurrenceError),
 }
 
-/// A resolved time slot.
+/// A resolved time slot: the meeting, or the first of its series.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
     pub start: Zoned,
     pub end: Zoned,
+    pub series: Option<Series>,
+}
+
+/// A series as sent to Webex and as said back to the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    /// The RRULE without its `RRULE:` prefix.
+    pub rrule: String,
+    /// The rule in words (`every weekday, 10 times`).
+    pub words: String,
 }
 
 impl MeetingRequest {
@@ -90,6 +105,7 @@ impl MeetingRequest {
         let words: Vec<(usize, &str)> = word_offsets(raw);
         let mut end = words.len();
         let (mut day, mut at, mut minutes) = (None, None, None);
+        let (mut repeat, mut stop) = (None::<Recurrence>, None::<RecurrenceEnd>);
         loop {
             if end >= 2 {
                 let (kw, value) = (words[end - 2].1.to_lowercase(), words[end - 1].1);
@@ -97,6 +113,17 @@ impl MeetingRequest {
                     "at" => parse_time(value).map(|t| set(&mut at, t, "at")),
                     "for" => parse_minutes(value).map(|m| set(&mut minutes, m, "for")),
                     "on" => parse_date(value).map(|d| set(&mut day, Day::On(d), "on")),
+                    "until" => {
+                        parse_date(value).map(|d| set(&mut stop, RecurrenceEnd::Until(d), "until"))
+                    }
+                    n if value.eq_ignore_ascii_case("times") => {
+                        n.parse::<u32>().ok().map(|n| match u16::try_from(n) {
+                            Ok(c) if (1..=super::recurrence::MAX_COUNT).contains(&c) => {
+                                set(&mut stop, RecurrenceEnd::Count(c), "times")
+                            }
+                            _ => Err(RecurrenceError::BadCount.into()),
+                        })
+                    }
                     _ => None,
                 };
                 if let Some(result) = parsed {
@@ -117,7 +144,25 @@ impl MeetingRequest {
                     continue;
                 }
             }
+            // `every …` up to the options read so far.
+            if repeat.is_none()
+                && let Some(k) = words[..end]
+                    .iter()
+                    .rposition(|(_, w)| w.eq_ignore_ascii_case("every"))
+                && words.get(k + 1).is_some_and(|(_, w)| looks_like_repeat(w))
+            {
+                let phrase: Vec<&str> = words[k + 1..end].iter().map(|(_, w)| *w).collect();
+                repeat = Some(Recurrence::parse_phrase(&phrase)?);
+                end = k;
+                continue;
+            }
             break;
+        }
+        if let Some(stop) = stop {
+            match repeat.as_mut() {
+                Some(r) => r.end = Some(stop),
+                None => return Err(RecurrenceError::EndWithoutRepeat.into()),
+            }
         }
         let title_end = words.get(end).map_or(raw.len(), |(at, _)| *at);
         let title = MeetingTitle::parse(&raw[..title_end])?;
@@ -131,6 +176,7 @@ impl MeetingRequest {
             day,
             at,
             minutes,
+            repeat,
         })
     }
 
@@ -140,6 +186,7 @@ impl MeetingRequest {
             day: None,
             at: None,
             minutes: None,
+            repeat: None,
         }
     }
 
@@ -178,13 +225,24 @@ impl MeetingRequest {
                 z
             }
         };
+        let (start, series) = match &self.repeat {
+            Some(r) => {
+                let first = r.first_meeting(&start)?;
+                let series = Series {
+                    rrule: r.rrule(&first),
+                    words: r.describe(&first),
+                };
+                (first, Some(series))
+            }
+            None => (start, None),
+        };
         if start.timestamp().duration_since(now) > SignedDuration::from_hours(24 * 365 * 5) {
             return Err(MeetingError::TooFar);
         }
         let end = start
             .checked_add(SignedDuration::from_mins(minutes))
             .map_err(|_| MeetingError::TooFar)?;
-        Ok(Slot { start, end })
+        Ok(Slot { start, end, series })
     }
 }
 
@@ -453,6 +511,81 @@ mod tests {
         assert_eq!(
             decide_link(None, true, &ours),
             LinkDecision::File { tell_host: false }
+        );
+    }
+
+    #[test]
+    fn a_series_is_read_among_the_options_in_any_order() {
+        let r = req("Standup every weekday at 9:00 for 15m");
+        assert_eq!(r.title.as_str(), "Standup");
+        assert_eq!(r.minutes, Some(15));
+        let s = r.resolve(now(), &paris()).unwrap();
+        // Monday 13:02: 9:00 has passed, so the first is Tuesday.
+        assert_eq!(
+            s.start.to_string(),
+            "2026-12-01T09:00:00+01:00[Europe/Paris]"
+        );
+        let series = s.series.unwrap();
+        assert_eq!(series.rrule, "FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,TU,WE,TH,FR");
+        assert_eq!(series.words, "every weekday");
+
+        let r = req("1:1 every 2 weeks on tue at 10:00 until 2027-03-01");
+        assert_eq!(r.title.as_str(), "1:1");
+        let s = r.resolve(now(), &paris()).unwrap();
+        assert_eq!(s.start.date(), jiff::civil::date(2026, 12, 1));
+        assert_eq!(
+            s.series.unwrap().rrule,
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;UNTIL=20270301T225959Z"
+        );
+
+        let r = req("Board every month on the 1st 10 times at 14:00");
+        let s = r.resolve(now(), &paris()).unwrap();
+        assert_eq!(
+            s.start.to_string(),
+            "2026-12-01T14:00:00+01:00[Europe/Paris]"
+        );
+        assert_eq!(s.series.unwrap().words, "every month on the 1st, 10 times");
+        // Every Monday, from a given date that is a Wednesday: the Monday after it.
+        let s = req("Sync every monday on 2026-12-02 at 9:00")
+            .resolve(now(), &paris())
+            .unwrap();
+        assert_eq!(s.start.date(), jiff::civil::date(2026, 12, 7));
+    }
+
+    #[test]
+    fn every_in_a_title_stays_there_and_bad_series_are_refused() {
+        assert_eq!(
+            req("Review every detail").title.as_str(),
+            "Review every detail"
+        );
+        assert!(req("Review every detail").repeat.is_none());
+        assert_eq!(
+            MeetingRequest::parse("Board every month on the 1st and 15th"),
+            Err(MeetingError::Repeat(RecurrenceError::SeveralMonthDays))
+        );
+        assert_eq!(
+            MeetingRequest::parse("Standup 10 times"),
+            Err(MeetingError::Repeat(RecurrenceError::EndWithoutRepeat))
+        );
+        assert_eq!(
+            MeetingRequest::parse("Standup every day 0 times"),
+            Err(MeetingError::Repeat(RecurrenceError::BadCount))
+        );
+        assert_eq!(
+            MeetingRequest::parse("Standup every day until 2027-01-01 10 times"),
+            Err(MeetingError::Repeated("until"))
+        );
+        assert_eq!(
+            MeetingRequest::parse("every day at 9:00"),
+            Err(MeetingError::NoTitle)
+        );
+        assert!(matches!(
+            MeetingRequest::parse("Standup every 2 fortnights"),
+            Err(MeetingError::Repeat(RecurrenceError::Unreadable(_)))
+        ));
+        assert_eq!(
+            req("Standup every day until 2026-11-01").resolve(now(), &paris()),
+            Err(MeetingError::Repeat(RecurrenceError::EndsBeforeStart))
         );
     }
 }

@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod meeting;
 pub mod mention;
 pub mod rate;
+pub mod recurrence;
 pub mod reply;
 pub mod task;
 pub mod when;

@@ -43,6 +43,7 @@ pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `agenda`: today's meetings, tasks due today and overdue ones; `agenda at 8:30 [every day]` sends it each working day (`agenda off`)\n\
 - `tz Europe/Paris`: your time zone (`tz` shows it)\n\
 - `meeting <title> [at 15:00] [tomorrow] [for 45m]`: create a Webex meeting and a task for it\n\
+- `meeting Standup every weekday at 9:00 for 15m [until 2027-03-01 | 10 times]`: a series (`every day`, `every monday`, `every 2 weeks on tue`, `every month on the 1st`)\n\
 - `status`: whether your Webex account is connected\n\
 - `connect` / `disconnect`: let Botper create meetings for you, or stop it\n\
 - `help`: this list\n\n\
@@ -709,6 +710,7 @@ pub fn meeting_scheduled(
     title: &str,
     start: &Zoned,
     end: &Zoned,
+    series: Option<&super::meeting::Series>,
     web_link: &str,
     task: &TaskOutcome,
 ) -> Reply {
@@ -718,10 +720,17 @@ pub fn meeting_scheduled(
         }
         _ => String::new(),
     };
+    let when = match series {
+        Some(s) => format!(
+            "repeats {}; the first is {}",
+            s.words,
+            slot_text(start, end)
+        ),
+        None => format!("is scheduled for {}", slot_text(start, end)),
+    };
     Reply::new(format!(
-        "📅 **{}** is scheduled for {}. [Join the meeting]({})\n\n{task_line}",
+        "📅 **{}** {when}. [Join the meeting]({})\n\n{task_line}",
         escape_inline(title),
-        slot_text(start, end),
         link_target(web_link)
     ))
 }

@@ -18,6 +18,8 @@ pub struct MeetingDraft {
     pub timezone: String,
     /// Webex `integrationTags` (at most 3): Botper's marker and a key for this request.
     pub integration_tags: Vec<String>,
+    /// A series' RRULE (`FREQ=WEEKLY;INTERVAL=1;BYDAY=MO`, no `RRULE:` prefix).
+    pub recurrence: Option<String>,
 }
 
 /// A meeting as Webex describes it.

@@ -130,6 +130,89 @@ async fn time_options_are_read_in_the_persons_zone() {
     assert!(r.contains("15:00–15:45 (Europe/Paris)"), "{r}");
 }
 
+async fn a_series_is_one_webex_meeting_with_its_rule_and_one_task(b: Backend) {
+    let app = spawn_app(b).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    app.connect(&alice).await;
+
+    // Refused before any call: Webex would keep only the 1st.
+    let r = app
+        .ask(
+            &alice,
+            &room,
+            "meeting Board every month on the 1st and 15th at 14:00",
+        )
+        .await;
+    assert!(r.contains("Webex keeps only the first day"), "{r}");
+    let r = app.ask(&alice, &room, "meeting Standup 10 times").await;
+    assert!(r.contains("go with `every …`"), "{r}");
+    assert!(app.fake.meetings().is_empty());
+
+    let r = app
+        .ask(
+            &alice,
+            &room,
+            "meeting Standup every weekday at 9:00 for 15m 10 times",
+        )
+        .await;
+    let meetings = app.fake.meetings();
+    assert_eq!(meetings.len(), 1, "one series");
+    let m = &meetings[0];
+    assert_eq!(
+        m["recurrence"],
+        "FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,TU,WE,TH,FR;COUNT=10"
+    );
+    let start: jiff::Timestamp = m["start"].as_str().unwrap().parse().unwrap();
+    let paris = start.to_zoned(jiff::tz::TimeZone::get("Europe/Paris").unwrap());
+    assert_eq!((paris.hour(), paris.minute()), (9, 0));
+    assert!(
+        !matches!(
+            paris.weekday(),
+            jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+        ),
+        "the first meeting is on a weekday: {paris}"
+    );
+    assert!(
+        r.contains("repeats every weekday, 10 times; the first is"),
+        "{r}"
+    );
+    assert!(r.contains("09:00–09:15 (Europe/Paris)"), "{r}");
+    quiet(&app).await;
+    assert_eq!(open_titles(&app, &alice.id).await, ["1 Standup"]);
+
+    let r = app
+        .ask(
+            &alice,
+            &room,
+            "meeting Design sync every 2 weeks on tue at 10:00 until 2027-03-01",
+        )
+        .await;
+    assert!(
+        r.contains("repeats every 2 weeks on Tuesday, until Mon 1 Mar 2027"),
+        "{r}"
+    );
+    let meetings = app.fake.meetings();
+    let m = meetings
+        .iter()
+        .find(|m| m["title"] == "Design sync")
+        .unwrap();
+    assert_eq!(
+        m["recurrence"],
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;UNTIL=20270301T225959Z"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_series_is_one_webex_meeting_with_its_rule_and_one_task_on_sqlite() {
+    a_series_is_one_webex_meeting_with_its_rule_and_one_task(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_series_is_one_webex_meeting_with_its_rule_and_one_task_on_postgres() {
+    a_series_is_one_webex_meeting_with_its_rule_and_one_task(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meeting_scheduled_elsewhere_becomes_a_task_and_the_host_is_told_once() {
     let app = spawn_app(Backend::Sqlite).await;

@@ -500,6 +500,8 @@ pub(crate) struct CreateMeeting<'a> {
     pub end: String,
     pub timezone: &'a str,
     pub integration_tags: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recurrence: Option<&'a str>,
 }
 
 /// A meeting (Meetings spec, `MeetingSeriesObject`), the fields Botper reads.

@@ -41,6 +41,7 @@ impl WebexMeetings for WebexMeetingsClient {
             end: d.end.to_string(),
             timezone: &d.timezone,
             integration_tags: &d.integration_tags,
+            recurrence: d.recurrence.as_deref(),
         };
         let resp = self
             .http

@@ -667,6 +667,10 @@ impl FakeWebex {
             "scheduledType": "meeting",
             "integrationTags": body.get("integrationTags").cloned().unwrap_or(json!([])),
         });
+        let mut m = m;
+        if let Some(rule) = body.get("recurrence").and_then(Value::as_str) {
+            m["recurrence"] = json!(webex_keeps_of(rule));
+        }
         let mut s = self.state.lock().unwrap();
         if let Some(lag) = s.meeting_lag.get("*").copied() {
             s.meeting_lag.insert(id.clone(), lag);
@@ -1491,7 +1495,65 @@ fn validate_meeting(body: &Value) -> Result<(), String> {
     {
         return Err("at most 3 integrationTags".into());
     }
+    if let Some(rule) = body.get("recurrence") {
+        let rule = rule.as_str().ok_or("recurrence is not a string")?;
+        validate_rrule(rule)?;
+    }
     Ok(())
+}
+
+/// What Webex checks of a `recurrence`: an RFC 2445 RRULE without its `RRULE:` prefix.
+fn validate_rrule(rule: &str) -> Result<(), String> {
+    if rule.starts_with("RRULE:") {
+        return Err("recurrence must not start with RRULE:".into());
+    }
+    let mut freq = None;
+    for part in rule.split(';') {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or(format!("recurrence part {part:?} is not KEY=VALUE"))?;
+        let ok = match k {
+            "FREQ" => {
+                freq = Some(v);
+                matches!(v, "DAILY" | "WEEKLY" | "MONTHLY" | "YEARLY")
+            }
+            "INTERVAL" | "COUNT" => v.parse::<u32>().is_ok_and(|n| n > 0),
+            "BYDAY" => v
+                .split(',')
+                .all(|d| ["MO", "TU", "WE", "TH", "FR", "SA", "SU"].contains(&d)),
+            "BYMONTHDAY" => v
+                .split(',')
+                .all(|d| d.parse::<u8>().is_ok_and(|d| (1..=31).contains(&d))),
+            "UNTIL" => jiff::fmt::strtime::parse("%Y%m%dT%H%M%SZ", v).is_ok(),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!("recurrence {k}={v} is not valid"));
+        }
+    }
+    if freq.is_none() {
+        return Err("recurrence needs FREQ".into());
+    }
+    if rule.contains("COUNT=") && rule.contains("UNTIL=") {
+        return Err("recurrence has both COUNT and UNTIL".into());
+    }
+    Ok(())
+}
+
+/// Webex keeps only the first day of a monthly or yearly rule with several.
+fn webex_keeps_of(rule: &str) -> String {
+    if !(rule.contains("FREQ=MONTHLY") || rule.contains("FREQ=YEARLY")) {
+        return rule.to_owned();
+    }
+    rule.split(';')
+        .map(|p| match p.split_once('=') {
+            Some((k @ ("BYDAY" | "BYMONTHDAY"), v)) => {
+                format!("{k}={}", v.split(',').next().unwrap_or(v))
+            }
+            _ => p.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// A response that starts and then breaks the connection.
