@@ -50,6 +50,7 @@ impl MeetingResult {
                 &slot.start,
                 &slot.end,
                 slot.series.as_ref(),
+                &slot.invited,
                 &meeting.web_link,
                 task,
             ),
@@ -126,6 +127,7 @@ impl App {
             timezone: tz.iana_name().unwrap_or("UTC").to_owned(),
             integration_tags: tags,
             recurrence: slot.series.as_ref().map(|s| s.rrule.clone()),
+            invitees: request.invitees.clone(),
         };
         // Where the tag lookup searches: around the requested slot, and back to a day ago
         // (a retry may come after the start, or resolve a relative time differently).
@@ -194,6 +196,7 @@ impl App {
             start: meeting.start.to_zoned(tz.clone()),
             end: meeting.end.to_zoned(tz),
             series: slot.series,
+            invited: request.invitees.clone(),
         };
         Ok(MeetingResult::Scheduled {
             meeting,

@@ -57,6 +57,8 @@ pub struct MeetingRequest {
     pub minutes: Option<u32>,
     /// `every …`: a series, sent as Webex's `recurrence`.
     pub repeat: Option<Recurrence>,
+    /// `with bob@example.com, carol@example.com`: invited by email (no repeats).
+    pub invitees: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +77,10 @@ pub enum MeetingError {
     TooFar,
     #[error("{0}")]
     Repeat(#[from] RecurrenceError),
+    #[error("`{0}` is not an email address")]
+    BadEmail(String),
+    #[error("a meeting has at most {max} invitees (this one has {got})")]
+    TooManyInvitees { max: usize, got: usize },
 }
 
 /// A resolved time slot: the meeting, or the first of its series.
@@ -83,6 +89,8 @@ pub struct Slot {
     pub start: Zoned,
     pub end: Zoned,
     pub series: Option<Series>,
+    /// Who was invited by email.
+    pub invited: Vec<String>,
 }
 
 /// A series as sent to Webex and as said back to the person.
@@ -95,6 +103,8 @@ pub struct Series {
 }
 
 impl MeetingRequest {
+    /// Webex's limit.
+    pub const MAX_INVITEES: usize = 1000;
     pub const DEFAULT_MINUTES: u32 = 30;
     pub const DEFAULT_LEAD_MINUTES: i64 = 5;
 
@@ -106,6 +116,7 @@ impl MeetingRequest {
         let mut end = words.len();
         let (mut day, mut at, mut minutes) = (None, None, None);
         let (mut repeat, mut stop) = (None::<Recurrence>, None::<RecurrenceEnd>);
+        let mut invitees: Option<Vec<String>> = None;
         loop {
             if end >= 2 {
                 let (kw, value) = (words[end - 2].1.to_lowercase(), words[end - 1].1);
@@ -144,6 +155,36 @@ impl MeetingRequest {
                     continue;
                 }
             }
+            // `with a@x.com, b@y.org` up to the options read so far.
+            if invitees.is_none()
+                && let Some(k) = words[..end]
+                    .iter()
+                    .rposition(|(_, w)| w.eq_ignore_ascii_case("with"))
+                && let Some(list) = email_list(words[k + 1..end].iter().map(|(_, w)| *w))
+            {
+                let list = list?;
+                if list.len() > Self::MAX_INVITEES {
+                    return Err(MeetingError::TooManyInvitees {
+                        max: Self::MAX_INVITEES,
+                        got: list.len(),
+                    });
+                }
+                invitees = Some(list);
+                end = k;
+                continue;
+            }
+            // A bare time (`tomorrow 15:00`, `9:30am`).
+            if end >= 1
+                && at.is_none()
+                && words[end - 1]
+                    .1
+                    .contains(|c: char| c == ':' || c.is_ascii_alphabetic())
+                && let Some(t) = parse_time(words[end - 1].1)
+            {
+                at = Some(t);
+                end -= 1;
+                continue;
+            }
             // `every …` up to the options read so far.
             if repeat.is_none()
                 && let Some(k) = words[..end]
@@ -177,6 +218,7 @@ impl MeetingRequest {
             at,
             minutes,
             repeat,
+            invitees: invitees.unwrap_or_default(),
         })
     }
 
@@ -187,6 +229,7 @@ impl MeetingRequest {
             at: None,
             minutes: None,
             repeat: None,
+            invitees: Vec::new(),
         }
     }
 
@@ -242,7 +285,12 @@ impl MeetingRequest {
         let end = start
             .checked_add(SignedDuration::from_mins(minutes))
             .map_err(|_| MeetingError::TooFar)?;
-        Ok(Slot { start, end, series })
+        Ok(Slot {
+            start,
+            end,
+            series,
+            invited: self.invitees.clone(),
+        })
     }
 }
 
@@ -272,6 +320,61 @@ pub(crate) fn word_offsets(s: &str) -> Vec<(usize, &str)> {
         out.push((st, &s[st..]));
     }
     out
+}
+
+/// The addresses after `with`, split on commas, spaces and `and`: `None` unless every part
+/// looks meant as an address (has an `@`), so `with Bob` stays in the title; an error for
+/// the first that is not valid. Repeats are dropped (case-insensitively).
+fn email_list<'a>(
+    words: impl Iterator<Item = &'a str>,
+) -> Option<Result<Vec<String>, MeetingError>> {
+    let parts: Vec<&str> = words
+        .flat_map(|w| w.split([',', ';']))
+        .map(|p| p.trim().trim_end_matches('.'))
+        .map(|p| p.trim_start_matches('<').trim_end_matches('>'))
+        .map(|p| p.strip_prefix("mailto:").unwrap_or(p))
+        .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("and") && *p != "&")
+        .collect();
+    if parts.is_empty() || parts.iter().any(|p| !p.contains('@')) {
+        return None;
+    }
+    let mut out: Vec<String> = Vec::new();
+    for p in parts {
+        if !valid_email(p) {
+            return Some(Err(MeetingError::BadEmail(p.to_owned())));
+        }
+        if !out.iter().any(|e| e.eq_ignore_ascii_case(p)) {
+            out.push(p.to_owned());
+        }
+    }
+    Some(Ok(out))
+}
+
+/// An address Webex can invite: `local@domain.tld`, the common subset of RFC 5321.
+pub fn valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let local_ok = (1..=64).contains(&local.len())
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|t| t.len() >= 2 && t.chars().all(|c| c.is_ascii_alphabetic()));
+    s.len() <= 254 && local_ok && domain_ok
 }
 
 /// `15:00`, `9:30`, `3pm`, `3:30pm`.
@@ -587,5 +690,63 @@ mod tests {
             req("Standup every day until 2026-11-01").resolve(now(), &paris()),
             Err(MeetingError::Repeat(RecurrenceError::EndsBeforeStart))
         );
+    }
+
+    #[test]
+    fn invitees_are_emails_after_with_and_a_bad_one_is_refused() {
+        let r = req("Review tomorrow 15:00 with bob@example.com, carol@example.com");
+        assert_eq!(r.title.as_str(), "Review");
+        assert_eq!(r.day, Some(Day::Tomorrow));
+        assert_eq!(r.at, Some(Time::constant(15, 0, 0, 0)));
+        assert_eq!(r.invitees, ["bob@example.com", "carol@example.com"]);
+        let r = req("Plan with a@x.io and B@Y.org, b@y.org at 9:00 every monday");
+        assert_eq!(r.invitees, ["a@x.io", "B@Y.org"]);
+        assert!(r.repeat.is_some());
+        assert_eq!(r.at, Some(Time::constant(9, 0, 0, 0)));
+        // No address: the words are the title's.
+        let r = req("Coffee with Bob");
+        assert_eq!(r.title.as_str(), "Coffee with Bob");
+        assert!(r.invitees.is_empty());
+        assert_eq!(
+            MeetingRequest::parse("Review with bob@example.com, carol@"),
+            Err(MeetingError::BadEmail("carol@".into()))
+        );
+        assert_eq!(
+            MeetingRequest::parse("Review with bob@@example.com"),
+            Err(MeetingError::BadEmail("bob@@example.com".into()))
+        );
+        let many: Vec<String> = (0..1001).map(|i| format!("p{i}@example.com")).collect();
+        assert_eq!(
+            MeetingRequest::parse(&format!("All hands with {}", many.join(", "))),
+            Err(MeetingError::TooManyInvitees {
+                max: 1000,
+                got: 1001
+            })
+        );
+    }
+
+    #[test]
+    fn email_addresses() {
+        for ok in [
+            "a@b.co",
+            "first.last+tag@sub.example.com",
+            "o'neil@example.ie",
+        ] {
+            assert!(valid_email(ok), "{ok}");
+        }
+        for bad in [
+            "a@b",
+            "@b.com",
+            "a@.com",
+            "a@b.c",
+            "a..b@c.com",
+            ".a@b.com",
+            "a@-b.com",
+            "a b@c.com",
+            "a@b.c0m",
+            "a@b_c.com",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
     }
 }

@@ -43,6 +43,7 @@ pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `agenda`: today's meetings, tasks due today and overdue ones; `agenda at 8:30 [every day]` sends it each working day (`agenda off`)\n\
 - `tz Europe/Paris`: your time zone (`tz` shows it)\n\
 - `meeting <title> [at 15:00] [tomorrow] [for 45m]`: create a Webex meeting and a task for it\n\
+- `meeting Review tomorrow 15:00 with bob@example.com, carol@example.com`: invite people by email\n\
 - `meeting Standup every weekday at 9:00 for 15m [until 2027-03-01 | 10 times]`: a series (`every day`, `every monday`, `every 2 weeks on tue`, `every month on the 1st`)\n\
 - `status`: whether your Webex account is connected\n\
 - `connect` / `disconnect`: let Botper create meetings for you, or stop it\n\
@@ -711,9 +712,30 @@ pub fn meeting_scheduled(
     start: &Zoned,
     end: &Zoned,
     series: Option<&super::meeting::Series>,
+    invited: &[String],
     web_link: &str,
     task: &TaskOutcome,
 ) -> Reply {
+    const SHOWN: usize = 10;
+    let invited_line = match invited.len() {
+        0 => String::new(),
+        n => {
+            let names: Vec<String> = invited
+                .iter()
+                .take(SHOWN)
+                .map(|e| escape_inline(e))
+                .collect();
+            let more = if n > SHOWN {
+                format!(" and {} more", n - SHOWN)
+            } else {
+                String::new()
+            };
+            format!(
+                " Webex emailed the invitation to {}{more}.",
+                names.join(", ")
+            )
+        }
+    };
     let task_line = match task {
         TaskOutcome::Created(t) | TaskOutcome::AlreadyLinked(t) => {
             format!("Filed as task **#{}**.", t.number)
@@ -729,7 +751,7 @@ pub fn meeting_scheduled(
         None => format!("is scheduled for {}", slot_text(start, end)),
     };
     Reply::new(format!(
-        "📅 **{}** {when}. [Join the meeting]({})\n\n{task_line}",
+        "📅 **{}** {when}. [Join the meeting]({}){invited_line}\n\n{task_line}",
         escape_inline(title),
         link_target(web_link)
     ))

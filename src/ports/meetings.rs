@@ -20,6 +20,8 @@ pub struct MeetingDraft {
     pub integration_tags: Vec<String>,
     /// A series' RRULE (`FREQ=WEEKLY;INTERVAL=1;BYDAY=MO`, no `RRULE:` prefix).
     pub recurrence: Option<String>,
+    /// Invited by email (Webex sends them the invitation).
+    pub invitees: Vec<String>,
 }
 
 /// A meeting as Webex describes it.

@@ -203,6 +203,63 @@ async fn a_series_is_one_webex_meeting_with_its_rule_and_one_task(b: Backend) {
     );
 }
 
+async fn invitees_by_email_are_invited_and_a_bad_address_creates_nothing(b: Backend) {
+    let app = spawn_app(b).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    app.connect(&alice).await;
+
+    let r = app
+        .ask(
+            &alice,
+            &room,
+            "meeting Review tomorrow 15:00 with bob@example.com, carol@",
+        )
+        .await;
+    assert!(r.contains("`carol@` is not an email address"), "{r}");
+    assert!(app.fake.meetings().is_empty(), "nothing was created");
+
+    let r = app
+        .ask(
+            &alice,
+            &room,
+            "meeting Review tomorrow 15:00 with bob@example.com, carol@example.com",
+        )
+        .await;
+    assert!(r.contains("15:00–15:30 (Europe/Paris)"), "{r}");
+    assert!(
+        r.contains("emailed the invitation to bob@example.com, carol@example.com"),
+        "{r}"
+    );
+    let sent = app.fake.meeting_requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["title"], "Review");
+    assert_eq!(
+        sent[0]["invitees"],
+        serde_json::json!([{"email": "bob@example.com"}, {"email": "carol@example.com"}])
+    );
+    assert_eq!(sent[0]["sendEmail"], true);
+    quiet(&app).await;
+    assert_eq!(open_titles(&app, &alice.id).await, ["1 Review"]);
+
+    // Without invitees neither field is sent.
+    app.ask(&alice, &room, "meeting Solo time").await;
+    let sent = app.fake.meeting_requests();
+    assert!(sent[1].get("invitees").is_none(), "{}", sent[1]);
+    assert!(sent[1].get("sendEmail").is_none(), "{}", sent[1]);
+    app.fake.assert_spec_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitees_by_email_are_invited_and_a_bad_address_creates_nothing_on_sqlite() {
+    invitees_by_email_are_invited_and_a_bad_address_creates_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitees_by_email_are_invited_and_a_bad_address_creates_nothing_on_postgres() {
+    invitees_by_email_are_invited_and_a_bad_address_creates_nothing(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_series_is_one_webex_meeting_with_its_rule_and_one_task_on_sqlite() {
     a_series_is_one_webex_meeting_with_its_rule_and_one_task(Backend::Sqlite).await;

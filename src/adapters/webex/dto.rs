@@ -502,6 +502,17 @@ pub(crate) struct CreateMeeting<'a> {
     pub integration_tags: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recurrence: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invitees: Vec<Invitee<'a>>,
+    /// Present (true) only with invitees: Webex emails them the invitation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_email: Option<bool>,
+}
+
+/// `InviteeObjectForCreateMeeting`: by email.
+#[derive(Serialize)]
+pub(crate) struct Invitee<'a> {
+    pub email: &'a str,
 }
 
 /// A meeting (Meetings spec, `MeetingSeriesObject`), the fields Botper reads.

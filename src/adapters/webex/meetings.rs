@@ -42,6 +42,12 @@ impl WebexMeetings for WebexMeetingsClient {
             timezone: &d.timezone,
             integration_tags: &d.integration_tags,
             recurrence: d.recurrence.as_deref(),
+            invitees: d
+                .invitees
+                .iter()
+                .map(|e| super::dto::Invitee { email: e })
+                .collect(),
+            send_email: (!d.invitees.is_empty()).then_some(true),
         };
         let resp = self
             .http

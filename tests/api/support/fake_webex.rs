@@ -91,6 +91,8 @@ struct State {
     refresh_requests: usize,
     code_exchanges: usize,
     meetings: HashMap<String, Value>,
+    /// Every accepted `POST /meetings` body, in order.
+    meeting_requests: Vec<Value>,
     /// Answer 404 this many more times to `GET /meetings/{id}` (REST lag after a webhook).
     meeting_lag: HashMap<String, u32>,
     webhooks: HashMap<String, FakeWebhook>,
@@ -222,6 +224,7 @@ impl FakeWebex {
             refresh_requests: 0,
             code_exchanges: 0,
             meetings: HashMap::new(),
+            meeting_requests: Vec::new(),
             meeting_lag: HashMap::new(),
             webhooks: HashMap::new(),
             deliveries: Vec::new(),
@@ -551,6 +554,11 @@ impl FakeWebex {
 
     // ----- meetings and webhooks -----------------------------------------------------
 
+    /// The bodies of the `POST /meetings` requests Webex accepted, in order.
+    pub fn meeting_requests(&self) -> Vec<Value> {
+        self.state.lock().unwrap().meeting_requests.clone()
+    }
+
     pub fn meetings(&self) -> Vec<Value> {
         self.state
             .lock()
@@ -672,6 +680,7 @@ impl FakeWebex {
             m["recurrence"] = json!(webex_keeps_of(rule));
         }
         let mut s = self.state.lock().unwrap();
+        s.meeting_requests.push(body.clone());
         if let Some(lag) = s.meeting_lag.get("*").copied() {
             s.meeting_lag.insert(id.clone(), lag);
         }
@@ -1494,6 +1503,18 @@ fn validate_meeting(body: &Value) -> Result<(), String> {
         .is_some_and(|a| a.len() > 3)
     {
         return Err("at most 3 integrationTags".into());
+    }
+    if let Some(invitees) = body.get("invitees") {
+        let list = invitees.as_array().ok_or("invitees is not an array")?;
+        if list.len() > 1000 {
+            return Err("the maximum size of invitees is 1000".into());
+        }
+        for i in list {
+            let email = i["email"].as_str().ok_or("an invitee has no email")?;
+            if !email.contains('@') || email.contains(' ') {
+                return Err(format!("invalid invitee email {email}"));
+            }
+        }
     }
     if let Some(rule) = body.get("recurrence") {
         let rule = rule.as_str().ok_or("recurrence is not a string")?;
