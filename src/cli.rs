@@ -124,7 +124,10 @@ pub async fn webhooks_sync(config: &Config) -> anyhow::Result<()> {
     // Each connected person's meetings webhook, with their own grant: after a secret
     // rotation this moves them to the new (per-person) secret.
     for p in app.sync_people_webhooks().await? {
-        let who = format!("meetings/created of {} ({})", p.display_name, p.person);
+        let who = format!(
+            "meetings/created,updated,deleted of {} ({})",
+            p.display_name, p.person
+        );
         match p.result {
             Ok((id, action)) => println!("{who}: {} ({id})", said(action)),
             Err(e) => {

@@ -104,6 +104,14 @@ impl App {
             WebexEvent::MeetingCreated { meeting_id, owner } => {
                 self.on_meeting_created(item, meeting_id, owner).await
             }
+            WebexEvent::MeetingChanged {
+                meeting_id,
+                owner,
+                cancelled,
+            } => {
+                self.on_meeting_changed(item, meeting_id, owner, *cancelled)
+                    .await
+            }
             WebexEvent::Scheduled { owner, job, due_at } => {
                 self.on_scheduled(owner, *job, *due_at).await
             }

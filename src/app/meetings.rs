@@ -7,7 +7,7 @@ use jiff::tz::TimeZone;
 use crate::domain::meeting::{
     BOTPER_TAG, LinkDecision, MeetingError, MeetingRequest, Slot, decide_link,
 };
-use crate::domain::task::MeetingLink;
+use crate::domain::task::{MeetingChange, MeetingLink};
 use crate::domain::{PersonId, Reply, TaskOp, TaskOutcome, TaskTitle, reply};
 use crate::ports::{Destination, IdempotencyKey, InboxItem, Meeting, MeetingDraft, WebexError};
 
@@ -81,6 +81,7 @@ fn link_of(m: &Meeting) -> MeetingLink {
         meeting_id: m.id.clone(),
         web_link: m.web_link.clone(),
         start: Some(m.start),
+        cancelled: false,
     }
 }
 
@@ -214,39 +215,22 @@ impl App {
         meeting_id: &str,
         owner: &PersonId,
     ) -> Result<(), ProcessError> {
-        let id = meeting_id.to_owned();
-        let call = self
-            .with_user_token(owner, |token| self.meetings.get(token, id.clone()))
-            .await?;
-        let meeting = match call {
-            UserCall::NotConnected | UserCall::Reconnect(_) | UserCall::Unreadable => {
-                tracing::info!(person = %owner, "meeting event for a person without a usable grant; ignored");
-                return Ok(());
-            }
-            UserCall::SignInUnavailable(why) => {
-                // The grant is fine; the integration is not. Keep the event until the
-                // operator fixes it (then a dead letter, which `inbox retry` brings back).
-                return Err(ProcessError {
-                    message: format!("cannot refresh the owner's token: {why}"),
-                    transient: true,
-                    retry_after: Some(SIGN_IN_RETRY),
-                });
-            }
-            UserCall::Done(Ok(m)) => m,
-            UserCall::Done(Err(WebexError::NotFound)) if item.attempts < LAG_MAX_ATTEMPTS => {
+        let meeting = match self.fetch_meeting(owner, meeting_id).await? {
+            Fetched::Meeting(m) => m,
+            Fetched::NoGrant => return Ok(()),
+            Fetched::NotFound if item.attempts < LAG_MAX_ATTEMPTS => {
                 return Err(ProcessError {
                     message: "meeting not found yet (Webex REST data lags its webhook)".into(),
                     transient: true,
                     retry_after: Some(self.settings.meeting_lag_step * item.attempts),
                 });
             }
-            UserCall::Done(Err(WebexError::NotFound)) => {
+            Fetched::NotFound => {
                 return Err(ProcessError::permanent(format!(
                     "meeting {meeting_id} still not found after {} attempts",
                     item.attempts
                 )));
             }
-            UserCall::Done(Err(e)) => return Err(e.into()),
         };
         let is_host = meeting.host_user_id.as_ref().is_none_or(|h| h == owner);
         let existing = self
@@ -291,6 +275,119 @@ impl App {
             }
         }
     }
+
+    /// The meeting as Webex has it now, read with `owner`'s token.
+    async fn fetch_meeting(
+        &self,
+        owner: &PersonId,
+        meeting_id: &str,
+    ) -> Result<Fetched, ProcessError> {
+        let id = meeting_id.to_owned();
+        let call = self
+            .with_user_token(owner, |token| self.meetings.get(token, id.clone()))
+            .await?;
+        match call {
+            UserCall::NotConnected | UserCall::Reconnect(_) | UserCall::Unreadable => {
+                tracing::info!(person = %owner, "meeting event for a person without a usable grant; ignored");
+                Ok(Fetched::NoGrant)
+            }
+            // The grant is fine; the integration is not. Keep the event until the operator
+            // fixes it (then a dead letter, which `inbox retry` brings back).
+            UserCall::SignInUnavailable(why) => Err(ProcessError {
+                message: format!("cannot refresh the owner's token: {why}"),
+                transient: true,
+                retry_after: Some(SIGN_IN_RETRY),
+            }),
+            UserCall::Done(Ok(m)) => Ok(Fetched::Meeting(m)),
+            UserCall::Done(Err(WebexError::NotFound)) => Ok(Fetched::NotFound),
+            UserCall::Done(Err(e)) => Err(e.into()),
+        }
+    }
+
+    /// A `meetings`/`updated` or `deleted` event for `owner`: the meeting's task follows
+    /// it (title, start and so its reminder; or closed as cancelled) and the owner is told
+    /// once, in 1:1. The meeting is read again rather than trusted from the delivery, so
+    /// deliveries out of order end in Webex's current state; a cancelled meeting's task is
+    /// never reopened.
+    pub(crate) async fn on_meeting_changed(
+        &self,
+        item: &InboxItem,
+        meeting_id: &str,
+        owner: &PersonId,
+        cancelled: bool,
+    ) -> Result<(), ProcessError> {
+        // An occurrence (`<series id>_<when>`) belongs to its series' task.
+        let (series, occurrence) = match meeting_id.split_once('_') {
+            Some((series, _)) => (series, true),
+            None => (meeting_id, false),
+        };
+        let Some(task) = self
+            .tasks
+            .find_by_meeting(owner.clone(), series.to_owned())
+            .await?
+        else {
+            tracing::debug!("change to a meeting without a task; nothing to follow");
+            return Ok(());
+        };
+        if task.done {
+            tracing::debug!(task = %task.number, "change to a meeting whose task is closed; left alone");
+            return Ok(());
+        }
+        let change = if cancelled && occurrence {
+            // One occurrence of a series is off; the series (and its task) goes on.
+            tracing::info!(person = %owner, "one occurrence of a series was cancelled; its task stays");
+            return Ok(());
+        } else if cancelled {
+            MeetingChange::Cancelled
+        } else {
+            match self.fetch_meeting(owner, series).await? {
+                Fetched::Meeting(m) => MeetingChange::Now {
+                    title: task_title(&m),
+                    web_link: m.web_link.clone(),
+                    start: m.start,
+                },
+                Fetched::NoGrant => return Ok(()),
+                // Gone: its `deleted` event closes the task.
+                Fetched::NotFound => {
+                    tracing::debug!("updated meeting no longer found; its deletion will follow");
+                    return Ok(());
+                }
+            }
+        };
+        let op = TaskOp::FollowMeeting {
+            meeting_id: series.to_owned(),
+            change,
+        };
+        let key = IdempotencyKey::new(format!("inbox:{}", item.id.0));
+        let outcome = self
+            .tasks
+            .apply(owner.clone(), op, Some(key), self.clock.now())
+            .await?;
+        let note = match &outcome {
+            TaskOutcome::MeetingMoved { task, before } => {
+                let (here, _) = self.here(owner).await?;
+                reply::meeting_moved(before, task, &here.tz)
+            }
+            TaskOutcome::MeetingCancelled(task) => {
+                let (here, _) = self.here(owner).await?;
+                reply::meeting_cancelled(task, &here.tz)
+            }
+            _ => return Ok(()),
+        };
+        tracing::info!(person = %owner, meeting_id = %series, cancelled, "meeting task follows its meeting");
+        self.messaging
+            .send(Destination::Person(owner.clone()), note)
+            .await?;
+        Ok(())
+    }
+}
+
+/// What reading a meeting for an event came to.
+enum Fetched {
+    Meeting(Meeting),
+    /// The person has no usable grant: the event is dropped.
+    NoGrant,
+    NotFound,
 }
 
 #[cfg(test)]

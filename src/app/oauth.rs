@@ -305,14 +305,25 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         };
-        if let Some(hook) = grant.webhook_id.clone().filter(|_| grant.is_connected()) {
+        let hooks: Vec<String> = grant
+            .webhook_id
+            .as_deref()
+            .filter(|_| grant.is_connected())
+            .map(|ids| {
+                ids.split(',')
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for hook in hooks {
             let call = self
                 .with_user_token(person, |t| self.webhooks.delete(t, hook.clone()))
                 .await;
             match call {
                 Ok(UserCall::Done(Ok(()))) | Ok(UserCall::Done(Err(WebexError::NotFound))) => {}
                 _ => {
-                    tracing::warn!(person = %person, "could not delete the meetings webhook; Webex will keep calling until it disables it")
+                    tracing::warn!(person = %person, "could not delete a meetings webhook; Webex will keep calling until it disables it")
                 }
             }
         }
@@ -384,12 +395,16 @@ mod tests {
     }
 
     fn hook(id: &str, status: &str, secret: &str) -> Webhook {
+        hook_for("created", id, status, secret)
+    }
+
+    fn hook_for(event: &str, id: &str, status: &str, secret: &str) -> Webhook {
         Webhook {
             id: id.into(),
             name: "x".into(),
             target_url: format!("{PUBLIC_URL}/webex/webhook"),
             resource: "meetings".into(),
-            event: "created".into(),
+            event: event.into(),
             filter: None,
             status: status.into(),
             secret: Some(secret.into()),
@@ -445,20 +460,27 @@ mod tests {
             .returning(|_, _| Ok(grant("p", "user-acc", 60 * 24, 1).tokens));
         m.oauth.expect_whoami().returning(|_| Ok(identity()));
         m.webhooks.expect_list().returning(|_| Ok(vec![]));
-        m.webhooks
-            .expect_create()
-            .withf(|t, h| {
-                t.expose() == "user-acc"
-                    && h.resource == "meetings"
-                    && h.event == "created"
-                    && h.target_url == format!("{PUBLIC_URL}/webex/webhook")
-                    && h.secret == crate::app::webhooks::meetings_secret(SECRET, &"p".into())
-            })
-            .times(1)
-            .returning(|_, _| Ok(hook("wh-new", "active", SECRET)));
+        for event in ["created", "updated", "deleted"] {
+            m.webhooks
+                .expect_create()
+                .withf(move |t, h| {
+                    t.expose() == "user-acc"
+                        && h.resource == "meetings"
+                        && h.event == event
+                        && h.target_url == format!("{PUBLIC_URL}/webex/webhook")
+                        && h.secret == crate::app::webhooks::meetings_secret(SECRET, &"p".into())
+                })
+                .times(1)
+                .returning(move |_, _| {
+                    Ok(hook_for(event, &format!("wh-{event}"), "active", SECRET))
+                });
+        }
         m.tokens
             .expect_save()
-            .withf(|g| g.person.as_str() == "p" && g.webhook_id.as_deref() == Some("wh-new"))
+            .withf(|g| {
+                g.person.as_str() == "p"
+                    && g.webhook_id.as_deref() == Some("wh-created,wh-updated,wh-deleted")
+            })
             .times(1)
             .returning(|_| Ok(()));
         m.web_auth
@@ -484,10 +506,23 @@ mod tests {
             .expect_exchange_code()
             .returning(|_, _| Ok(grant("p", "user-acc", 60 * 24, 1).tokens));
         m.oauth.expect_whoami().returning(|_| Ok(identity()));
+        // A grant from before updates were followed: its `created` webhook is reused (and
+        // reactivated), the other two are added.
         m.webhooks
             .expect_list()
             .returning(|_| Ok(vec![hook("wh-old", "inactive", SECRET)]));
-        m.webhooks.expect_create().never();
+        m.webhooks
+            .expect_create()
+            .withf(|_, h| h.event != "created")
+            .times(2)
+            .returning(|_, h| {
+                Ok(hook_for(
+                    &h.event,
+                    &format!("wh-{}", h.event),
+                    "active",
+                    SECRET,
+                ))
+            });
         m.webhooks
             .expect_reactivate()
             .withf(|_, id, _| id == "wh-old")
@@ -495,7 +530,7 @@ mod tests {
             .returning(|_, _, _| Ok(hook("wh-old", "active", SECRET)));
         m.tokens
             .expect_save()
-            .withf(|g| g.webhook_id.as_deref() == Some("wh-old"))
+            .withf(|g| g.webhook_id.as_deref() == Some("wh-old,wh-updated,wh-deleted"))
             .returning(|_| Ok(()));
         m.web_auth
             .expect_create_session()

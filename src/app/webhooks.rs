@@ -28,6 +28,10 @@ pub fn meetings_secret(webhook_secret: &str, person: &PersonId) -> String {
 /// Every webhook Botper creates is named with this prefix; that is how it knows its own.
 pub const NAME_PREFIX: &str = "Botper: ";
 
+/// The events of each connected person's `meetings` webhooks: one webhook each (Webex's
+/// `all` does not cover meetings). Their ids are stored together, comma-separated.
+pub const MEETING_EVENTS: [&str; 3] = ["created", "updated", "deleted"];
+
 /// The bot's webhooks: (resource, event).
 pub const BOT_WEBHOOKS: [(&str, &str); 3] = [
     ("messages", "created"),
@@ -269,19 +273,14 @@ impl App {
         person: &PersonId,
         known: Option<&str>,
     ) -> Result<UserCall<(String, SyncAction)>, AppError> {
-        let Some(mut wanted) = self.wanted("meetings", "created") else {
+        if self.settings.webhook_secret.is_none() {
             return Ok(UserCall::Done(Err(WebexError::Unexpected(
                 anyhow::anyhow!("WEBEX_WEBHOOK_SECRET is not set"),
             ))));
-        };
-        wanted.secret = meetings_secret(&wanted.secret, person);
+        }
         let call = self
-            .with_user_token(person, |token| {
-                let wanted = wanted.clone();
-                async move {
-                    let existing = self.webhooks.list(token.clone()).await?;
-                    self.ensure_webhook(&token, &existing, wanted).await
-                }
+            .with_user_token(person, |token| async move {
+                self.ensure_person_webhooks(&token, person).await
             })
             .await?;
         if let UserCall::Done(Ok((id, action))) = &call {
@@ -334,26 +333,57 @@ impl App {
         self.webhooks.list(bot_token.clone()).await
     }
 
-    /// The person's `meetings`/`created` webhook, made right, with a secret of its own (see
-    /// [`meetings_secret`]). Returns its id.
+    /// The person's `meetings` webhooks (one per [`MEETING_EVENTS`]), made right with their
+    /// `token`, each with the person's own secret (see [`meetings_secret`]). Returns their
+    /// ids, comma-separated, and the most telling action (created over reactivated over
+    /// updated over unchanged).
+    async fn ensure_person_webhooks(
+        &self,
+        token: &AccessToken,
+        person: &PersonId,
+    ) -> Result<(String, SyncAction), WebexError> {
+        let existing = self.webhooks.list(token.clone()).await?;
+        let mut ids = Vec::new();
+        let mut action = SyncAction::Unchanged;
+        for event in MEETING_EVENTS {
+            let Some(mut wanted) = self.wanted("meetings", event) else {
+                return Err(WebexError::Unexpected(anyhow::anyhow!(
+                    "WEBEX_WEBHOOK_SECRET is not set"
+                )));
+            };
+            wanted.secret = meetings_secret(&wanted.secret, person);
+            let (id, done) = self.ensure_webhook(token, &existing, wanted).await?;
+            ids.push(id);
+            let rank = |a: SyncAction| match a {
+                SyncAction::Unchanged => 0,
+                SyncAction::Updated => 1,
+                SyncAction::Reactivated => 2,
+                SyncAction::Created => 3,
+            };
+            if rank(done) > rank(action) {
+                action = done;
+            }
+        }
+        Ok((ids.join(","), action))
+    }
+
+    /// The person's `meetings` webhooks, made right (see
+    /// [`App::ensure_person_webhooks`]). Returns their ids, comma-separated.
     pub(crate) async fn ensure_meetings_webhook(
         &self,
         token: AccessToken,
         person: &PersonId,
     ) -> Result<String, String> {
-        let Some(mut wanted) = self.wanted("meetings", "created") else {
+        if self.settings.webhook_secret.is_none() {
             return Err("WEBEX_WEBHOOK_SECRET is not set".into());
-        };
-        wanted.secret = meetings_secret(&wanted.secret, person);
-        let describe = |e: WebexError| match e {
-            WebexError::Rejected { message, .. } => message,
-            other => other.to_string(),
-        };
-        let existing = self.webhooks.list(token.clone()).await.map_err(describe)?;
-        self.ensure_webhook(&token, &existing, wanted)
+        }
+        self.ensure_person_webhooks(&token, person)
             .await
-            .map(|(id, _)| id)
-            .map_err(describe)
+            .map(|(ids, _)| ids)
+            .map_err(|e| match e {
+                WebexError::Rejected { message, .. } => message,
+                other => other.to_string(),
+            })
     }
 }
 
@@ -562,11 +592,6 @@ mod tests {
         let mut m = Mocks::new();
         let mut seq = mockall::Sequence::new();
         m.webhooks
-            .expect_list()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(vec![]));
-        m.webhooks
             .expect_create()
             .times(1)
             .in_sequence(&mut seq)
@@ -585,11 +610,46 @@ mod tests {
                     "x",
                 )])
             });
-        let id = m
+        let app = m.app();
+        let wanted = app.wanted("meetings", "created").unwrap();
+        let (id, action) = app
+            .ensure_webhook(&AccessToken::new("user"), &[], wanted)
+            .await
+            .unwrap();
+        assert_eq!((id.as_str(), action), ("w-made", SyncAction::Created));
+    }
+
+    #[tokio::test]
+    async fn a_person_gets_one_meetings_webhook_per_event_with_their_own_secret() {
+        let mut m = Mocks::new();
+        m.webhooks.expect_list().times(1).returning(|_| Ok(vec![]));
+        for event in MEETING_EVENTS {
+            m.webhooks
+                .expect_create()
+                .withf(move |_, h| {
+                    h.resource == "meetings"
+                        && h.event == event
+                        && h.secret == meetings_secret(SECRET, &"p".into())
+                })
+                .times(1)
+                .returning(move |_, h| {
+                    let mut w = hook(
+                        &format!("w-{event}"),
+                        "meetings",
+                        &ours(),
+                        &h.name,
+                        "active",
+                        &h.secret,
+                    );
+                    w.event = event.into();
+                    Ok(w)
+                });
+        }
+        let ids = m
             .app()
             .ensure_meetings_webhook(AccessToken::new("user"), &"p".into())
             .await
             .unwrap();
-        assert_eq!(id, "w-made");
+        assert_eq!(ids, "w-created,w-updated,w-deleted");
     }
 }

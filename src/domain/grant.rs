@@ -58,7 +58,8 @@ pub struct Grant {
     /// IANA zone from Webex (`people/me`), used to read "at 15:00".
     pub timezone: Option<String>,
     pub tokens: TokenSet,
-    /// The person's `meetings`/`created` webhook, when registered.
+    /// The person's `meetings` webhooks (`created`, `updated`, `deleted`), when registered:
+    /// their ids, comma-separated (a grant from before updates were followed has one).
     pub webhook_id: Option<String>,
     /// `Some(reason)` once Webex refused the refresh token: the person must reconnect.
     pub disconnected: Option<String>,

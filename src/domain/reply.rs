@@ -46,7 +46,7 @@ pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `meeting Review tomorrow 15:00 with bob@example.com, carol@example.com`: invite people by email\n\
 - `meeting Standup every weekday at 9:00 for 15m [until 2027-03-01 | 10 times]`: a series (`every day`, `every monday`, `every 2 weeks on tue`, `every month on the 1st`)\n\
 - `status`: whether your Webex account is connected\n\
-- `connect` / `disconnect`: let Botper create meetings for you, or stop it\n\
+- `connect` / `disconnect`: let Botper create meetings for you and follow the ones you schedule anywhere (moved or cancelled, their tasks follow), or stop it\n\
 - `help`: this list\n\n\
 Several lines run one command each; a bullet list under `task` adds one task per bullet.";
 
@@ -222,6 +222,13 @@ pub fn outcome_at(o: &TaskOutcome, here: Option<&Here>) -> Reply {
             "There is nothing to undo: you have made no change to your tasks that I could revert."
                 .to_owned()
         }
+        TaskOutcome::MeetingMoved { task, .. } => {
+            format!("Task {} follows its meeting.", line(task))
+        }
+        TaskOutcome::MeetingCancelled(t) => {
+            format!("Task {} is closed: its meeting was cancelled.", line(t))
+        }
+        TaskOutcome::MeetingUnchanged => "Nothing changed.".to_owned(),
     })
 }
 
@@ -251,8 +258,10 @@ pub fn outcomes(all: &[TaskOutcome], here: Option<&Here>) -> Reply {
             | TaskOutcome::Edited { task: t, .. }
             | TaskOutcome::DueSet { task: t, .. }
             | TaskOutcome::Reminded { task: t, .. }
-            | TaskOutcome::Undid { task: t, .. } => ("Changed", t.number),
-            TaskOutcome::NothingToUndo => continue,
+            | TaskOutcome::Undid { task: t, .. }
+            | TaskOutcome::MeetingMoved { task: t, .. } => ("Changed", t.number),
+            TaskOutcome::MeetingCancelled(t) => ("Closed (meeting cancelled)", t.number),
+            TaskOutcome::NothingToUndo | TaskOutcome::MeetingUnchanged => continue,
         };
         match groups.iter_mut().find(|(w, _)| *w == what) {
             Some((_, ns)) => ns.push(format!("#{n}")),
@@ -774,6 +783,72 @@ pub fn meeting_filed(
     ))
 }
 
+/// A meeting with a task was moved or renamed in Webex: said once, in 1:1.
+pub fn meeting_moved(before: &Task, task: &Task, tz: &jiff::tz::TimeZone) -> Reply {
+    let at = |t: &Task| {
+        t.meeting.as_ref().and_then(|m| m.start).map(|s| {
+            escape_inline(
+                &s.to_zoned(tz.clone())
+                    .strftime("%a %-d %b, %H:%M")
+                    .to_string(),
+            )
+        })
+    };
+    let mut changes = Vec::new();
+    if before.title != task.title {
+        changes.push(format!(
+            "is now called **{}** (was “{}”)",
+            escape_inline(task.title.as_str()),
+            escape_inline(&super::task::shorten(before.title.as_str(), 80))
+        ));
+    }
+    match (at(before), at(task)) {
+        (old, Some(new)) if old.as_deref() != Some(new.as_str()) => changes.push(match old {
+            Some(old) => format!("moved to **{new}** (was {old})"),
+            None => format!("is on **{new}**"),
+        }),
+        _ => {}
+    }
+    if changes.is_empty() {
+        changes.push("has a new join link".to_owned());
+    }
+    let zone = tz.iana_name().unwrap_or("UTC");
+    Reply::new(format!(
+        "📅 Your meeting {} ({zone}). Task {} follows it{}.",
+        changes.join(" and "),
+        line(task),
+        if task.remind_at.is_some() {
+            "; the reminder you set stays as it was"
+        } else {
+            ", and so does its reminder"
+        }
+    ))
+}
+
+/// A meeting with a task was cancelled in Webex: said once, in 1:1.
+pub fn meeting_cancelled(task: &Task, tz: &jiff::tz::TimeZone) -> Reply {
+    let when = task
+        .meeting
+        .as_ref()
+        .and_then(|m| m.start)
+        .map(|s| {
+            format!(
+                " on {}",
+                escape_inline(
+                    &s.to_zoned(tz.clone())
+                        .strftime("%a %-d %b, %H:%M %Z")
+                        .to_string()
+                )
+            )
+        })
+        .unwrap_or_default();
+    Reply::new(format!(
+        "🗓️ **{}**{when} was cancelled in Webex. I closed task {} as cancelled;          it will not remind you.",
+        escape_inline(task.title.as_str()),
+        line(task)
+    ))
+}
+
 pub fn not_connected(connect_url: &str) -> Reply {
     Reply::new(format!(
         "I can create meetings for you once you connect your Webex account: \
@@ -1001,8 +1076,10 @@ pub fn card_error(e: &CardError) -> Reply {
 /// `**#3** Buy milk` with the title escaped, and the join link for meeting tasks.
 fn line(t: &Task) -> String {
     let mut s = format!("**#{}** {}", t.number, escape_inline(t.title.as_str()));
-    if let Some(m) = &t.meeting {
-        s.push_str(&format!(" ([join]({}))", link_target(&m.web_link)));
+    match &t.meeting {
+        Some(m) if m.cancelled => s.push_str(" (meeting cancelled)"),
+        Some(m) => s.push_str(&format!(" ([join]({}))", link_target(&m.web_link))),
+        None => {}
     }
     s
 }
@@ -1037,6 +1114,49 @@ mod tests {
             due: None,
             remind_at: None,
         }
+    }
+
+    fn meeting_task(title: &str, start: &str) -> Task {
+        let mut t = task(3, title);
+        t.meeting = Some(MeetingLink {
+            meeting_id: "m1".into(),
+            web_link: "https://x.webex.com/j.php?MTID=m1".into(),
+            start: Some(start.parse().unwrap()),
+            cancelled: false,
+        });
+        t
+    }
+
+    #[test]
+    fn a_moved_meeting_says_where_to_and_from_in_the_persons_zone() {
+        let tz = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+        let before = meeting_task("Review", "2026-12-04T14:00:00Z");
+        let moved = meeting_task("Review", "2026-12-05T09:30:00Z");
+        let r = meeting_moved(&before, &moved, &tz).markdown;
+        assert!(
+            r.contains("moved to **Sat 5 Dec, 10:30** (was Fri 4 Dec, 15:00) (Europe/Paris)"),
+            "{r}"
+        );
+        assert!(r.contains("Task **#3** Review"), "{r}");
+        let renamed = meeting_task("Design *review*", "2026-12-04T14:00:00Z");
+        let r = meeting_moved(&before, &renamed, &tz).markdown;
+        assert!(r.contains("is now called **Design \\*review\\***"), "{r}");
+        assert!(!r.contains("moved to"), "{r}");
+    }
+
+    #[test]
+    fn a_cancelled_meeting_task_shows_no_join_link() {
+        let tz = jiff::tz::TimeZone::UTC;
+        let mut t = meeting_task("Review", "2026-12-04T14:00:00Z");
+        t.done = true;
+        t.meeting.as_mut().unwrap().cancelled = true;
+        let r = meeting_cancelled(&t, &tz).markdown;
+        assert!(
+            r.contains("**Review** on Fri 4 Dec, 14:00 UTC was cancelled"),
+            "{r}"
+        );
+        assert!(r.contains("(meeting cancelled)"), "{r}");
+        assert!(!r.contains("join"), "{r}");
     }
 
     #[test]
@@ -1102,6 +1222,7 @@ mod tests {
             meeting_id: "m1".into(),
             web_link: "https://x.webex.com/j.php?MTID=m1".into(),
             start: None,
+            cancelled: false,
         });
         assert_eq!(
             task_list(&[t]).markdown,

@@ -165,6 +165,60 @@ pub struct MeetingLink {
     /// The join link.
     pub web_link: String,
     pub start: Option<Timestamp>,
+    /// The meeting was cancelled in Webex: its task was closed for that reason.
+    pub cancelled: bool,
+}
+
+/// A change Webex reported to a meeting that has a task (a `meetings` `updated` or
+/// `deleted` event), as the task should follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeetingChange {
+    /// The meeting as Webex now has it: its title, join link and (next) start.
+    Now {
+        title: TaskTitle,
+        web_link: String,
+        start: Timestamp,
+    },
+    Cancelled,
+}
+
+impl MeetingChange {
+    /// The task as it becomes when its meeting changes, or `None` when it stays as it is:
+    /// a done task (cancelled ones included) is never reopened or renamed, so a late or
+    /// out-of-order `updated` can never bring back a cancelled meeting's task.
+    pub fn apply_to(&self, task: &Task) -> Option<Task> {
+        let link = task.meeting.as_ref()?;
+        if task.done || link.cancelled {
+            return None;
+        }
+        let mut next = task.clone();
+        match self {
+            Self::Now {
+                title,
+                web_link,
+                start,
+            } => {
+                if &task.title == title && &link.web_link == web_link && link.start == Some(*start)
+                {
+                    return None;
+                }
+                next.title = title.clone();
+                next.meeting = Some(MeetingLink {
+                    web_link: web_link.clone(),
+                    start: Some(*start),
+                    ..link.clone()
+                });
+            }
+            Self::Cancelled => {
+                next.done = true;
+                next.meeting = Some(MeetingLink {
+                    cancelled: true,
+                    ..link.clone()
+                });
+            }
+        }
+        Some(next)
+    }
 }
 
 /// When a task is due: an instant, and whether the person gave a time of day (a date alone
@@ -271,6 +325,12 @@ pub enum TaskOp {
     Remind(TaskNumber, Option<Timestamp>),
     /// Reverts the person's most recent change that is not undone yet.
     Undo,
+    /// The task filed for meeting `meeting_id` follows a change Webex reported (not the
+    /// person's own change: `undo` does not go back through it).
+    FollowMeeting {
+        meeting_id: String,
+        change: MeetingChange,
+    },
 }
 
 /// A change that `undo` reverted.
@@ -322,6 +382,16 @@ pub enum TaskOutcome {
     },
     NothingToUndo,
     NotFound(TaskNumber),
+    /// The meeting's task now has its new title, link or start; `before` is the task as
+    /// it was.
+    MeetingMoved {
+        task: Task,
+        before: Box<Task>,
+    },
+    /// The meeting was cancelled: its task is closed as cancelled.
+    MeetingCancelled(Task),
+    /// Nothing to follow: no live task for the meeting, a done one, or nothing changed.
+    MeetingUnchanged,
 }
 
 impl TaskOutcome {
@@ -336,8 +406,10 @@ impl TaskOutcome {
             | Self::Edited { task: t, .. }
             | Self::DueSet { task: t, .. }
             | Self::Reminded { task: t, .. }
-            | Self::Undid { task: t, .. } => Some(t),
-            Self::NotFound(_) | Self::NothingToUndo => None,
+            | Self::Undid { task: t, .. }
+            | Self::MeetingMoved { task: t, .. }
+            | Self::MeetingCancelled(t) => Some(t),
+            Self::NotFound(_) | Self::NothingToUndo | Self::MeetingUnchanged => None,
         }
     }
 }
@@ -455,6 +527,63 @@ mod tests {
             Err(TaskNumberError::TooMany {
                 max: TaskNumbers::MAX
             })
+        );
+    }
+
+    fn meeting_task(done: bool, cancelled: bool) -> Task {
+        Task {
+            number: TaskNumber::new(4).unwrap(),
+            title: TaskTitle::parse("Standup").unwrap(),
+            done,
+            created_at: Timestamp::UNIX_EPOCH,
+            meeting: Some(MeetingLink {
+                meeting_id: "m1".into(),
+                web_link: "https://example.webex.com/j/m1".into(),
+                start: Some(Timestamp::from_second(1_000_000).unwrap()),
+                cancelled,
+            }),
+            due: None,
+            remind_at: None,
+        }
+    }
+
+    #[test]
+    fn a_moved_or_renamed_meeting_moves_and_renames_its_open_task() {
+        let t = meeting_task(false, false);
+        let later = Timestamp::from_second(1_003_600).unwrap();
+        let moved = MeetingChange::Now {
+            title: TaskTitle::parse("Standup (moved)").unwrap(),
+            web_link: "https://example.webex.com/j/m1".into(),
+            start: later,
+        };
+        let next = moved.apply_to(&t).unwrap();
+        assert_eq!(next.title.as_str(), "Standup (moved)");
+        assert_eq!(next.meeting.as_ref().unwrap().start, Some(later));
+        assert_eq!(next.number, t.number);
+        assert!(!next.done);
+        // The same state again changes nothing (a repeated or older delivery tells no one).
+        assert_eq!(moved.apply_to(&next), None);
+    }
+
+    #[test]
+    fn a_cancelled_meeting_closes_its_task_and_nothing_reopens_it() {
+        let t = meeting_task(false, false);
+        let closed = MeetingChange::Cancelled.apply_to(&t).unwrap();
+        assert!(closed.done);
+        assert!(closed.meeting.as_ref().unwrap().cancelled);
+        assert_eq!(closed.reminder_at(ReminderLead::AtDue), None);
+        assert_eq!(MeetingChange::Cancelled.apply_to(&closed), None);
+        let late_update = MeetingChange::Now {
+            title: TaskTitle::parse("Standup again").unwrap(),
+            web_link: "https://example.webex.com/j/m1".into(),
+            start: Timestamp::from_second(2_000_000).unwrap(),
+        };
+        assert_eq!(late_update.apply_to(&closed), None);
+        // A task the person marked done stays as they left it, too.
+        assert_eq!(late_update.apply_to(&meeting_task(true, false)), None);
+        assert_eq!(
+            MeetingChange::Cancelled.apply_to(&meeting_task(true, false)),
+            None
         );
     }
 

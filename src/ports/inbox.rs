@@ -44,6 +44,13 @@ pub enum WebexEvent {
         /// Who registered the webhook (`createdBy`): the connected person.
         owner: PersonId,
     },
+    /// A meeting was moved, renamed or otherwise changed (`meetings`/`updated`), or
+    /// cancelled (`meetings`/`deleted`).
+    MeetingChanged {
+        meeting_id: String,
+        owner: PersonId,
+        cancelled: bool,
+    },
 }
 
 impl WebexEvent {
@@ -56,6 +63,7 @@ impl WebexEvent {
             }
             Self::MembershipCreated { .. }
             | Self::MeetingCreated { .. }
+            | Self::MeetingChanged { .. }
             | Self::Scheduled { .. } => None,
         }
     }
@@ -67,7 +75,11 @@ impl WebexEvent {
             Self::MessageCreated { person_id, .. } => format!("person:{person_id}"),
             // Meeting events wait out Webex's REST lag (minutes); they must not hold up the
             // person's typed commands, so they queue on their own.
-            Self::MeetingCreated { owner, .. } => format!("meetings:{owner}"),
+            // A meeting's updates queue behind its `created` (which may be waiting out that
+            // lag), so they are applied in the order Webex sent them.
+            Self::MeetingCreated { owner, .. } | Self::MeetingChanged { owner, .. } => {
+                format!("meetings:{owner}")
+            }
             Self::CardAction { person_id, .. } => format!("person:{person_id}"),
             Self::MembershipCreated { room_id, .. } => format!("room:{room_id}"),
             // A person's reminders go one at a time, on their own queue: 500 of them for one

@@ -486,7 +486,7 @@ async fn status_and_disconnect() {
         "{r}"
     );
     assert!(r.contains("Meetings you schedule anywhere"), "{r}");
-    assert_eq!(app.fake.webhooks().len(), 1);
+    assert_eq!(app.fake.webhooks().len(), 3, "created, updated, deleted");
     let r = app.ask(&alice, &room, "disconnect").await;
     assert!(r.starts_with("Disconnected"), "{r}");
     assert!(
@@ -606,14 +606,21 @@ async fn an_applied_webhook_create_with_a_lost_answer_makes_one_webhook() {
         .into_iter()
         .filter(|h| h.owner == alice.id)
         .collect();
-    assert_eq!(hooks.len(), 1, "{hooks:#?}");
+    assert_eq!(hooks.len(), 3, "one per event, none twice: {hooks:#?}");
     let db = app.db.open().await;
     let grant = db
         .load(PersonId::new(alice.id.clone()))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(grant.webhook_id.as_deref(), hooks[0].body["id"].as_str());
+    let mut stored: Vec<&str> = grant.webhook_id.as_deref().unwrap().split(',').collect();
+    let mut ids: Vec<&str> = hooks
+        .iter()
+        .map(|h| h.body["id"].as_str().unwrap())
+        .collect();
+    stored.sort();
+    ids.sort();
+    assert_eq!(stored, ids);
 }
 
 /// A task the person deleted does not come back when the meeting's `created` webhook
@@ -645,4 +652,167 @@ async fn a_deleted_meeting_task_does_not_come_back_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_meeting_task_does_not_come_back_on_postgres() {
     a_deleted_meeting_task_does_not_come_back(Backend::Postgres).await;
+}
+
+/// A meeting scheduled elsewhere, then moved and renamed, then cancelled in Webex: its task
+/// follows each change and the host is told once; repeated, empty and late deliveries
+/// change nothing and say nothing.
+async fn a_changed_meeting_keeps_its_task_in_step(b: Backend) {
+    use std::time::SystemTime;
+    let app = spawn_app(b).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    app.connect(&alice).await;
+    let id = app.fake.schedule_elsewhere(&alice, "Design review").await;
+    app.fake.wait_for_sent(1, WAIT).await;
+    assert_eq!(open_titles(&app, &alice.id).await, ["1 Design review"]);
+    let db = app.db.open().await;
+    let task = || async {
+        db.find_by_meeting(PersonId::new(alice.id.clone()), id.clone())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+
+    // Moved by a day and renamed in Webex.
+    let new_start = SystemTime::now() + Duration::from_secs(26 * 3600);
+    let now_meeting = app
+        .fake
+        .update_meeting(&alice, &id, Some("Design review (v2)"), Some(new_start))
+        .await;
+    let sent = app.fake.wait_for_sent(2, WAIT).await;
+    let note = sent[1].markdown();
+    assert_eq!(
+        sent[1].to_person_id(),
+        Some(alice.id.as_str()),
+        "a 1:1 note"
+    );
+    assert!(
+        note.contains("is now called **Design review (v2)**"),
+        "{note}"
+    );
+    assert!(note.contains("moved to **"), "{note}");
+    assert!(note.contains("Task **#1** Design review (v2)"), "{note}");
+    assert_eq!(open_titles(&app, &alice.id).await, ["1 Design review (v2)"]);
+    let t = task().await;
+    let start: jiff::Timestamp = now_meeting["start"].as_str().unwrap().parse().unwrap();
+    assert_eq!(t.meeting.as_ref().unwrap().start, Some(start));
+    assert_eq!(
+        t.reminder_at(botper::domain::task::ReminderLead::AtDue),
+        Some(start - botper::domain::task::MEETING_LEAD),
+        "the reminder moved with the meeting"
+    );
+
+    // The same delivery again is a duplicate; an update of something Botper does not
+    // keep (here, the delivery says another zone) changes nothing: neither says a word.
+    let again = app.fake.deliveries().last().unwrap().body.clone();
+    assert_eq!(app.deliver(&again).await, 200);
+    let mut other = now_meeting.clone();
+    other["timezone"] = serde_json::json!("Europe/Paris");
+    app.fake
+        .deliver_meeting_event(&alice, &other, "updated")
+        .await;
+    quiet(&app).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.fake.sent_count(), 2);
+
+    // Cancelled in Webex: the task is closed as cancelled, and she is told.
+    app.fake.cancel_meeting(&alice, &id).await;
+    let sent = app.fake.wait_for_sent(3, WAIT).await;
+    let note = sent[2].markdown();
+    assert_eq!(sent[2].to_person_id(), Some(alice.id.as_str()));
+    assert!(note.contains("**Design review (v2)** on "), "{note}");
+    assert!(note.contains("was cancelled in Webex"), "{note}");
+    assert!(open_titles(&app, &alice.id).await.is_empty());
+    let t = task().await;
+    assert!(t.done && t.meeting.as_ref().unwrap().cancelled, "{t:?}");
+    assert_eq!(
+        t.reminder_at(botper::domain::task::ReminderLead::AtDue),
+        None
+    );
+
+    // A late `updated` (an older version, delivered after the deletion) and the deletion
+    // again: nothing comes back, nothing is said.
+    let mut stale = now_meeting.clone();
+    stale["start"] = serde_json::json!("2026-12-24T10:00:00Z");
+    app.fake
+        .deliver_meeting_event(&alice, &stale, "updated")
+        .await;
+    let gone = app
+        .fake
+        .deliveries()
+        .iter()
+        .rev()
+        .find(|d| d.body["event"] == "deleted")
+        .unwrap()
+        .body
+        .clone();
+    assert_eq!(app.deliver(&gone).await, 200);
+    quiet(&app).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.fake.sent_count(), 3);
+    assert!(open_titles(&app, &alice.id).await.is_empty());
+    let r = app.ask(&alice, &room, "list done").await;
+    assert!(r.contains("Design review (v2) (meeting cancelled)"), "{r}");
+    app.fake.assert_spec_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_meeting_keeps_its_task_in_step_on_sqlite() {
+    a_changed_meeting_keeps_its_task_in_step(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_meeting_keeps_its_task_in_step_on_postgres() {
+    a_changed_meeting_keeps_its_task_in_step(Backend::Postgres).await;
+}
+
+/// A person connected before updates were followed has only a `created` webhook: the sync
+/// adds `updated` and `deleted`, and their moved meetings follow from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_sync_migrates_a_grant_from_before_updates_were_followed() {
+    use botper::app::webhooks::SyncAction;
+    let app = spawn_app(Backend::Sqlite).await;
+    let alice = app.fake.add_person("Alice");
+    app.connect(&alice).await;
+    let db = app.db.open().await;
+    let created = app
+        .fake
+        .webhooks()
+        .into_iter()
+        .find(|h| h.body["event"] == "created")
+        .unwrap()
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for h in app.fake.webhooks() {
+        if h.body["event"] != "created" {
+            app.fake.drop_webhook(h.body["id"].as_str().unwrap());
+        }
+    }
+    db.set_webhook(PersonId::new(alice.id.clone()), Some(created.clone()))
+        .await
+        .unwrap();
+
+    let people = app.app().sync_people_webhooks().await.unwrap();
+    assert!(
+        matches!(&people[0].result, Ok((ids, SyncAction::Created)) if ids.starts_with(&format!("{created},"))),
+        "{people:?}"
+    );
+    assert_eq!(app.fake.webhooks().len(), 3);
+    let stored = db
+        .load(PersonId::new(alice.id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.webhook_id.as_deref().unwrap().split(',').count(), 3);
+
+    let id = app.fake.schedule_elsewhere(&alice, "Old grant").await;
+    app.fake.wait_for_sent(1, WAIT).await;
+    app.fake
+        .update_meeting(&alice, &id, Some("Old grant, renamed"), None)
+        .await;
+    app.fake.wait_for_sent(2, WAIT).await;
+    assert_eq!(open_titles(&app, &alice.id).await, ["1 Old grant, renamed"]);
 }

@@ -137,22 +137,37 @@ async fn connecting_stores_an_encrypted_grant_and_registers_the_meetings_webhook
     let live = app.fake.access_tokens_of(&alice);
     assert_eq!(live, vec![g.tokens.access_token.expose().to_owned()]);
 
-    let hooks = app.fake.webhooks();
-    assert_eq!(hooks.len(), 1);
-    let h = &hooks[0];
-    assert_eq!(h.owner, alice.id);
-    assert_eq!(h.body["resource"], "meetings");
-    assert_eq!(h.body["event"], "created");
-    assert_eq!(h.body["targetUrl"], app.url("/webex/webhook"));
-    // Its own secret, not the bot's: Webex shows a webhook's secret to its owner.
+    // One webhook per meetings event Botper follows, each with her own secret (not the
+    // bot's: Webex shows a webhook's secret to its owner).
+    let mut hooks = app.fake.webhooks();
+    let order = |e: &serde_json::Value| {
+        ["created", "updated", "deleted"]
+            .iter()
+            .position(|x| e == x)
+    };
+    hooks.sort_by_key(|h| order(&h.body["event"]));
+    let events: Vec<&str> = hooks
+        .iter()
+        .map(|h| h.body["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["created", "updated", "deleted"]);
     let own = botper::app::webhooks::meetings_secret(SECRET, &PersonId::new(alice.id.clone()));
-    assert_eq!(h.body["secret"], own.as_str());
     assert_ne!(own, SECRET);
-    assert_eq!(g.webhook_id.as_deref(), h.body["id"].as_str());
+    for h in &hooks {
+        assert_eq!(h.owner, alice.id);
+        assert_eq!(h.body["resource"], "meetings");
+        assert_eq!(h.body["targetUrl"], app.url("/webex/webhook"));
+        assert_eq!(h.body["secret"], own.as_str());
+    }
+    let ids: Vec<&str> = hooks
+        .iter()
+        .map(|h| h.body["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(g.webhook_id.as_deref(), Some(ids.join(",").as_str()));
 
-    // Connecting again reuses the webhook.
+    // Connecting again reuses the webhooks.
     app.connect(&alice).await;
-    assert_eq!(app.fake.webhooks().len(), 1);
+    assert_eq!(app.fake.webhooks().len(), 3);
     app.fake.assert_spec_clean();
 }
 

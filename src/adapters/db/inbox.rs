@@ -91,6 +91,11 @@ enum EventDto {
         meeting_id: String,
         owner: String,
     },
+    MeetingChanged {
+        meeting_id: String,
+        owner: String,
+        cancelled: bool,
+    },
     /// A scheduler job: `job` is `remind:<n>` or `agenda`; `due_at` in UTC ms.
     Scheduled {
         owner: String,
@@ -167,6 +172,15 @@ impl EventDto {
                 meeting_id: meeting_id.clone(),
                 owner: owner.as_str().to_owned(),
             },
+            WebexEvent::MeetingChanged {
+                meeting_id,
+                owner,
+                cancelled,
+            } => EventDto::MeetingChanged {
+                meeting_id: meeting_id.clone(),
+                owner: owner.as_str().to_owned(),
+                cancelled: *cancelled,
+            },
             WebexEvent::Scheduled { owner, job, due_at } => EventDto::Scheduled {
                 owner: owner.as_str().to_owned(),
                 job: match job {
@@ -228,6 +242,15 @@ impl EventDto {
             EventDto::MeetingCreated { meeting_id, owner } => WebexEvent::MeetingCreated {
                 meeting_id,
                 owner: PersonId::new(owner),
+            },
+            EventDto::MeetingChanged {
+                meeting_id,
+                owner,
+                cancelled,
+            } => WebexEvent::MeetingChanged {
+                meeting_id,
+                owner: PersonId::new(owner),
+                cancelled,
             },
             EventDto::CardAction {
                 action_id,

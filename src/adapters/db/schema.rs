@@ -23,6 +23,7 @@ diesel::table! {
         due_at -> Nullable<BigInt>,
         due_has_time -> SmallInt,
         remind_at -> Nullable<BigInt>,
+        meeting_cancelled -> SmallInt,
     }
 }
 

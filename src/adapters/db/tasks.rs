@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::schema::{person_settings, task_effects, task_history, tasks};
 use super::sql::{Bind, CachedSql};
 use super::{Db, DbConnection, DbError, from_millis, millis};
-use crate::domain::task::{Due, MeetingLink, Undone};
+use crate::domain::task::{Due, MeetingChange, MeetingLink, Undone};
 use crate::domain::{PersonId, Task, TaskNumber, TaskOp, TaskOutcome, TaskTitle};
 use crate::ports::{IdempotencyKey, PersonSettings, StoreError, TaskRepository};
 
@@ -27,6 +27,7 @@ pub(super) struct TaskRow {
     due_at: Option<i64>,
     due_has_time: i16,
     remind_at: Option<i64>,
+    meeting_cancelled: i16,
 }
 
 fn due_of(at: Option<i64>, has_time: i16) -> Result<Option<Due>, DbError> {
@@ -54,6 +55,7 @@ impl TryFrom<TaskRow> for Task {
                 meeting_id,
                 web_link,
                 start: r.meeting_start.map(from_millis).transpose()?,
+                cancelled: r.meeting_cancelled != 0,
             }),
             _ => None,
         };
@@ -445,7 +447,64 @@ fn apply_op(
             }
         },
         TaskOp::Undo => undo(conn, owner, at),
+        TaskOp::FollowMeeting { meeting_id, change } => {
+            follow_meeting(conn, owner, &meeting_id, &change, at)
+        }
     }
+}
+
+/// A meeting's change reaches its live task (not a deleted one: the person let it go).
+/// Not recorded for `undo`: the person did not make it.
+fn follow_meeting(
+    conn: &mut DbConnection,
+    owner: &str,
+    meeting_id: &str,
+    change: &MeetingChange,
+    at: Timestamp,
+) -> Result<TaskOutcome, DbError> {
+    let live: Option<Task> = tasks::table
+        .filter(tasks::owner.eq(owner))
+        .filter(tasks::meeting_id.eq(meeting_id))
+        .filter(tasks::deleted_at.is_null())
+        .select(TaskRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Task::try_from)
+        .transpose()?;
+    let Some(before) = live else {
+        return Ok(TaskOutcome::MeetingUnchanged);
+    };
+    let Some(task) = change.apply_to(&before) else {
+        return Ok(TaskOutcome::MeetingUnchanged);
+    };
+    let n = task.number;
+    let link = task
+        .meeting
+        .as_ref()
+        .expect("a meeting's task keeps its link");
+    diesel::update(
+        tasks::table
+            .filter(tasks::owner.eq(owner))
+            .filter(tasks::number.eq(n.get() as i32)),
+    )
+    .set((
+        tasks::title.eq(task.title.as_str()),
+        tasks::meeting_link.eq(&link.web_link),
+        tasks::meeting_start.eq(link.start.map(millis)),
+        tasks::meeting_cancelled.eq(i16::from(link.cancelled)),
+        tasks::done.eq(i16::from(task.done)),
+        tasks::done_at.eq(task.done.then(|| millis(at))),
+    ))
+    .execute(conn)?;
+    super::scheduler::sync_reminder(conn, owner, n, (!task.done).then_some(&task), at)?;
+    Ok(if task.done {
+        TaskOutcome::MeetingCancelled(task)
+    } else {
+        TaskOutcome::MeetingMoved {
+            task,
+            before: Box::new(before),
+        }
+    })
 }
 
 /// Whether a task can have a reminder job (so that changing it must look): one it was
@@ -710,6 +769,14 @@ enum OutcomeDto {
     NotFound {
         number: u32,
     },
+    MeetingMoved {
+        task: TaskDto,
+        before: TaskDto,
+    },
+    MeetingCancelled {
+        task: TaskDto,
+    },
+    MeetingUnchanged,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -728,6 +795,8 @@ struct TaskDto {
     due_has_time: bool,
     #[serde(default)]
     remind_at: Option<i64>,
+    #[serde(default)]
+    meeting_cancelled: bool,
 }
 
 impl OutcomeDto {
@@ -743,6 +812,7 @@ impl OutcomeDto {
             due_at: t.due.map(|d| millis(d.at)),
             due_has_time: t.due.is_some_and(|d| d.has_time),
             remind_at: t.remind_at.map(millis),
+            meeting_cancelled: t.meeting.as_ref().is_some_and(|m| m.cancelled),
         };
         let due_parts = |d: &Option<Due>| (d.map(|d| millis(d.at)), d.is_some_and(|d| d.has_time));
         let dto = match o {
@@ -795,6 +865,12 @@ impl OutcomeDto {
             }
             TaskOutcome::NothingToUndo => Self::NothingToUndo,
             TaskOutcome::NotFound(n) => Self::NotFound { number: n.get() },
+            TaskOutcome::MeetingMoved { task, before } => Self::MeetingMoved {
+                task: t(task),
+                before: t(before),
+            },
+            TaskOutcome::MeetingCancelled(x) => Self::MeetingCancelled { task: t(x) },
+            TaskOutcome::MeetingUnchanged => Self::MeetingUnchanged,
         };
         serde_json::to_string(&dto).map_err(|e| DbError::Other(e.into()))
     }
@@ -813,6 +889,7 @@ impl OutcomeDto {
                 due_at: d.due_at,
                 due_has_time: i16::from(d.due_has_time),
                 remind_at: d.remind_at,
+                meeting_cancelled: i16::from(d.meeting_cancelled),
             })
         };
         Ok(match dto {
@@ -868,6 +945,12 @@ impl OutcomeDto {
                 before: before.map(from_millis).transpose()?,
             },
             Self::NothingToUndo => TaskOutcome::NothingToUndo,
+            Self::MeetingMoved { task, before } => TaskOutcome::MeetingMoved {
+                task: t(task)?,
+                before: Box::new(t(before)?),
+            },
+            Self::MeetingCancelled { task } => TaskOutcome::MeetingCancelled(t(task)?),
+            Self::MeetingUnchanged => TaskOutcome::MeetingUnchanged,
             Self::NotFound { number } => TaskOutcome::NotFound(
                 TaskNumber::new(number)
                     .ok_or_else(|| DbError::Other(anyhow::anyhow!("bad recorded outcome")))?,

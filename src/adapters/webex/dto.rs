@@ -276,6 +276,14 @@ struct RawEnvelope {
     data: Option<serde_json::Value>,
 }
 
+/// A short digest of what an `updated` delivery says about the meeting (Webex gives no
+/// version number): the same delivery sent again has the same one, a later change another.
+fn version_of(data: &serde_json::Value) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data.to_string().as_bytes());
+    hex::encode(&digest[..8])
+}
+
 impl DeliveryEnvelope {
     pub fn parse(body: &[u8]) -> Result<Self, EnvelopeError> {
         let raw: RawEnvelope = serde_json::from_slice(body)
@@ -295,6 +303,15 @@ impl DeliveryEnvelope {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
                 .ok_or(EnvelopeError::Missing(path))
+        };
+        // Meetings events name the connected person whose webhook this is in `createdBy`.
+        let owner = || {
+            raw.created_by
+                .as_ref()
+                .and_then(|v| v.as_str())
+                .filter(|v| !v.is_empty())
+                .map(PersonId::new)
+                .ok_or(EnvelopeError::Missing("createdBy"))
         };
         let parsed = match (resource.as_str(), event.as_str()) {
             ("messages", "created") => WebexEvent::MessageCreated {
@@ -318,20 +335,31 @@ impl DeliveryEnvelope {
             },
             ("meetings", "created") => WebexEvent::MeetingCreated {
                 meeting_id: field("id", "data.id")?,
-                owner: PersonId::new(
-                    raw.created_by
-                        .as_ref()
-                        .and_then(|v| v.as_str())
-                        .filter(|v| !v.is_empty())
-                        .ok_or(EnvelopeError::Missing("createdBy"))?,
-                ),
+                owner: owner()?,
+            },
+            ("meetings", "updated" | "deleted") => WebexEvent::MeetingChanged {
+                meeting_id: field("id", "data.id")?,
+                owner: owner()?,
+                cancelled: event == "deleted",
             },
             _ => return Ok(Self::Ignored { resource, event }),
         };
         // Two connected people (a host and an invitee) each get the meeting's event: each is
-        // its own event, so the owner is part of a meeting event's key.
+        // its own event, so the owner is part of a meeting event's key. A meeting can be
+        // updated many times: each version (what the delivery says of it) is its own event,
+        // and the same version delivered again is a duplicate.
         let data_id = match &parsed {
             WebexEvent::MeetingCreated { meeting_id, owner } => format!("{meeting_id}@{owner}"),
+            WebexEvent::MeetingChanged {
+                meeting_id,
+                owner,
+                cancelled: false,
+            } => format!("{meeting_id}@{owner}#{}", version_of(&data)),
+            WebexEvent::MeetingChanged {
+                meeting_id, owner, ..
+            } => {
+                format!("{meeting_id}@{owner}")
+            }
             _ => field("id", "data.id")?,
         };
         let key = DedupKey {
@@ -392,6 +420,44 @@ mod tests {
             ),
             Err(EnvelopeError::Missing("createdBy"))
         );
+    }
+
+    #[test]
+    fn meeting_updates_are_one_event_per_version_and_a_deletion_one_per_meeting() {
+        let parse = |event: &str, start: &str| {
+            let body = format!(
+                r#"{{"resource":"meetings","event":"{event}","createdBy":"u1",
+                "data":{{"id":"m1","start":"{start}","hostUserId":"u1"}}}}"#
+            );
+            match DeliveryEnvelope::parse(body.as_bytes()).unwrap() {
+                DeliveryEnvelope::Event { key, event } => (key, event),
+                other => panic!("{other:?}"),
+            }
+        };
+        let (a, ev) = parse("updated", "2026-12-04T14:00:00Z");
+        assert_eq!(
+            ev,
+            WebexEvent::MeetingChanged {
+                meeting_id: "m1".into(),
+                owner: "u1".into(),
+                cancelled: false
+            }
+        );
+        assert!(a.data_id.starts_with("m1@u1#"), "{}", a.data_id);
+        let (again, _) = parse("updated", "2026-12-04T14:00:00Z");
+        assert_eq!(a, again, "the same delivery again is a duplicate");
+        let (moved, _) = parse("updated", "2026-12-04T15:00:00Z");
+        assert_ne!(a.data_id, moved.data_id, "a later change is its own event");
+        let (gone, ev) = parse("deleted", "2026-12-04T15:00:00Z");
+        assert_eq!(gone.data_id, "m1@u1");
+        assert_eq!(gone.event, "deleted");
+        assert!(matches!(
+            ev,
+            WebexEvent::MeetingChanged {
+                cancelled: true,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -605,6 +605,11 @@ impl FakeWebex {
         id
     }
 
+    /// Removes a webhook at Webex (as if it never existed, or its owner deleted it).
+    pub fn drop_webhook(&self, id: &str) {
+        self.state.lock().unwrap().webhooks.remove(id);
+    }
+
     /// While `on`, webhook creates and updates are refused with 403.
     pub fn refuse_webhook_writes(&self, on: bool) {
         self.state.lock().unwrap().webhook_writes_refused = on;
@@ -707,6 +712,64 @@ impl FakeWebex {
             held.push((host.clone(), meeting.clone()));
             return;
         }
+        self.deliver_meeting_event(host, meeting, "created").await;
+    }
+
+    /// The meeting `id` as Webex has it now (`None` once it is cancelled).
+    pub fn meeting(&self, id: &str) -> Option<Value> {
+        self.state.lock().unwrap().meetings.get(id).cloned()
+    }
+
+    /// `host` moves and/or renames their meeting in Webex (the Webex app, Outlook…): it
+    /// changes, and their `meetings`/`updated` webhooks are called. Returns the meeting as
+    /// it now is.
+    pub async fn update_meeting(
+        &self,
+        host: &Person,
+        id: &str,
+        title: Option<&str>,
+        start: Option<SystemTime>,
+    ) -> Value {
+        let m = {
+            let mut s = self.state.lock().unwrap();
+            let m = s.meetings.get_mut(id).expect("a meeting the fake has");
+            if let Some(t) = title {
+                m["title"] = json!(t);
+            }
+            if let Some(start) = start {
+                let old_start: jiff::Timestamp = m["start"].as_str().unwrap().parse().unwrap();
+                let old_end: jiff::Timestamp = m["end"].as_str().unwrap().parse().unwrap();
+                let length = old_end.duration_since(old_start);
+                // Webex keeps meeting times to the second.
+                let new_start = jiff::Timestamp::from_second(
+                    jiff::Timestamp::try_from(start).unwrap().as_second(),
+                )
+                .unwrap();
+                m["start"] = json!(new_start.to_string());
+                m["end"] = json!((new_start + length).to_string());
+            }
+            m.clone()
+        };
+        self.deliver_meeting_event(host, &m, "updated").await;
+        m
+    }
+
+    /// `host` cancels their meeting in Webex: it is gone (`GET` answers 404) and their
+    /// `meetings`/`deleted` webhooks are called.
+    pub async fn cancel_meeting(&self, host: &Person, id: &str) {
+        let m = self
+            .state
+            .lock()
+            .unwrap()
+            .meetings
+            .remove(id)
+            .expect("a meeting the fake has");
+        self.deliver_meeting_event(host, &m, "deleted").await;
+    }
+
+    /// Calls `host`'s active `meetings` webhooks for `event`, signed with their secrets,
+    /// with `meeting` as the delivery's data (a stale copy makes a late delivery).
+    pub async fn deliver_meeting_event(&self, host: &Person, meeting: &Value, event: &str) {
         let hooks: Vec<(String, Value)> = {
             let s = self.state.lock().unwrap();
             s.webhooks
@@ -714,7 +777,7 @@ impl FakeWebex {
                 .filter(|(_, h)| {
                     h.owner == host.id
                         && h.body["resource"] == "meetings"
-                        && h.body["event"] == "created"
+                        && h.body["event"] == event
                         && h.body["status"] == "active"
                 })
                 .map(|(id, h)| (id.clone(), h.body.clone()))
@@ -726,7 +789,7 @@ impl FakeWebex {
                 "name": hook["name"],
                 "targetUrl": hook["targetUrl"],
                 "resource": "meetings",
-                "event": "created",
+                "event": event,
                 "orgId": webex_id("ORGANIZATION", "org-1"),
                 "createdBy": host.id,
                 "appId": webex_id("APPLICATION", "app-1"),
