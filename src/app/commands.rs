@@ -208,6 +208,8 @@ impl App {
                 let result = self.schedule_meeting(person, request, key).await?;
                 return Ok(result.reply(&connect_url));
             }
+            Command::MeetingTemplates => return self.meeting_templates(person).await,
+            Command::Meetings(window) => return self.upcoming_meetings(person, window).await,
             Command::Status => {
                 return Ok(match self.tokens.load(person.clone()).await {
                     Ok(Some(g)) => {

@@ -5,7 +5,8 @@
 use jiff::tz::TimeZone;
 
 use crate::domain::meeting::{
-    BOTPER_TAG, LinkDecision, MeetingError, MeetingRequest, Slot, decide_link,
+    BOTPER_TAG, LinkDecision, MeetingError, MeetingRequest, MeetingsWindow, Slot, TemplateMiss,
+    Upcoming, decide_link, pick_template,
 };
 use crate::domain::task::{MeetingChange, MeetingLink};
 use crate::domain::{PersonId, Reply, TaskOp, TaskOutcome, TaskTitle, reply};
@@ -36,6 +37,11 @@ pub enum MeetingResult {
         message: String,
     },
     Invalid(MeetingError),
+    /// `using <name>` named no single template of the person's; nothing was created.
+    UnknownTemplate {
+        miss: TemplateMiss,
+        known: Vec<String>,
+    },
 }
 
 impl MeetingResult {
@@ -60,6 +66,7 @@ impl MeetingResult {
             Self::SignInUnavailable => reply::sign_in_unavailable(),
             Self::Refused { status, message } => reply::meeting_refused(*status, message),
             Self::Invalid(e) => reply::parse_error(&crate::domain::ParseError::Meeting(e.clone())),
+            Self::UnknownTemplate { miss, known } => reply::unknown_template(miss, known),
         }
     }
 }
@@ -129,6 +136,7 @@ impl App {
             integration_tags: tags,
             recurrence: slot.series.as_ref().map(|s| s.rrule.clone()),
             invitees: request.invitees.clone(),
+            template_id: None,
         };
         // Where the tag lookup searches: around the requested slot, and back to a day ago
         // (a retry may come after the start, or resolve a relative time differently).
@@ -140,27 +148,40 @@ impl App {
         );
         let call = self
             .call_with_grant(grant, |token| {
-                let draft = draft.clone();
+                let mut draft = draft.clone();
                 let tag = request_tag.clone();
+                let asked = request.template.clone();
                 let meetings = self.meetings.clone();
                 async move {
-                    let Some(tag) = tag else {
-                        return meetings.create(token, draft).await;
-                    };
                     let find =
-                        || meetings.find_by_tag(token.clone(), tag.clone(), window.0, window.1);
+                        |tag: String| meetings.find_by_tag(token.clone(), tag, window.0, window.1);
                     // An earlier attempt (a crash, an ambiguous answer) may have created it.
-                    if let Some(existing) = find().await? {
-                        return Ok(existing);
+                    if let Some(tag) = &tag
+                        && let Some(existing) = find(tag.clone()).await?
+                    {
+                        return Ok(Ok(existing));
                     }
+                    if let Some(asked) = asked {
+                        let all = meetings.templates(token.clone()).await?;
+                        match pick_template(&all, &asked) {
+                            Ok(t) => draft.template_id = Some(t.id.clone()),
+                            Err(miss) => {
+                                let known = all.into_iter().map(|t| t.name).collect();
+                                return Ok(Err(MeetingResult::UnknownTemplate { miss, known }));
+                            }
+                        }
+                    }
+                    let Some(tag) = tag else {
+                        return meetings.create(token, draft).await.map(Ok);
+                    };
                     match meetings.create(token.clone(), draft).await {
                         // Never re-sent blindly: look it up; if Webex does not show it (yet),
                         // the item retries later and looks again before creating.
-                        Err(WebexError::Ambiguous(why)) => match find().await? {
-                            Some(m) => Ok(m),
+                        Err(WebexError::Ambiguous(why)) => match find(tag).await? {
+                            Some(m) => Ok(Ok(m)),
                             None => Err(WebexError::Ambiguous(why)),
                         },
-                        other => other,
+                        other => other.map(Ok),
                     }
                 }
             })
@@ -170,7 +191,8 @@ impl App {
             UserCall::Reconnect(r) => return Ok(MeetingResult::Reconnect(r)),
             UserCall::Unreadable => return Ok(MeetingResult::Unreadable),
             UserCall::SignInUnavailable(_) => return Ok(MeetingResult::SignInUnavailable),
-            UserCall::Done(Ok(m)) => m,
+            UserCall::Done(Ok(Ok(m))) => m,
+            UserCall::Done(Ok(Err(refused))) => return Ok(refused),
             UserCall::Done(Err(WebexError::Rejected {
                 status, message, ..
             })) => return Ok(MeetingResult::Refused { status, message }),
@@ -382,7 +404,93 @@ impl App {
     }
 }
 
+impl App {
+    /// `meeting templates`: the person's Webex meeting templates.
+    ///
+    /// # Errors
+    /// Failures worth retrying (store, Webex 5xx/429, refresh).
+    pub async fn meeting_templates(&self, person: &PersonId) -> Result<Reply, AppError> {
+        const WHAT: &str = "your meeting templates";
+        let call = self
+            .with_user_token(person, |token| self.meetings.templates(token))
+            .await?;
+        Ok(match self.read_result(call, WHAT)? {
+            Ok(all) => reply::meeting_templates(&all),
+            Err(blocked) => blocked,
+        })
+    }
+
+    /// `meetings [today | tomorrow | week]`: the person's meetings from Webex (those that
+    /// have not ended), soonest first, with the task that carries each one.
+    ///
+    /// # Errors
+    /// Failures worth retrying (store, Webex 5xx/429, refresh).
+    pub async fn upcoming_meetings(
+        &self,
+        person: &PersonId,
+        window: MeetingsWindow,
+    ) -> Result<Reply, AppError> {
+        const WHAT: &str = "your meetings";
+        let (here, _) = self.here(person).await?;
+        let now = self.clock.now();
+        let (from, to) = window.range(now, &here.tz);
+        let call = self
+            .with_user_token(person, |token| self.meetings.list(token, from, to))
+            .await?;
+        let meetings = match self.read_result(call, WHAT)? {
+            Ok(m) => m,
+            Err(blocked) => return Ok(blocked),
+        };
+        let open = self.tasks.list_open(person.clone()).await?;
+        let task_of = |m: &Meeting| {
+            open.iter()
+                .find(|t| {
+                    t.meeting.as_ref().is_some_and(|l| {
+                        l.meeting_id == m.id || m.series_id.as_deref() == Some(&l.meeting_id)
+                    })
+                })
+                .map(|t| t.number)
+        };
+        let upcoming: Vec<Upcoming> = meetings
+            .iter()
+            .filter(|m| m.end > now)
+            .map(|m| Upcoming {
+                title: m.title.clone(),
+                web_link: m.web_link.clone(),
+                start: m.start.to_zoned(here.tz.clone()),
+                end: m.end.to_zoned(here.tz.clone()),
+                task: task_of(m),
+            })
+            .collect();
+        Ok(reply::meetings_list(window, &upcoming, now, &here.tz))
+    }
+
+    /// A read with the person's token: its value, or the reply that says why it did not run.
+    fn read_result<T>(&self, call: UserCall<T>, what: &str) -> Result<Result<T, Reply>, AppError> {
+        let url = self.settings.connect_url();
+        let blocked = |b| Ok(Err(reply::cannot_read(what, b, &url)));
+        match call {
+            UserCall::NotConnected => blocked(reply::Blocked::NotConnected),
+            UserCall::Reconnect(_) => blocked(reply::Blocked::Reconnect),
+            UserCall::Unreadable => blocked(reply::Blocked::Unreadable),
+            UserCall::SignInUnavailable(_) => blocked(reply::Blocked::SignInUnavailable),
+            UserCall::Done(Ok(v)) => Ok(Ok(v)),
+            UserCall::Done(Err(WebexError::Rejected {
+                status, message, ..
+            })) => Ok(Err(reply::read_refused(what, status, &message))),
+            UserCall::Done(Err(WebexError::NotFound)) => Ok(Err(reply::read_refused(
+                what,
+                404,
+                "the meetings service was not found for this account",
+            ))),
+            UserCall::Done(Err(e)) => Err(AppError::Webex(e)),
+        }
+    }
+}
+
 /// What reading a meeting for an event came to.
+// Made and matched once per event: boxing would buy nothing measurable.
+#[allow(clippy::large_enum_variant)]
 enum Fetched {
     Meeting(Meeting),
     /// The person has no usable grant: the event is dropped.
@@ -410,6 +518,7 @@ mod tests {
             host_user_id: Some(host.into()),
             host_email: None,
             integration_tags: tags.iter().map(|t| t.to_string()).collect(),
+            series_id: None,
         }
     }
 
@@ -485,6 +594,123 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("task **#4**"), "{md}");
+    }
+
+    fn templates() -> Vec<crate::domain::meeting::MeetingTemplate> {
+        ["Standard", "Board Meeting", "Board Meeting Extended"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| crate::domain::meeting::MeetingTemplate {
+                id: format!("tpl-{i}"),
+                name: (*n).into(),
+                is_default: i == 0,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_named_template_is_sent_and_an_unknown_one_creates_nothing() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.meetings
+            .expect_templates()
+            .withf(|t| t.expose() == "user-acc")
+            .times(2)
+            .returning(|_| Ok(templates()));
+        m.meetings
+            .expect_create()
+            .withf(|_, d| d.template_id.as_deref() == Some("tpl-1"))
+            .times(1)
+            .returning(|_, _| Ok(meeting("m1", "p", &["botper"])));
+        m.tasks.expect_apply().times(1).returning(|_, _, _, _| {
+            Ok(TaskOutcome::Created(task_for(&meeting("m1", "p", &[]), 4)))
+        });
+        let app = m.app();
+        let r = app
+            .schedule_meeting(&"p".into(), request("Review using board meeting"), None)
+            .await
+            .unwrap();
+        assert!(matches!(r, MeetingResult::Scheduled { .. }), "{r:?}");
+        let r = app
+            .schedule_meeting(&"p".into(), request("Review using Retro"), None)
+            .await
+            .unwrap();
+        let md = r.reply("https://x/").markdown;
+        assert!(
+            md.starts_with("You have no meeting template called “Retro”. Yours: “Standard”"),
+            "{md}"
+        );
+    }
+
+    #[tokio::test]
+    async fn meetings_lists_what_webex_has_in_the_window_and_marks_tasks() {
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.tasks
+            .expect_settings()
+            .returning(|_| Ok(Default::default()));
+        m.meetings
+            .expect_list()
+            .withf(|t, from, to| {
+                t.expose() == "user-acc"
+                    && *from <= now()
+                    && to.duration_since(*from) == SignedDuration::from_hours(24 * 7)
+            })
+            .times(1)
+            .returning(|_, _, _| {
+                let mut occurrence = meeting("s1_20261201T090000Z", "p", &[]);
+                occurrence.series_id = Some("s1".into());
+                let mut ended = meeting("old", "p", &[]);
+                ended.end = now() - SignedDuration::from_mins(1);
+                Ok(vec![ended, occurrence, meeting("m2", "p", &[])])
+            });
+        m.tasks
+            .expect_list_open()
+            .returning(|_| Ok(vec![task_for(&meeting("s1", "p", &[]), 7)]));
+        let r = m
+            .app()
+            .upcoming_meetings(&"p".into(), MeetingsWindow::Week)
+            .await
+            .unwrap();
+        assert!(
+            r.markdown.starts_with("**Your meetings this week (2)**"),
+            "{}",
+            r.markdown
+        );
+        assert_eq!(
+            r.markdown.matches("task **#7**").count(),
+            1,
+            "{}",
+            r.markdown
+        );
+    }
+
+    #[tokio::test]
+    async fn meetings_for_someone_not_connected_offers_to_connect_and_calls_nothing() {
+        let mut m = Mocks::new();
+        m.tokens.expect_load().returning(|_| Ok(None));
+        m.tasks
+            .expect_settings()
+            .returning(|_| Ok(Default::default()));
+        m.messaging.expect_person_timezone().returning(|_| Ok(None));
+        m.meetings.expect_list().never();
+        m.meetings.expect_templates().never();
+        let app = m.app();
+        let r = app
+            .upcoming_meetings(&"p".into(), MeetingsWindow::Today)
+            .await
+            .unwrap();
+        assert!(r.markdown.contains("once you connect"), "{}", r.markdown);
+        let r = app.meeting_templates(&"p".into()).await.unwrap();
+        assert!(
+            r.markdown.contains("your meeting templates"),
+            "{}",
+            r.markdown
+        );
     }
 
     #[tokio::test]

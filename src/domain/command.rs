@@ -1,7 +1,7 @@
 //! The chat command grammar: one verb, then its argument. Parsing is separate from executing;
 //! an unknown verb is a variant (answered with help), not an error.
 
-use super::meeting::{MeetingError, MeetingRequest};
+use super::meeting::{MeetingError, MeetingRequest, MeetingsWindow};
 use super::task::{TaskNumber, TaskNumberError, TaskNumbers, TaskTitle, TaskTitleError, shorten};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,10 @@ pub enum Command {
     Tz(Option<String>),
     /// Create a Webex meeting with the person's own grant, and a task for it.
     Meeting(MeetingRequest),
+    /// `meeting templates`: the person's Webex meeting templates.
+    MeetingTemplates,
+    /// `meetings [today | tomorrow | week]`: the person's meetings, from Webex.
+    Meetings(MeetingsWindow),
     /// Whether the person's Webex account is connected, and until when.
     Status,
     /// Where to connect the person's Webex account.
@@ -105,6 +109,8 @@ pub enum ParseError {
     RemindMeTitle(TaskTitleError),
     #[error("`agenda` takes `at 8:30`, `at 8:30 every day` or `off` (or nothing, for today's)")]
     Agenda,
+    #[error("`meetings` takes `today`, `tomorrow` or `week` (or nothing, for today's)")]
+    MeetingsWindow,
 }
 
 /// One line of a message and what it asks for.
@@ -215,6 +221,8 @@ impl Command {
             Command::Snooze(..) => "snooze",
             Command::Agenda(_) => "agenda",
             Command::Meeting(_) => "meeting",
+            Command::MeetingTemplates => "meeting_templates",
+            Command::Meetings(_) => "meetings",
             Command::Status => "status",
             Command::Connect => "connect",
             Command::Disconnect => "disconnect",
@@ -260,7 +268,17 @@ impl Command {
                 let title = TaskTitle::parse(title).map_err(ParseError::EditTitle)?;
                 Ok(Command::Edit(n, title))
             }
+            "meeting" | "meet" | "schedule"
+                if rest.eq_ignore_ascii_case("templates")
+                    || rest.eq_ignore_ascii_case("template") =>
+            {
+                Ok(Command::MeetingTemplates)
+            }
             "meeting" | "meet" | "schedule" => Ok(Command::Meeting(MeetingRequest::parse(rest)?)),
+            "meetings" if rest.eq_ignore_ascii_case("templates") => Ok(Command::MeetingTemplates),
+            "meetings" => MeetingsWindow::parse(rest)
+                .map(Command::Meetings)
+                .ok_or(ParseError::MeetingsWindow),
             "undo" => Ok(Command::Undo),
             "due" => {
                 let (n, when) = match rest.split_once(char::is_whitespace) {
@@ -749,6 +767,26 @@ mod tests {
         assert_eq!(
             Command::parse("meeting"),
             Err(ParseError::Meeting(MeetingError::NoTitle))
+        );
+        assert_eq!(
+            Command::parse("meeting Templates"),
+            Ok(Command::MeetingTemplates)
+        );
+        assert_eq!(
+            Command::parse("meetings templates"),
+            Ok(Command::MeetingTemplates)
+        );
+        assert_eq!(
+            Command::parse("meetings"),
+            Ok(Command::Meetings(MeetingsWindow::Today))
+        );
+        assert_eq!(
+            Command::parse("meetings week"),
+            Ok(Command::Meetings(MeetingsWindow::Week))
+        );
+        assert_eq!(
+            Command::parse("meetings someday"),
+            Err(ParseError::MeetingsWindow)
         );
         assert_eq!(Command::parse("STATUS"), Ok(Command::Status));
         assert_eq!(Command::parse("connect"), Ok(Command::Connect));

@@ -59,6 +59,62 @@ pub struct MeetingRequest {
     pub repeat: Option<Recurrence>,
     /// `with bob@example.com, carol@example.com`: invited by email (no repeats).
     pub invitees: Vec<String>,
+    /// `using <template name>`: created from one of the person's Webex templates.
+    pub template: Option<String>,
+}
+
+/// A Webex meeting template the person may create meetings from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingTemplate {
+    pub id: String,
+    pub name: String,
+    pub is_default: bool,
+}
+
+/// No single template answers to the name asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateMiss {
+    pub asked: String,
+    /// The names the request could mean (empty: none comes close).
+    pub ambiguous: Vec<String>,
+}
+
+fn normalize_name(s: &str) -> String {
+    s.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The template `asked` names: the one whose name is the same (ignoring case and spacing),
+/// else the only one whose name starts with it.
+///
+/// # Errors
+/// A [`TemplateMiss`] when none or several match.
+pub fn pick_template<'a>(
+    templates: &'a [MeetingTemplate],
+    asked: &str,
+) -> Result<&'a MeetingTemplate, TemplateMiss> {
+    let want = normalize_name(asked);
+    let exact: Vec<&MeetingTemplate> = templates
+        .iter()
+        .filter(|t| normalize_name(&t.name) == want)
+        .collect();
+    let candidates = if exact.is_empty() {
+        templates
+            .iter()
+            .filter(|t| normalize_name(&t.name).starts_with(&want))
+            .collect()
+    } else {
+        exact
+    };
+    match candidates.as_slice() {
+        [one] => Ok(one),
+        many => Err(TemplateMiss {
+            asked: asked.to_owned(),
+            ambiguous: many.iter().map(|t| t.name.clone()).collect(),
+        }),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,6 +137,10 @@ pub enum MeetingError {
     BadEmail(String),
     #[error("a meeting has at most {max} invitees (this one has {got})")]
     TooManyInvitees { max: usize, got: usize },
+    #[error("`using` needs a template name (`meeting templates` lists yours)")]
+    NoTemplateName,
+    #[error("template names are at most {max} characters")]
+    TemplateNameTooLong { max: usize },
 }
 
 /// A resolved time slot: the meeting, or the first of its series.
@@ -105,6 +165,7 @@ pub struct Series {
 impl MeetingRequest {
     /// Webex's limit.
     pub const MAX_INVITEES: usize = 1000;
+    pub const MAX_TEMPLATE_NAME: usize = 128;
     pub const DEFAULT_MINUTES: u32 = 30;
     pub const DEFAULT_LEAD_MINUTES: i64 = 5;
 
@@ -117,6 +178,7 @@ impl MeetingRequest {
         let (mut day, mut at, mut minutes) = (None, None, None);
         let (mut repeat, mut stop) = (None::<Recurrence>, None::<RecurrenceEnd>);
         let mut invitees: Option<Vec<String>> = None;
+        let mut template: Option<String> = None;
         loop {
             if end >= 2 {
                 let (kw, value) = (words[end - 2].1.to_lowercase(), words[end - 1].1);
@@ -185,6 +247,33 @@ impl MeetingRequest {
                 end -= 1;
                 continue;
             }
+            // `using <template name>` up to the options read so far (never the first word:
+            // `meeting Using git` is a title).
+            if template.is_none()
+                && let Some(k) = words[..end]
+                    .iter()
+                    .rposition(|(_, w)| w.eq_ignore_ascii_case("using"))
+                && k > 0
+                // `using Standard every weekday`: the series is read first.
+                && !words[k + 1..end].windows(2).any(|p| {
+                    p[0].1.eq_ignore_ascii_case("every") && looks_like_repeat(p[1].1)
+                })
+            {
+                let from = words.get(k + 1).map_or(raw.len(), |(at, _)| *at);
+                let to = words.get(end).map_or(raw.len(), |(at, _)| *at);
+                let name = raw[from.min(to)..to].trim();
+                if name.is_empty() {
+                    return Err(MeetingError::NoTemplateName);
+                }
+                if name.chars().count() > Self::MAX_TEMPLATE_NAME {
+                    return Err(MeetingError::TemplateNameTooLong {
+                        max: Self::MAX_TEMPLATE_NAME,
+                    });
+                }
+                template = Some(name.to_owned());
+                end = k;
+                continue;
+            }
             // `every …` up to the options read so far.
             if repeat.is_none()
                 && let Some(k) = words[..end]
@@ -219,6 +308,7 @@ impl MeetingRequest {
             minutes,
             repeat,
             invitees: invitees.unwrap_or_default(),
+            template,
         })
     }
 
@@ -230,6 +320,7 @@ impl MeetingRequest {
             minutes: None,
             repeat: None,
             invitees: Vec::new(),
+            template: None,
         }
     }
 
@@ -442,6 +533,66 @@ fn round_up_to_minute(z: &Zoned) -> Result<Zoned, MeetingError> {
         .map_err(|_| MeetingError::TooFar)?;
     down.checked_add(1.minute())
         .map_err(|_| MeetingError::TooFar)
+}
+
+/// Which of the person's meetings `meetings` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeetingsWindow {
+    Today,
+    Tomorrow,
+    /// Today and the six days after it.
+    Week,
+}
+
+impl MeetingsWindow {
+    /// `today`, `tomorrow`, `week`; nothing means today.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_lowercase().as_str() {
+            "" | "today" => Some(Self::Today),
+            "tomorrow" => Some(Self::Tomorrow),
+            "week" | "this week" | "7 days" | "next 7 days" => Some(Self::Week),
+            _ => None,
+        }
+    }
+
+    /// The calendar days it covers in `tz`, as [`from`, `to`).
+    pub fn range(self, now: Timestamp, tz: &TimeZone) -> (Timestamp, Timestamp) {
+        let (first, days) = match self {
+            Self::Today => (0, 1),
+            Self::Tomorrow => (1, 1),
+            Self::Week => (0, 7),
+        };
+        let midnight = now
+            .to_zoned(tz.clone())
+            .start_of_day()
+            .unwrap_or_else(|_| now.to_zoned(tz.clone()));
+        let at = |d: i64| {
+            midnight
+                .checked_add(d.days())
+                .map_or(now + SignedDuration::from_hours(24 * d), |z| z.timestamp())
+        };
+        (at(first), at(first + days))
+    }
+
+    /// `today`, `tomorrow`, `in the next 7 days`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Today => "today",
+            Self::Tomorrow => "tomorrow",
+            Self::Week => "this week",
+        }
+    }
+}
+
+/// A meeting of the person's, as `meetings` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upcoming {
+    pub title: String,
+    pub web_link: String,
+    pub start: Zoned,
+    pub end: Zoned,
+    /// The open task that carries it.
+    pub task: Option<super::task::TaskNumber>,
 }
 
 /// What to do with a `meetings`/`created` event.
@@ -722,6 +873,90 @@ mod tests {
                 max: 1000,
                 got: 1001
             })
+        );
+    }
+
+    #[test]
+    fn a_template_is_named_after_using_among_the_options() {
+        let r = req("Board review using Quarterly Board tomorrow 15:00");
+        assert_eq!(r.title.as_str(), "Board review");
+        assert_eq!(r.template.as_deref(), Some("Quarterly Board"));
+        assert_eq!(r.day, Some(Day::Tomorrow));
+        assert_eq!(r.at, Some(Time::constant(15, 0, 0, 0)));
+        let r = req("Sync with a@example.com using Standard every weekday");
+        assert_eq!(r.title.as_str(), "Sync");
+        assert_eq!(r.template.as_deref(), Some("Standard"));
+        assert_eq!(r.invitees, vec!["a@example.com".to_owned()]);
+        assert!(r.repeat.is_some());
+        let r = req("Sync using Standard with a@example.com");
+        assert_eq!(
+            (r.template.as_deref(), r.invitees.len()),
+            (Some("Standard"), 1)
+        );
+        assert_eq!(req("Using git well").template, None);
+        assert_eq!(req("Using git well").title.as_str(), "Using git well");
+        assert_eq!(
+            MeetingRequest::parse("Review using"),
+            Err(MeetingError::NoTemplateName)
+        );
+        assert_eq!(
+            MeetingRequest::parse("Review using at 15:00"),
+            Err(MeetingError::NoTemplateName)
+        );
+        let long = format!("Review using {}", "t".repeat(129));
+        assert_eq!(
+            MeetingRequest::parse(&long),
+            Err(MeetingError::TemplateNameTooLong { max: 128 })
+        );
+    }
+
+    #[test]
+    fn templates_are_picked_by_name_then_by_a_unique_prefix() {
+        let t = |id: &str, name: &str| MeetingTemplate {
+            id: id.into(),
+            name: name.into(),
+            is_default: false,
+        };
+        let all = [
+            t("1", "Board Meeting"),
+            t("2", "Board Meeting Extended"),
+            t("3", "Standup"),
+            t("4", "Training"),
+        ];
+        assert_eq!(pick_template(&all, "board  meeting").unwrap().id, "1");
+        assert_eq!(pick_template(&all, "stand").unwrap().id, "3");
+        assert_eq!(pick_template(&all, "Board Meeting Ext").unwrap().id, "2");
+        let miss = pick_template(&all, "Board").unwrap_err();
+        assert_eq!(
+            miss.ambiguous,
+            vec![
+                "Board Meeting".to_owned(),
+                "Board Meeting Extended".to_owned()
+            ]
+        );
+        let miss = pick_template(&all, "Retro").unwrap_err();
+        assert_eq!((miss.asked.as_str(), miss.ambiguous.len()), ("Retro", 0));
+        assert!(pick_template(&[], "Standup").is_err());
+    }
+
+    #[test]
+    fn meetings_windows_are_whole_days_in_the_persons_zone() {
+        assert_eq!(MeetingsWindow::parse(""), Some(MeetingsWindow::Today));
+        assert_eq!(MeetingsWindow::parse("Week"), Some(MeetingsWindow::Week));
+        assert_eq!(MeetingsWindow::parse("monday"), None);
+        let ts = |s: &str| s.parse::<Timestamp>().unwrap();
+        // 13:02 in Paris on 30 Nov: today is from 23:00 UTC the day before.
+        assert_eq!(
+            MeetingsWindow::Today.range(now(), &paris()),
+            (ts("2026-11-29T23:00:00Z"), ts("2026-11-30T23:00:00Z"))
+        );
+        assert_eq!(
+            MeetingsWindow::Tomorrow.range(now(), &paris()),
+            (ts("2026-11-30T23:00:00Z"), ts("2026-12-01T23:00:00Z"))
+        );
+        assert_eq!(
+            MeetingsWindow::Week.range(now(), &TimeZone::UTC),
+            (ts("2026-11-30T00:00:00Z"), ts("2026-12-07T00:00:00Z"))
         );
     }
 

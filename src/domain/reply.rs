@@ -8,7 +8,7 @@ use super::command::{ListFilter, ParseError};
 use super::grant::Grant;
 use super::ids::PersonId;
 use super::markdown::escape_inline;
-use super::meeting::MeetingError;
+use super::meeting::{MeetingError, MeetingTemplate, MeetingsWindow, TemplateMiss, Upcoming};
 use super::task::{Task, TaskNumberError, TaskOutcome, TaskTitleError, Undone};
 
 /// Webex refuses `markdown` longer than 7439 bytes.
@@ -45,6 +45,8 @@ pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `meeting <title> [at 15:00] [tomorrow] [for 45m]`: create a Webex meeting and a task for it\n\
 - `meeting Review tomorrow 15:00 with bob@example.com, carol@example.com`: invite people by email\n\
 - `meeting Standup every weekday at 9:00 for 15m [until 2027-03-01 | 10 times]`: a series (`every day`, `every monday`, `every 2 weeks on tue`, `every month on the 1st`)\n\
+- `meeting templates`: your Webex meeting templates; `meeting Board review using <template name>` creates from one\n\
+- `meetings` (`meetings tomorrow`, `meetings week`): your Webex meetings with their join links\n\
 - `status`: whether your Webex account is connected\n\
 - `connect` / `disconnect`: let Botper create meetings for you and follow the ones you schedule anywhere (moved or cancelled, their tasks follow), or stop it\n\
 - `help`: this list\n\n\
@@ -106,7 +108,9 @@ pub fn parse_error(e: &ParseError) -> Reply {
         ParseError::RemindMeTitle(TaskTitleError::TooLong { max, got }) => format!(
             "I can't set that reminder: titles are at most {max} characters, and this one has {got}. Nothing changed."
         ),
-        ParseError::RemindMeTitle(TaskTitleError::Empty) | ParseError::Agenda => {
+        ParseError::RemindMeTitle(TaskTitleError::Empty)
+        | ParseError::Agenda
+        | ParseError::MeetingsWindow => {
             format!("I can't run that: {e}. Nothing changed.")
         }
         ParseError::Meeting(e) => format!(
@@ -843,7 +847,7 @@ pub fn meeting_cancelled(task: &Task, tz: &jiff::tz::TimeZone) -> Reply {
         })
         .unwrap_or_default();
     Reply::new(format!(
-        "🗓️ **{}**{when} was cancelled in Webex. I closed task {} as cancelled;          it will not remind you.",
+        "🗓️ **{}**{when} was cancelled in Webex. I closed task {} as cancelled; it will not remind you.",
         escape_inline(task.title.as_str()),
         line(task)
     ))
@@ -895,6 +899,163 @@ pub fn meeting_refused(status: u16, message: &str) -> Reply {
     };
     Reply::new(format!(
         "Webex refused to create the meeting: {}.{hint} Nothing was created.",
+        escape_inline(message.trim_end_matches('.'))
+    ))
+}
+
+/// `meeting … using <name>` named no single template: nothing was created.
+pub fn unknown_template(miss: &TemplateMiss, known: &[String]) -> Reply {
+    const SHOWN: usize = 20;
+    let names = |all: &[String]| {
+        let mut shown: Vec<String> = all
+            .iter()
+            .take(SHOWN)
+            .map(|n| format!("“{}”", escape_inline(n)))
+            .collect();
+        if all.len() > SHOWN {
+            shown.push(format!("and {} more", all.len() - SHOWN));
+        }
+        shown.join(", ")
+    };
+    let asked = escape_inline(&super::task::shorten(&miss.asked, 80));
+    let text = if !miss.ambiguous.is_empty() {
+        format!(
+            "“{asked}” could be {}: say which, with its full name. Nothing was created.",
+            names(&miss.ambiguous)
+        )
+    } else if known.is_empty() {
+        format!(
+            "You have no meeting template called “{asked}”; Webex shows you no templates at \
+             all. Nothing was created."
+        )
+    } else {
+        format!(
+            "You have no meeting template called “{asked}”. Yours: {}. Nothing was created.",
+            names(known)
+        )
+    };
+    Reply::new(text)
+}
+
+/// `meeting templates`.
+pub fn meeting_templates(templates: &[MeetingTemplate]) -> Reply {
+    if templates.is_empty() {
+        return Reply::new(
+            "Webex shows you no meeting templates; `meeting <title>` uses your site's defaults.",
+        );
+    }
+    let mut out = format!("**Your meeting templates ({})**\n\n", templates.len());
+    for t in templates {
+        let line = format!(
+            "- {}{}\n",
+            escape_inline(&t.name),
+            if t.is_default { " (default)" } else { "" }
+        );
+        if out.len() + line.len() > MAX_MARKDOWN_BYTES - 200 {
+            out.push_str("- …\n");
+            break;
+        }
+        out.push_str(&line);
+    }
+    out.push_str("\nCreate from one with `meeting Board review using <template name>`.");
+    Reply::new(out)
+}
+
+/// `meetings [today | tomorrow | week]`: soonest first, the ones with a task marked.
+pub fn meetings_list(
+    window: MeetingsWindow,
+    meetings: &[Upcoming],
+    now: jiff::Timestamp,
+    tz: &jiff::tz::TimeZone,
+) -> Reply {
+    let when = window.words();
+    if meetings.is_empty() {
+        return Reply::new(format!(
+            "You have no Webex meetings {when}. Schedule one with `meeting <title>`."
+        ));
+    }
+    let zone = tz.iana_name().unwrap_or("UTC");
+    let mut out = format!("**Your meetings {when} ({})**, {zone}\n\n", meetings.len());
+    for (i, m) in meetings.iter().enumerate() {
+        let day = if window == MeetingsWindow::Week {
+            m.start.strftime("%a %-d %b, ").to_string()
+        } else {
+            String::new()
+        };
+        let end = if m.start.date() == m.end.date() {
+            m.end.strftime("%H:%M").to_string()
+        } else {
+            m.end.strftime("%a %-d %b, %H:%M").to_string()
+        };
+        let now_mark = if m.start.timestamp() <= now && now < m.end.timestamp() {
+            " (now)"
+        } else {
+            ""
+        };
+        let task = m
+            .task
+            .map(|n| format!(" · task **#{n}**"))
+            .unwrap_or_default();
+        let title = escape_inline(&super::task::shorten(&m.title, 100));
+        let title = if m.web_link.is_empty() {
+            format!("**{title}**")
+        } else {
+            format!("[{title}]({})", link_target(&m.web_link))
+        };
+        let line = format!(
+            "- {day}{}–{end}{now_mark} {title}{task}\n",
+            m.start.strftime("%H:%M")
+        );
+        if out.len() + line.len() > MAX_MARKDOWN_BYTES - 100 {
+            out.push_str(&format!("- and {} more\n", meetings.len() - i));
+            break;
+        }
+        out.push_str(&line);
+    }
+    Reply::new(out.trim_end().to_owned())
+}
+
+/// A read of the person's Webex data that could not run: why, and what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocked {
+    NotConnected,
+    Reconnect,
+    Unreadable,
+    SignInUnavailable,
+}
+
+/// `what` (`your meetings`) could not be read from Webex for `why`.
+pub fn cannot_read(what: &str, why: Blocked, connect_url: &str) -> Reply {
+    let url = link_target(connect_url);
+    Reply::new(match why {
+        Blocked::NotConnected => format!(
+            "I can show {what} once you connect your Webex account: [connect Botper]({url})."
+        ),
+        Blocked::Reconnect => format!(
+            "Webex no longer accepts your connection to Botper (it expired or was revoked), \
+             so I can't show {what}. Please [connect again]({url})."
+        ),
+        Blocked::Unreadable => format!(
+            "Botper can no longer read your Webex connection (its stored keys changed), so I \
+             can't show {what}. Please [renew the connection]({url}); your tasks are safe."
+        ),
+        Blocked::SignInUnavailable => format!(
+            "Botper could not reach Webex's sign-in service, so I can't show {what} now; try \
+             again later. Your connection is kept."
+        ),
+    })
+}
+
+/// Webex refused to show `what` (a 4xx); `message` is its own words.
+pub fn read_refused(what: &str, status: u16, message: &str) -> Reply {
+    let hint = if status == 403 {
+        " Botper may not have been granted permission to read your meetings (`connect` again \
+         to grant it)."
+    } else {
+        ""
+    };
+    Reply::new(format!(
+        "Webex refused to show {what}: {}.{hint}",
         escape_inline(message.trim_end_matches('.'))
     ))
 }
@@ -1257,6 +1418,98 @@ mod tests {
         assert_eq!(
             parse_error(&e).markdown,
             "I can't add that task: a task needs a title. Try `task Buy milk`."
+        );
+    }
+
+    #[test]
+    fn templates_and_a_template_miss_name_the_persons_templates() {
+        let t = |name: &str, is_default| MeetingTemplate {
+            id: name.to_lowercase(),
+            name: name.into(),
+            is_default,
+        };
+        let r = meeting_templates(&[t("Standard", true), t("Board <Review>", false)]);
+        assert!(
+            r.markdown.starts_with("**Your meeting templates (2)**"),
+            "{}",
+            r.markdown
+        );
+        assert!(
+            r.markdown.contains("- Standard (default)\n"),
+            "{}",
+            r.markdown
+        );
+        assert!(
+            r.markdown.contains("- Board &lt;Review&gt;\n"),
+            "{}",
+            r.markdown
+        );
+        assert!(
+            meeting_templates(&[])
+                .markdown
+                .contains("no meeting templates")
+        );
+        let miss = TemplateMiss {
+            asked: "Retro".into(),
+            ambiguous: vec![],
+        };
+        let r = unknown_template(&miss, &["Standard".into(), "Board".into()]);
+        assert_eq!(
+            r.markdown,
+            "You have no meeting template called “Retro”. Yours: “Standard”, “Board”. \
+             Nothing was created."
+        );
+        let miss = TemplateMiss {
+            asked: "Bo".into(),
+            ambiguous: vec!["Board".into(), "Board Extended".into()],
+        };
+        assert!(
+            unknown_template(&miss, &[])
+                .markdown
+                .starts_with("“Bo” could be “Board”, “Board Extended”: say which")
+        );
+    }
+
+    #[test]
+    fn meetings_are_listed_soonest_first_with_their_tasks() {
+        let tz = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().to_zoned(tz.clone());
+        let now: jiff::Timestamp = "2026-11-30T09:10:00Z".parse().unwrap();
+        let list = [
+            Upcoming {
+                title: "Standup".into(),
+                web_link: "https://example.webex.com/j (1)".into(),
+                start: at("2026-11-30T09:00:00Z"),
+                end: at("2026-11-30T09:15:00Z"),
+                task: Some(crate::domain::TaskNumber::new(3).unwrap()),
+            },
+            Upcoming {
+                title: "Review *all*".into(),
+                web_link: "https://example.webex.com/j2".into(),
+                start: at("2026-12-01T14:00:00Z"),
+                end: at("2026-12-01T15:00:00Z"),
+                task: None,
+            },
+        ];
+        let r = meetings_list(MeetingsWindow::Week, &list, now, &tz).markdown;
+        assert_eq!(
+            r,
+            "**Your meetings this week (2)**, Europe/Paris\n\n\
+             - Mon 30 Nov, 10:00–10:15 (now) [Standup](https://example.webex.com/j%20%281%29) · task **#3**\n\
+             - Tue 1 Dec, 15:00–16:00 [Review \\*all\\*](https://example.webex.com/j2)"
+        );
+        let r = meetings_list(MeetingsWindow::Today, &list[..1], now, &tz).markdown;
+        assert!(r.contains("\n- 10:00–10:15 (now) [Standup]"), "{r}");
+        let r = meetings_list(MeetingsWindow::Tomorrow, &[], now, &tz).markdown;
+        assert_eq!(
+            r,
+            "You have no Webex meetings tomorrow. Schedule one with `meeting <title>`."
+        );
+        let r = cannot_read("your meetings", Blocked::NotConnected, "http://x/");
+        assert!(
+            r.markdown.contains("[connect Botper](http://x/)"),
+            "{}",
+            r.markdown
         );
     }
 

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 
 use crate::domain::PersonId;
 use crate::domain::grant::AccessToken;
+use crate::domain::meeting::MeetingTemplate;
 
 use super::WebexError;
 
@@ -22,6 +23,8 @@ pub struct MeetingDraft {
     pub recurrence: Option<String>,
     /// Invited by email (Webex sends them the invitation).
     pub invitees: Vec<String>,
+    /// Created from this template (`GET /meetings/templates`).
+    pub template_id: Option<String>,
 }
 
 /// A meeting as Webex describes it.
@@ -36,6 +39,8 @@ pub struct Meeting {
     pub host_user_id: Option<PersonId>,
     pub host_email: Option<String>,
     pub integration_tags: Vec<String>,
+    /// For an occurrence listed by [`WebexMeetings::list`]: its series' id.
+    pub series_id: Option<String>,
 }
 
 #[cfg_attr(test, mockall::automock)]
@@ -68,4 +73,22 @@ pub trait WebexMeetings: Send + Sync {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Option<Meeting>, WebexError>;
+
+    /// `GET /meetings?meetingType=scheduledMeeting&from=…&to=…`: the person's meetings
+    /// (each occurrence of a series on its own) starting in [`from`, `to`), every page.
+    ///
+    /// # Errors
+    /// As for [`WebexMeetings::get`].
+    async fn list(
+        &self,
+        token: AccessToken,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Meeting>, WebexError>;
+
+    /// `GET /meetings/templates?templateType=meeting`: the templates the person may use.
+    ///
+    /// # Errors
+    /// As for [`WebexMeetings::get`].
+    async fn templates(&self, token: AccessToken) -> Result<Vec<MeetingTemplate>, WebexError>;
 }

@@ -250,6 +250,137 @@ async fn invitees_by_email_are_invited_and_a_bad_address_creates_nothing(b: Back
     app.fake.assert_spec_clean();
 }
 
+async fn templates_and_the_meetings_list(b: Backend) {
+    let app = spawn_app(b).await;
+    let alice = app.fake.add_person("Alice");
+    let room = app.fake.new_room_id();
+    let connect = format!("({})", app.url("/auth/webex/login"));
+    // Not connected: both offer to connect, and nothing is asked of Webex.
+    let r = app.ask(&alice, &room, "meeting templates").await;
+    assert!(
+        r.contains("I can show your meeting templates once you connect") && r.contains(&connect),
+        "{r}"
+    );
+    let r = app.ask(&alice, &room, "meetings week").await;
+    assert!(
+        r.contains("I can show your meetings once you connect"),
+        "{r}"
+    );
+    app.connect(&alice).await;
+
+    let r = app.ask(&alice, &room, "meeting templates").await;
+    assert!(r.starts_with("**Your meeting templates (3)**"), "{r}");
+    assert!(r.contains("- Webex Meetings Standard (default)\n"), "{r}");
+    assert!(r.contains("- Board Meeting Extended\n"), "{r}");
+    // A name that could be two templates, or none: nothing is created.
+    let r = app
+        .ask(
+            &alice,
+            &room,
+            "meeting Board review tomorrow 15:00 using board",
+        )
+        .await;
+    assert!(
+        r.starts_with("“board” could be “Board Meeting”, “Board Meeting Extended”: say which"),
+        "{r}"
+    );
+    let r = app
+        .ask(&alice, &room, "meeting Board review using Retro")
+        .await;
+    assert!(
+        r.contains(
+            "You have no meeting template called “Retro”. Yours: “Webex Meetings Standard”, \
+             “Board Meeting”, “Board Meeting Extended”. Nothing was created."
+        ),
+        "{r}"
+    );
+    assert!(
+        app.fake.meeting_requests().is_empty(),
+        "nothing was created"
+    );
+    let r = app
+        .ask(
+            &alice,
+            &room,
+            "meeting Board review tomorrow 15:00 using board meeting",
+        )
+        .await;
+    assert!(r.contains("**Board review** is scheduled for"), "{r}");
+    let sent = app.fake.meeting_requests();
+    assert_eq!(sent[0]["title"], "Board review");
+    assert_eq!(
+        sent[0]["templateId"],
+        crate::support::fake_webex::default_templates()[1]["id"]
+    );
+    // Someone with their own templates sees those.
+    let bob = app.fake.add_person("Bob");
+    app.fake.set_templates(&bob, &["Retro"]);
+    app.connect(&bob).await;
+    let r = app.ask(&bob, &room, "meeting templates").await;
+    assert!(
+        r.starts_with("**Your meeting templates (1)**\n\n- Retro\n"),
+        "{r}"
+    );
+
+    // `meetings week`: a series' occurrences one by one, tasks marked, a meeting scheduled
+    // elsewhere (its event held back, so no task) listed too.
+    app.ask(&alice, &room, "meeting Daily every day at 23:30 3 times")
+        .await;
+    app.fake.hold_meetings();
+    app.fake
+        .schedule_elsewhere(&alice, "Quarterly review")
+        .await;
+    quiet(&app).await;
+    assert_eq!(
+        open_titles(&app, &alice.id).await,
+        ["1 Board review", "2 Daily"]
+    );
+    let r = app.ask(&alice, &room, "meetings week").await;
+    assert!(
+        r.starts_with("**Your meetings this week (5)**, Europe/Paris\n\n"),
+        "{r}"
+    );
+    assert_eq!(r.matches("[Daily](").count(), 3, "{r}");
+    assert_eq!(r.matches("· task **#2**").count(), 3, "{r}");
+    let line = |title: &str| {
+        r.lines()
+            .find(|l| l.contains(&format!("[{title}](")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line("Board review").contains("15:00–15:30"), "{r}");
+    assert!(line("Board review").ends_with("· task **#1**"), "{r}");
+    assert!(!line("Quarterly review").contains("task"), "{r}");
+    let r = app.ask(&alice, &room, "meetings tomorrow").await;
+    assert!(r.starts_with("**Your meetings tomorrow ("), "{r}");
+    assert!(
+        r.contains("- 15:00–15:30 [Board review](") && r.contains("· task **#1**"),
+        "{r}"
+    );
+    let r = app.ask(&alice, &room, "meetings someday").await;
+    assert!(
+        r.contains("`meetings` takes `today`, `tomorrow` or `week`"),
+        "{r}"
+    );
+    let r = app.ask(&bob, &room, "meetings").await;
+    assert_eq!(
+        r,
+        "You have no Webex meetings today. Schedule one with `meeting <title>`."
+    );
+    app.fake.release_meetings().await;
+    app.fake.assert_spec_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_and_the_meetings_list_on_sqlite() {
+    templates_and_the_meetings_list(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_and_the_meetings_list_on_postgres() {
+    templates_and_the_meetings_list(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invitees_by_email_are_invited_and_a_bad_address_creates_nothing_on_sqlite() {
     invitees_by_email_are_invited_and_a_bad_address_creates_nothing(Backend::Sqlite).await;

@@ -210,6 +210,12 @@ pub(crate) async fn test_meeting(
                     format!("Webex refused to create the meeting: {}", escape(&message))
                 }
                 MeetingResult::Invalid(e) => escape(&e.to_string()),
+                MeetingResult::UnknownTemplate { miss, .. } => {
+                    format!(
+                        "No single meeting template is called {}.",
+                        escape(&miss.asked)
+                    )
+                }
                 MeetingResult::Scheduled { .. } => unreachable!("handled above"),
             };
             error_page(StatusCode::BAD_GATEWAY, "Meeting not created", &text)

@@ -573,6 +573,28 @@ pub(crate) struct CreateMeeting<'a> {
     /// Present (true) only with invitees: Webex emails them the invitation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_email: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<&'a str>,
+}
+
+/// A meeting template (Meetings spec, `TemplateObject`), the fields Botper reads.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TemplateDto {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub is_default: bool,
+}
+
+impl From<TemplateDto> for crate::domain::meeting::MeetingTemplate {
+    fn from(t: TemplateDto) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            is_default: t.is_default,
+        }
+    }
 }
 
 /// `InviteeObjectForCreateMeeting`: by email.
@@ -600,6 +622,8 @@ pub(crate) struct MeetingDto {
     pub host_email: Option<String>,
     #[serde(default)]
     pub integration_tags: Vec<String>,
+    #[serde(default)]
+    pub meeting_series_id: Option<String>,
 }
 
 impl TryFrom<MeetingDto> for crate::ports::Meeting {
@@ -620,6 +644,7 @@ impl TryFrom<MeetingDto> for crate::ports::Meeting {
             host_user_id: m.host_user_id.map(PersonId::new),
             host_email: m.host_email,
             integration_tags: m.integration_tags,
+            series_id: m.meeting_series_id,
         })
     }
 }

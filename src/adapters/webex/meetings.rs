@@ -5,10 +5,11 @@ use jiff::Timestamp;
 use reqwest::Method;
 use secrecy::SecretString;
 
-use super::dto::{CreateMeeting, ItemsDto, MeetingDto};
+use super::dto::{CreateMeeting, ItemsDto, MeetingDto, TemplateDto};
 use super::messaging::urlencode;
 use super::{Repeat, WebexHttp, json};
 use crate::domain::grant::AccessToken;
+use crate::domain::meeting::MeetingTemplate;
 use crate::ports::{Meeting, MeetingDraft, WebexError, WebexMeetings};
 
 #[derive(Clone)]
@@ -48,6 +49,7 @@ impl WebexMeetings for WebexMeetingsClient {
                 .map(|e| super::dto::Invitee { email: e })
                 .collect(),
             send_email: (!d.invitees.is_empty()).then_some(true),
+            template_id: d.template_id.as_deref(),
         };
         let resp = self
             .http
@@ -101,5 +103,59 @@ impl WebexMeetings for WebexMeetingsClient {
             .find(|m| m.integration_tags.contains(&tag))
             .map(convert)
             .transpose()
+    }
+
+    #[tracing::instrument(name = "webex.list_meetings", skip_all)]
+    async fn list(
+        &self,
+        token: AccessToken,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Meeting>, WebexError> {
+        let token = bearer(&token);
+        let mut url = self.http.url("meetings");
+        url.query_pairs_mut()
+            .append_pair("meetingType", "scheduledMeeting")
+            .append_pair("from", &from.to_string())
+            .append_pair("to", &to.to_string())
+            .append_pair("max", "100");
+        let mut url = url.to_string();
+        let mut out = Vec::new();
+        // At most 20 pages (2,000 meetings): a bound, not a window anyone reaches.
+        for _ in 0..20 {
+            let resp = self
+                .http
+                .send("GET /meetings", Repeat::Safe, || {
+                    self.http.request_url(Method::GET, &url, &token)
+                })
+                .await?;
+            let next = super::webhooks::next_link(&resp);
+            let page: ItemsDto<MeetingDto> = json("GET /meetings", resp).await?;
+            for m in page.items {
+                out.push(convert(m)?);
+            }
+            // Only follow links under our own base URL: the token goes with the request.
+            match next.filter(|n| n.starts_with(self.http.url("").as_str())) {
+                Some(n) => url = n,
+                None => break,
+            }
+        }
+        out.sort_by_key(|m| m.start);
+        Ok(out)
+    }
+
+    #[tracing::instrument(name = "webex.list_templates", skip_all)]
+    async fn templates(&self, token: AccessToken) -> Result<Vec<MeetingTemplate>, WebexError> {
+        let token = bearer(&token);
+        let resp = self
+            .http
+            .send("GET /meetings/templates", Repeat::Safe, || {
+                self.http
+                    .authed(Method::GET, "meetings/templates", &token)
+                    .query(&[("templateType", "meeting")])
+            })
+            .await?;
+        let items: ItemsDto<TemplateDto> = json("GET /meetings/templates", resp).await?;
+        Ok(items.items.into_iter().map(MeetingTemplate::from).collect())
     }
 }

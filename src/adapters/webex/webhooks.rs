@@ -22,7 +22,7 @@ impl WebexWebhooksClient {
 }
 
 /// The `rel="next"` target of a `Link` header.
-fn next_link(resp: &reqwest::Response) -> Option<String> {
+pub(crate) fn next_link(resp: &reqwest::Response) -> Option<String> {
     next_in(resp.headers().get(header::LINK)?.to_str().ok()?)
 }
 

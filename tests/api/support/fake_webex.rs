@@ -116,6 +116,94 @@ struct State {
     held_meetings: Option<Vec<(Person, Value)>>,
     /// person id → the person object `GET /people/{id}` answers.
     profiles: HashMap<String, Value>,
+    /// person id → their meeting templates (others have [`default_templates`]).
+    templates: HashMap<String, Vec<Value>>,
+}
+
+/// The templates a Webex site offers everyone (Meetings spec, `TemplateObject`).
+pub fn default_templates() -> Vec<Value> {
+    [
+        ("Webex Meetings Standard", true, true),
+        ("Board Meeting", false, false),
+        ("Board Meeting Extended", false, false),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (name, is_default, is_standard))| {
+        json!({
+            "id": format!("N2Q3ZWE1ZjQ0NGY0NDMyYWFiNDZjY2IzMDU5ODJkNTFfTV8{i}"),
+            "name": name,
+            "locale": "en_US",
+            "siteUrl": "example.webex.com",
+            "templateType": "meeting",
+            "isDefault": is_default,
+            "isStandard": is_standard,
+        })
+    })
+    .collect()
+}
+
+/// The occurrences of a stored series starting in [`from`, `to`), as `GET /meetings` with
+/// `meetingType=scheduledMeeting` lists them: `<series id>_<start>` with `meetingSeriesId`.
+/// The fake expands daily and weekly (one day) rules; any other series shows its first.
+fn occurrences(m: &Value, from: jiff::Timestamp, to: jiff::Timestamp) -> Vec<Value> {
+    let ts = |k: &str| {
+        m[k].as_str()
+            .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+    };
+    let (Some(start), Some(end)) = (ts("start"), ts("end")) else {
+        return Vec::new();
+    };
+    let rule = m["recurrence"].as_str().unwrap_or("");
+    let part = |k: &str| {
+        rule.split(';')
+            .find_map(|p| p.strip_prefix(k)?.strip_prefix('='))
+    };
+    let interval: i64 = part("INTERVAL").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let step = match part("FREQ") {
+        Some("DAILY") => Some(jiff::SignedDuration::from_hours(24 * interval)),
+        Some("WEEKLY") if part("BYDAY").is_none_or(|d| !d.contains(',')) => {
+            Some(jiff::SignedDuration::from_hours(24 * 7 * interval))
+        }
+        _ => None,
+    };
+    let count: usize = match (step, part("COUNT")) {
+        (None, _) => 1,
+        (Some(_), Some(c)) => c.parse().unwrap_or(1),
+        (Some(_), None) => 400,
+    };
+    let until = part("UNTIL").and_then(|u| {
+        jiff::fmt::strtime::parse("%Y%m%dT%H%M%SZ", u)
+            .ok()?
+            .to_datetime()
+            .ok()?
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp())
+    });
+    let len = end.duration_since(start);
+    let mut out = Vec::new();
+    for k in 0..count.min(400) {
+        let at = start + step.unwrap_or_default() * i32::try_from(k).unwrap();
+        if at >= to || until.is_some_and(|u| at > u) {
+            break;
+        }
+        if at < from {
+            continue;
+        }
+        let mut o = m.clone();
+        let stamp = jiff::fmt::strtime::format("%Y%m%dT%H%M%SZ", at).unwrap();
+        o["id"] = json!(format!("{}_{stamp}", m["id"].as_str().unwrap_or("")));
+        o["meetingSeriesId"] = m["id"].clone();
+        o["meetingType"] = json!("scheduledMeeting");
+        o["start"] = json!(at.to_string());
+        o["end"] = json!((at + len).to_string());
+        if let Some(o) = o.as_object_mut() {
+            o.remove("recurrence");
+        }
+        out.push(o);
+    }
+    out
 }
 
 /// How a create that Webex applied is answered: the caller cannot tell that it was applied.
@@ -239,6 +327,7 @@ impl FakeWebex {
             message_order: Vec::new(),
             held_meetings: None,
             profiles: HashMap::new(),
+            templates: HashMap::new(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let fake = Self {
@@ -693,6 +782,29 @@ impl FakeWebex {
         m
     }
 
+    /// Gives `person` these meeting templates (by name) instead of the site's defaults.
+    pub fn set_templates(&self, person: &Person, names: &[&str]) {
+        let list = names
+            .iter()
+            .map(|n| {
+                json!({
+                    "id": webex_id("MEETING_TEMPLATE", &self.next_uuid()),
+                    "name": n,
+                    "locale": "en_US",
+                    "siteUrl": "example.webex.com",
+                    "templateType": "meeting",
+                    "isDefault": false,
+                    "isStandard": false,
+                })
+            })
+            .collect();
+        self.state
+            .lock()
+            .unwrap()
+            .templates
+            .insert(person.id.clone(), list);
+    }
+
     /// From now on `meetings`/`created` deliveries wait until [`FakeWebex::release_meetings`].
     pub fn hold_meetings(&self) {
         self.state.lock().unwrap().held_meetings = Some(Vec::new());
@@ -1056,6 +1168,16 @@ impl FakeWebex {
                         {
                             return error(StatusCode::BAD_REQUEST, &why);
                         }
+                        if let Some(id) = body.get("templateId") {
+                            let known = s
+                                .templates
+                                .get(&host.id)
+                                .cloned()
+                                .unwrap_or_else(default_templates);
+                            if !known.iter().any(|t| &t["id"] == id) {
+                                return error(StatusCode::NOT_FOUND, "Template not found.");
+                            }
+                        }
                         created = Some((host, body));
                         ok(json!({}))
                     });
@@ -1096,16 +1218,35 @@ impl FakeWebex {
                                 (now, now + week)
                             }
                         };
-                        let items: Vec<Value> = s
+                        let scheduled = match q.get("meetingType").map(String::as_str) {
+                            None | Some("meetingSeries") => false,
+                            Some("scheduledMeeting") => true,
+                            Some(other) => {
+                                return error(
+                                    StatusCode::BAD_REQUEST,
+                                    &format!("the fake does not list meetingType={other}"),
+                                );
+                            }
+                        };
+                        let series = s
                             .meetings
                             .values()
-                            .filter(|m| m["hostUserId"] == p.id.as_str())
-                            .filter(|m| {
-                                m["start"]
-                                    .as_str()
-                                    .and_then(|v| v.parse::<jiff::Timestamp>().ok())
-                                    .is_some_and(|start| start >= from && start < to)
-                            })
+                            .filter(|m| m["hostUserId"] == p.id.as_str());
+                        let listed: Vec<Value> = if scheduled {
+                            series.flat_map(|m| occurrences(m, from, to)).collect()
+                        } else {
+                            series
+                                .filter(|m| {
+                                    m["start"]
+                                        .as_str()
+                                        .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+                                        .is_some_and(|start| start >= from && start < to)
+                                })
+                                .cloned()
+                                .collect()
+                        };
+                        let items: Vec<Value> = listed
+                            .into_iter()
                             .filter(|m| {
                                 tag.is_none_or(|t| {
                                     m["integrationTags"]
@@ -1113,7 +1254,27 @@ impl FakeWebex {
                                         .is_some_and(|a| a.iter().any(|x| x == t.as_str()))
                                 })
                             })
+                            .collect();
+                        ok(json!({ "items": items }))
+                    })
+                },
+            );
+        let list_templates = warp::path!("v1" / "meetings" / "templates")
+            .and(warp::get())
+            .and(auth)
+            .and(warp::query::<HashMap<String, String>>())
+            .and(with.clone())
+            .map(
+                |auth: Option<String>, q: HashMap<String, String>, f: FakeWebex| {
+                    f.authed(auth, "GET /meetings/templates", |s, p| {
+                        let kind = q.get("templateType").map_or("meeting", String::as_str);
+                        let items: Vec<Value> = s
+                            .templates
+                            .get(&p.id)
                             .cloned()
+                            .unwrap_or_else(default_templates)
+                            .into_iter()
+                            .filter(|t| t["templateType"] == kind)
                             .collect();
                         ok(json!({ "items": items }))
                     })
@@ -1256,6 +1417,8 @@ impl FakeWebex {
             .or(create_meeting)
             .unify()
             .or(list_meetings)
+            .unify()
+            .or(list_templates)
             .unify()
             .or(get_meeting)
             .unify()
