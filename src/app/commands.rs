@@ -209,6 +209,10 @@ impl App {
                 return Ok(result.reply(&connect_url));
             }
             Command::MeetingTemplates => return self.meeting_templates(person).await,
+            // Titles and join links are the person's: listed only where only they read it.
+            Command::Meetings(_) if audience == Audience::Shared => {
+                return Ok(reply::meetings_in_private());
+            }
             Command::Meetings(window) => return self.upcoming_meetings(person, window).await,
             Command::Status => {
                 return Ok(match self.tokens.load(person.clone()).await {

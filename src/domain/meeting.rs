@@ -137,8 +137,6 @@ pub enum MeetingError {
     BadEmail(String),
     #[error("a meeting has at most {max} invitees (this one has {got})")]
     TooManyInvitees { max: usize, got: usize },
-    #[error("`using` needs a template name (`meeting templates` lists yours)")]
-    NoTemplateName,
     #[error("template names are at most {max} characters")]
     TemplateNameTooLong { max: usize },
 }
@@ -254,6 +252,8 @@ impl MeetingRequest {
                     .iter()
                     .rposition(|(_, w)| w.eq_ignore_ascii_case("using"))
                 && k > 0
+                // `Tools we are using`: no name after it, so part of the title.
+                && k + 1 < end
                 // `using Standard every weekday`: the series is read first.
                 && !words[k + 1..end].windows(2).any(|p| {
                     p[0].1.eq_ignore_ascii_case("every") && looks_like_repeat(p[1].1)
@@ -262,9 +262,6 @@ impl MeetingRequest {
                 let from = words.get(k + 1).map_or(raw.len(), |(at, _)| *at);
                 let to = words.get(end).map_or(raw.len(), |(at, _)| *at);
                 let name = raw[from.min(to)..to].trim();
-                if name.is_empty() {
-                    return Err(MeetingError::NoTemplateName);
-                }
                 if name.chars().count() > Self::MAX_TEMPLATE_NAME {
                     return Err(MeetingError::TemplateNameTooLong {
                         max: Self::MAX_TEMPLATE_NAME,
@@ -895,14 +892,12 @@ mod tests {
         );
         assert_eq!(req("Using git well").template, None);
         assert_eq!(req("Using git well").title.as_str(), "Using git well");
-        assert_eq!(
-            MeetingRequest::parse("Review using"),
-            Err(MeetingError::NoTemplateName)
-        );
-        assert_eq!(
-            MeetingRequest::parse("Review using at 15:00"),
-            Err(MeetingError::NoTemplateName)
-        );
+        // Nothing after it: part of the title.
+        let r = req("Tools we are using");
+        assert_eq!((r.title.as_str(), r.template), ("Tools we are using", None));
+        let r = req("Review using at 15:00");
+        assert_eq!((r.title.as_str(), r.template), ("Review using", None));
+        assert_eq!(r.at, Some(Time::constant(15, 0, 0, 0)));
         let long = format!("Review using {}", "t".repeat(129));
         assert_eq!(
             MeetingRequest::parse(&long),

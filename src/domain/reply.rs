@@ -806,19 +806,22 @@ pub fn meeting_moved(before: &Task, task: &Task, tz: &jiff::tz::TimeZone) -> Rep
             escape_inline(&super::task::shorten(before.title.as_str(), 80))
         ));
     }
+    let mut zone = String::new();
     match (at(before), at(task)) {
-        (old, Some(new)) if old.as_deref() != Some(new.as_str()) => changes.push(match old {
-            Some(old) => format!("moved to **{new}** (was {old})"),
-            None => format!("is on **{new}**"),
-        }),
+        (old, Some(new)) if old.as_deref() != Some(new.as_str()) => {
+            changes.push(match old {
+                Some(old) => format!("moved to **{new}** (was {old})"),
+                None => format!("is on **{new}**"),
+            });
+            zone = format!(" ({})", tz.iana_name().unwrap_or("UTC"));
+        }
         _ => {}
     }
     if changes.is_empty() {
         changes.push("has a new join link".to_owned());
     }
-    let zone = tz.iana_name().unwrap_or("UTC");
     Reply::new(format!(
-        "📅 Your meeting {} ({zone}). Task {} follows it{}.",
+        "📅 Your meeting {}{zone}. Task {} follows it{}.",
         changes.join(" and "),
         line(task),
         if task.remind_at.is_some() {
@@ -1013,6 +1016,14 @@ pub fn meetings_list(
         out.push_str(&line);
     }
     Reply::new(out.trim_end().to_owned())
+}
+
+/// `meetings` in a group space: its titles and join links are not for everyone there.
+pub fn meetings_in_private() -> Reply {
+    Reply::new(
+        "Your meetings carry their titles and join links, so I list them only in our 1:1 \
+         space: send me `meetings` (or `meetings week`) there.",
+    )
 }
 
 /// A read of the person's Webex data that could not run: why, and what to do.

@@ -367,6 +367,35 @@ async fn templates_and_the_meetings_list(b: Backend) {
         r,
         "You have no Webex meetings today. Schedule one with `meeting <title>`."
     );
+    // In a group space the list (titles, join links) is not shown; nothing is asked of Webex.
+    let group = app.fake.new_room_id();
+    let html = app.fake.mention_html("Botper", " meetings week");
+    let id = app
+        .fake
+        .user_says(&alice, &group, "Botper meetings week", Some(&html));
+    let lists_before = app
+        .fake
+        .requests()
+        .iter()
+        .filter(|(m, p, _)| m == "GET" && p == "/meetings")
+        .count();
+    let before = app.fake.sent_count();
+    assert_eq!(
+        app.deliver(&crate::support::message_created(&id, &group, &alice.id))
+            .await,
+        200
+    );
+    let sent = app.fake.wait_for_sent(before + 1, WAIT).await;
+    let r = sent[before].markdown();
+    assert!(r.contains("I list them only in our 1:1 space"), "{r}");
+    assert!(!r.contains("Board review"), "{r}");
+    let lists_after = app
+        .fake
+        .requests()
+        .iter()
+        .filter(|(m, p, _)| m == "GET" && p == "/meetings")
+        .count();
+    assert_eq!(lists_before, lists_after);
     app.fake.release_meetings().await;
     app.fake.assert_spec_clean();
 }
@@ -834,25 +863,41 @@ async fn a_changed_meeting_keeps_its_task_in_step(b: Backend) {
         "the reminder moved with the meeting"
     );
 
-    // The same delivery again is a duplicate; an update of something Botper does not
-    // keep (here, the delivery says another zone) changes nothing: neither says a word.
+    // Renamed again, at the same time: a second rename is followed too (Webex's delivery
+    // data may be the same for both).
+    let renamed = app
+        .fake
+        .update_meeting(&alice, &id, Some("Design review (v3)"), None)
+        .await;
+    let sent = app.fake.wait_for_sent(3, WAIT).await;
+    let note = sent[2].markdown();
+    assert!(
+        note.contains("is now called **Design review (v3)** (was “Design review (v2)”)")
+            && !note.contains("moved"),
+        "{note}"
+    );
+    assert_eq!(renamed["start"], now_meeting["start"]);
+
+    // The same delivery again, or an update of something Botper does not keep (here, the
+    // delivery says another zone), changes nothing: neither says a word.
     let again = app.fake.deliveries().last().unwrap().body.clone();
     assert_eq!(app.deliver(&again).await, 200);
-    let mut other = now_meeting.clone();
+    let mut other = renamed.clone();
     other["timezone"] = serde_json::json!("Europe/Paris");
     app.fake
         .deliver_meeting_event(&alice, &other, "updated")
         .await;
     quiet(&app).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(app.fake.sent_count(), 2);
+    assert_eq!(app.fake.sent_count(), 3);
+    assert_eq!(open_titles(&app, &alice.id).await, ["1 Design review (v3)"]);
 
     // Cancelled in Webex: the task is closed as cancelled, and she is told.
     app.fake.cancel_meeting(&alice, &id).await;
-    let sent = app.fake.wait_for_sent(3, WAIT).await;
-    let note = sent[2].markdown();
-    assert_eq!(sent[2].to_person_id(), Some(alice.id.as_str()));
-    assert!(note.contains("**Design review (v2)** on "), "{note}");
+    let sent = app.fake.wait_for_sent(4, WAIT).await;
+    let note = sent[3].markdown();
+    assert_eq!(sent[3].to_person_id(), Some(alice.id.as_str()));
+    assert!(note.contains("**Design review (v3)** on "), "{note}");
     assert!(note.contains("was cancelled in Webex"), "{note}");
     assert!(open_titles(&app, &alice.id).await.is_empty());
     let t = task().await;
@@ -881,10 +926,10 @@ async fn a_changed_meeting_keeps_its_task_in_step(b: Backend) {
     assert_eq!(app.deliver(&gone).await, 200);
     quiet(&app).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(app.fake.sent_count(), 3);
+    assert_eq!(app.fake.sent_count(), 4);
     assert!(open_titles(&app, &alice.id).await.is_empty());
     let r = app.ask(&alice, &room, "list done").await;
-    assert!(r.contains("Design review (v2) (meeting cancelled)"), "{r}");
+    assert!(r.contains("Design review (v3) (meeting cancelled)"), "{r}");
     app.fake.assert_spec_clean();
 }
 

@@ -482,10 +482,14 @@ fn follow_meeting(
         .meeting
         .as_ref()
         .expect("a meeting's task keeps its link");
-    diesel::update(
+    // Only while it is still open and not deleted: a `done` or `delete` the person sent
+    // meanwhile (another queue, maybe another instance) wins over the meeting.
+    let changed = diesel::update(
         tasks::table
             .filter(tasks::owner.eq(owner))
-            .filter(tasks::number.eq(n.get() as i32)),
+            .filter(tasks::number.eq(n.get() as i32))
+            .filter(tasks::done.eq(0))
+            .filter(tasks::deleted_at.is_null()),
     )
     .set((
         tasks::title.eq(task.title.as_str()),
@@ -496,6 +500,9 @@ fn follow_meeting(
         tasks::done_at.eq(task.done.then(|| millis(at))),
     ))
     .execute(conn)?;
+    if changed == 0 {
+        return Ok(TaskOutcome::MeetingUnchanged);
+    }
     super::scheduler::sync_reminder(conn, owner, n, (!task.done).then_some(&task), at)?;
     Ok(if task.done {
         TaskOutcome::MeetingCancelled(task)

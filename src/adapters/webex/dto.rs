@@ -276,12 +276,19 @@ struct RawEnvelope {
     data: Option<serde_json::Value>,
 }
 
-/// A short digest of what an `updated` delivery says about the meeting (Webex gives no
-/// version number): the same delivery sent again has the same one, a later change another.
-fn version_of(data: &serde_json::Value) -> String {
+/// What tells one `updated` receipt from another: a digest of what it says and a random
+/// part. Webex gives no version number, and its meetings `data` is a subset that may leave
+/// out the title: two renames can carry the same data, so content alone cannot be the key.
+/// Each receipt is its own event; applying one is idempotent (the meeting is read again and
+/// an unchanged task is left alone, unsaid).
+fn receipt_of(data: &serde_json::Value) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(data.to_string().as_bytes());
-    hex::encode(&digest[..8])
+    format!(
+        "{}.{:016x}",
+        hex::encode(&digest[..8]),
+        rand::random::<u64>()
+    )
 }
 
 impl DeliveryEnvelope {
@@ -346,15 +353,15 @@ impl DeliveryEnvelope {
         };
         // Two connected people (a host and an invitee) each get the meeting's event: each is
         // its own event, so the owner is part of a meeting event's key. A meeting can be
-        // updated many times: each version (what the delivery says of it) is its own event,
-        // and the same version delivered again is a duplicate.
+        // updated many times: each `updated` receipt is its own event (see `receipt_of`); a
+        // creation or a deletion happens once.
         let data_id = match &parsed {
             WebexEvent::MeetingCreated { meeting_id, owner } => format!("{meeting_id}@{owner}"),
             WebexEvent::MeetingChanged {
                 meeting_id,
                 owner,
                 cancelled: false,
-            } => format!("{meeting_id}@{owner}#{}", version_of(&data)),
+            } => format!("{meeting_id}@{owner}#{}", receipt_of(&data)),
             WebexEvent::MeetingChanged {
                 meeting_id, owner, ..
             } => {
@@ -423,7 +430,7 @@ mod tests {
     }
 
     #[test]
-    fn meeting_updates_are_one_event_per_version_and_a_deletion_one_per_meeting() {
+    fn meeting_updates_are_one_event_per_receipt_and_a_deletion_one_per_meeting() {
         let parse = |event: &str, start: &str| {
             let body = format!(
                 r#"{{"resource":"meetings","event":"{event}","createdBy":"u1",
@@ -445,7 +452,10 @@ mod tests {
         );
         assert!(a.data_id.starts_with("m1@u1#"), "{}", a.data_id);
         let (again, _) = parse("updated", "2026-12-04T14:00:00Z");
-        assert_eq!(a, again, "the same delivery again is a duplicate");
+        assert_ne!(
+            a.data_id, again.data_id,
+            "two renames may carry the same data: each receipt is applied"
+        );
         let (moved, _) = parse("updated", "2026-12-04T15:00:00Z");
         assert_ne!(a.data_id, moved.data_id, "a later change is its own event");
         let (gone, ev) = parse("deleted", "2026-12-04T15:00:00Z");
