@@ -5,7 +5,7 @@ use std::time::Duration;
 use botper::domain::PersonId;
 use botper::ports::{Inbox, TaskRepository};
 
-use crate::support::{Backend, eventually, message_created, spawn_app};
+use crate::support::{AppOptions, Backend, eventually, message_created, spawn_app, spawn_app_with};
 
 async fn a_person_adds_lists_completes_and_deletes_tasks(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -453,7 +453,32 @@ async fn several_lines_several_numbers_and_edit_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn due_dates_are_read_echoed_in_the_persons_zone_and_changed() {
-    let app = spawn_app(Backend::Sqlite).await;
+    // On a clock set to the next Wednesday at 10:00 UTC: `tomorrow`, `in 2 days`, `fri` and
+    // `next monday` below never straddle midnight in Paris or a weekend, whenever this runs.
+    let clock = crate::support::ScaledClock::new(1.0);
+    {
+        use botper::ports::Clock;
+        let now = clock.now();
+        let mut at = now
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+            .to_datetime(jiff::civil::Time::constant(10, 0, 0, 0))
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .unwrap();
+        while at.weekday() != jiff::civil::Weekday::Wednesday || at.timestamp() <= now {
+            at = at.tomorrow().unwrap();
+        }
+        clock.advance(at.timestamp().duration_since(now).try_into().unwrap());
+    }
+    let app = spawn_app_with(AppOptions {
+        backend: Backend::Sqlite,
+        tuning: botper::startup::Tuning {
+            clock: Some(clock),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
     let alice = app.fake.add_person("Alice");
     let room = app.fake.new_room_id();
 
