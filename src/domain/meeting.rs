@@ -571,7 +571,7 @@ impl MeetingsWindow {
         (at(first), at(first + days))
     }
 
-    /// `today`, `tomorrow`, `in the next 7 days`.
+    /// `today`, `tomorrow`, `this week`.
     pub fn words(self) -> &'static str {
         match self {
             Self::Today => "today",

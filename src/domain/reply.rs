@@ -711,12 +711,20 @@ fn meeting_error(e: &MeetingError) -> String {
 /// `Mon 30 Nov, 15:00–15:45 (Europe/Paris)`.
 pub fn slot_text(start: &Zoned, end: &Zoned) -> String {
     let zone = start.time_zone().iana_name().unwrap_or("UTC").to_owned();
-    let end_fmt = if start.date() == end.date() {
+    format!(
+        "{}–{} ({zone})",
+        start.strftime("%a %-d %b, %H:%M"),
+        end_text(start, end)
+    )
+}
+
+/// The end of a slot: its time, with the day when that is not the start's.
+fn end_text(start: &Zoned, end: &Zoned) -> String {
+    if start.date() == end.date() {
         end.strftime("%H:%M").to_string()
     } else {
         end.strftime("%a %-d %b, %H:%M").to_string()
-    };
-    format!("{}–{end_fmt} ({zone})", start.strftime("%a %-d %b, %H:%M"))
+    }
 }
 
 /// The reply to `meeting …` once Webex created the meeting and the task is filed.
@@ -985,11 +993,7 @@ pub fn meetings_list(
         } else {
             String::new()
         };
-        let end = if m.start.date() == m.end.date() {
-            m.end.strftime("%H:%M").to_string()
-        } else {
-            m.end.strftime("%a %-d %b, %H:%M").to_string()
-        };
+        let end = end_text(&m.start, &m.end);
         let now_mark = if m.start.timestamp() <= now && now < m.end.timestamp() {
             " (now)"
         } else {

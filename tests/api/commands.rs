@@ -286,12 +286,7 @@ async fn a_reply_webex_stored_but_whose_answer_was_lost_is_not_sent_twice() {
         sent[0].contains("once") && sent[1].contains("twice"),
         "{sent:#?}"
     );
-    let posts = app
-        .fake
-        .requests()
-        .iter()
-        .filter(|(m, p, _)| m == "POST" && p == "/messages")
-        .count();
+    let posts = app.fake.request_count("POST", "/messages");
     assert_eq!(posts, 2);
 }
 

@@ -373,12 +373,7 @@ async fn templates_and_the_meetings_list(b: Backend) {
     let id = app
         .fake
         .user_says(&alice, &group, "Botper meetings week", Some(&html));
-    let lists_before = app
-        .fake
-        .requests()
-        .iter()
-        .filter(|(m, p, _)| m == "GET" && p == "/meetings")
-        .count();
+    let lists_before = app.fake.request_count("GET", "/meetings");
     let before = app.fake.sent_count();
     assert_eq!(
         app.deliver(&crate::support::message_created(&id, &group, &alice.id))
@@ -389,12 +384,7 @@ async fn templates_and_the_meetings_list(b: Backend) {
     let r = sent[before].markdown();
     assert!(r.contains("I list them only in our 1:1 space"), "{r}");
     assert!(!r.contains("Board review"), "{r}");
-    let lists_after = app
-        .fake
-        .requests()
-        .iter()
-        .filter(|(m, p, _)| m == "GET" && p == "/meetings")
-        .count();
+    let lists_after = app.fake.request_count("GET", "/meetings");
     assert_eq!(lists_before, lists_after);
     app.fake.release_meetings().await;
     app.fake.assert_spec_clean();
@@ -725,12 +715,7 @@ async fn an_applied_create_with_a_lost_answer_is_not_sent_again(b: Backend) {
             .filter(|m| m["title"] == format!("Review {n}").as_str())
             .count();
         assert_eq!(created, 1, "{answer:?}: one real meeting");
-        let posts = app
-            .fake
-            .requests()
-            .iter()
-            .filter(|(m, p, _)| m == "POST" && p == "/meetings")
-            .count();
+        let posts = app.fake.request_count("POST", "/meetings");
         assert_eq!(posts, n + 1, "POST /meetings sent once per meeting");
     }
     assert_eq!(

@@ -386,12 +386,7 @@ async fn the_zone_of_an_unconnected_persons_webex_profile_is_used() {
         r.contains("**Asia/Tokyo** (from your Webex profile)"),
         "{r}"
     );
-    let lookups = app
-        .fake
-        .requests()
-        .iter()
-        .filter(|(m, p, _)| m == "GET" && p == "/people/{id}")
-        .count();
+    let lookups = app.fake.request_count("GET", "/people/{id}");
     assert_eq!(lookups, 1, "looked up once, then kept");
     app.fake.assert_spec_clean();
 }

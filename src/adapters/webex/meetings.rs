@@ -119,27 +119,15 @@ impl WebexMeetings for WebexMeetingsClient {
             .append_pair("from", &from.to_string())
             .append_pair("to", &to.to_string())
             .append_pair("max", "100");
-        let mut url = url.to_string();
-        let mut out = Vec::new();
         // At most 20 pages (2,000 meetings): a bound, not a window anyone reaches.
-        for _ in 0..20 {
-            let resp = self
-                .http
-                .send("GET /meetings", Repeat::Safe, || {
-                    self.http.request_url(Method::GET, &url, &token)
-                })
-                .await?;
-            let next = super::webhooks::next_link(&resp);
-            let page: ItemsDto<MeetingDto> = json("GET /meetings", resp).await?;
-            for m in page.items {
-                out.push(convert(m)?);
-            }
-            // Only follow links under our own base URL: the token goes with the request.
-            match next.filter(|n| n.starts_with(self.http.url("").as_str())) {
-                Some(n) => url = n,
-                None => break,
-            }
-        }
+        let all: Vec<MeetingDto> = self
+            .http
+            .get_pages("GET /meetings", url.to_string(), &token, 20)
+            .await?;
+        let mut out = all
+            .into_iter()
+            .map(convert)
+            .collect::<Result<Vec<_>, _>>()?;
         out.sort_by_key(|m| m.start);
         Ok(out)
     }

@@ -164,6 +164,38 @@ impl WebexHttp {
         })
     }
 
+    /// `GET first` and the pages its `Link: rel="next"` headers lead to (at most
+    /// `max_pages`), every page's `items` in order. Only links under our own base URL are
+    /// followed: the token goes with the request.
+    ///
+    /// # Errors
+    /// As for [`WebexHttp::send`], and `Unexpected` for a page that is not `{"items": …}`.
+    pub(crate) async fn get_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        first: String,
+        token: &SecretString,
+        max_pages: usize,
+    ) -> Result<Vec<T>, WebexError> {
+        let mut url = first;
+        let mut out = Vec::new();
+        for _ in 0..max_pages {
+            let resp = self
+                .send(endpoint, Repeat::Safe, || {
+                    self.request_url(Method::GET, &url, token)
+                })
+                .await?;
+            let next = next_link(&resp);
+            let page: dto::ItemsDto<T> = json(endpoint, resp).await?;
+            out.extend(page.items);
+            match next.filter(|n| n.starts_with(self.url("").as_str())) {
+                Some(n) => url = n,
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// Like [`WebexHttp::send`], but a final 4xx (other than 429/423) is returned to the
     /// caller as a response, for endpoints whose errors need their own reading (OAuth).
     pub async fn send_raw(
@@ -308,6 +340,26 @@ pub(crate) async fn json<T: serde::de::DeserializeOwned>(
         .map_err(|e| WebexError::Unexpected(anyhow::anyhow!("{endpoint} answered with {e}")))
 }
 
+/// The `rel="next"` target of a `Link` header.
+fn next_link(resp: &Response) -> Option<String> {
+    next_in(resp.headers().get(header::LINK)?.to_str().ok()?)
+}
+
+fn next_in(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim().trim_matches('"') == "rel=next" || p.trim() == "rel=\"next\"")
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            })
+    })
+}
+
 fn retry_after(resp: &Response) -> Option<Duration> {
     let v = resp.headers().get(header::RETRY_AFTER)?.to_str().ok()?;
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
@@ -336,6 +388,16 @@ pub(crate) async fn read_failure(resp: Response) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_header_next_is_found() {
+        let link = r#"<https://webexapis.com/v1/webhooks?max=100&cursor=abc>; rel="next", <https://webexapis.com/v1/webhooks?max=100>; rel="first""#;
+        assert_eq!(
+            next_in(link).as_deref(),
+            Some("https://webexapis.com/v1/webhooks?max=100&cursor=abc")
+        );
+        assert_eq!(next_in(r#"<https://x/y>; rel="prev""#), None);
+    }
 
     #[test]
     fn base_url_keeps_its_path() {

@@ -1,9 +1,9 @@
 //! `WebexWebhooks`: list (following `Link: rel="next"`), create, reactivate, delete.
 
 use async_trait::async_trait;
-use reqwest::{Method, header};
+use reqwest::Method;
 
-use super::dto::{ItemsDto, WebhookBody, WebhookDto};
+use super::dto::{WebhookBody, WebhookDto};
 use super::meetings::bearer;
 use super::messaging::urlencode;
 use super::{Repeat, WebexHttp, json};
@@ -21,50 +21,17 @@ impl WebexWebhooksClient {
     }
 }
 
-/// The `rel="next"` target of a `Link` header.
-pub(crate) fn next_link(resp: &reqwest::Response) -> Option<String> {
-    next_in(resp.headers().get(header::LINK)?.to_str().ok()?)
-}
-
-fn next_in(link: &str) -> Option<String> {
-    link.split(',').find_map(|part| {
-        let (url, params) = part.split_once(';')?;
-        params
-            .split(';')
-            .any(|p| p.trim().trim_matches('"') == "rel=next" || p.trim() == "rel=\"next\"")
-            .then(|| {
-                url.trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_owned()
-            })
-    })
-}
-
 #[async_trait]
 impl WebexWebhooks for WebexWebhooksClient {
     #[tracing::instrument(name = "webex.list_webhooks", skip_all)]
     async fn list(&self, token: AccessToken) -> Result<Vec<Webhook>, WebexError> {
         let token = bearer(&token);
-        let mut out = Vec::new();
-        let mut url = self.http.url("webhooks?max=100").to_string();
-        for _ in 0..50 {
-            let resp = self
-                .http
-                .send("GET /webhooks", Repeat::Safe, || {
-                    self.http.request_url(Method::GET, &url, &token)
-                })
-                .await?;
-            let next = next_link(&resp);
-            let page: ItemsDto<WebhookDto> = json("GET /webhooks", resp).await?;
-            out.extend(page.items.into_iter().map(Webhook::from));
-            // Only follow links under our own base URL: the token goes with the request.
-            match next.filter(|n| n.starts_with(self.http.url("").as_str())) {
-                Some(n) => url = n,
-                None => break,
-            }
-        }
-        Ok(out)
+        let first = self.http.url("webhooks?max=100").to_string();
+        let all: Vec<WebhookDto> = self
+            .http
+            .get_pages("GET /webhooks", first, &token, 50)
+            .await?;
+        Ok(all.into_iter().map(Webhook::from).collect())
     }
 
     #[tracing::instrument(name = "webex.create_webhook", skip_all)]
@@ -125,18 +92,5 @@ impl WebexWebhooks for WebexWebhooksClient {
             })
             .await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn link_header_next_is_found() {
-        let link = r#"<https://webexapis.com/v1/webhooks?max=100&cursor=abc>; rel="next", <https://webexapis.com/v1/webhooks?max=100>; rel="first""#;
-        assert_eq!(
-            super::next_in(link).as_deref(),
-            Some("https://webexapis.com/v1/webhooks?max=100&cursor=abc")
-        );
-        assert_eq!(super::next_in(r#"<https://x/y>; rel="prev""#), None);
     }
 }

@@ -120,7 +120,30 @@ struct State {
     templates: HashMap<String, Vec<Value>>,
 }
 
-/// The templates a Webex site offers everyone (Meetings spec, `TemplateObject`).
+impl State {
+    /// The meeting templates `person` may use.
+    fn templates_of(&self, person: &str) -> Vec<Value> {
+        self.templates
+            .get(person)
+            .cloned()
+            .unwrap_or_else(default_templates)
+    }
+}
+
+/// A meeting template as Webex describes it (Meetings spec, `TemplateObject`).
+fn template(id: &str, name: &str, is_default: bool, is_standard: bool) -> Value {
+    json!({
+        "id": id,
+        "name": name,
+        "locale": "en_US",
+        "siteUrl": "example.webex.com",
+        "templateType": "meeting",
+        "isDefault": is_default,
+        "isStandard": is_standard,
+    })
+}
+
+/// The templates a Webex site offers everyone.
 pub fn default_templates() -> Vec<Value> {
     [
         ("Webex Meetings Standard", true, true),
@@ -130,15 +153,8 @@ pub fn default_templates() -> Vec<Value> {
     .iter()
     .enumerate()
     .map(|(i, (name, is_default, is_standard))| {
-        json!({
-            "id": format!("N2Q3ZWE1ZjQ0NGY0NDMyYWFiNDZjY2IzMDU5ODJkNTFfTV8{i}"),
-            "name": name,
-            "locale": "en_US",
-            "siteUrl": "example.webex.com",
-            "templateType": "meeting",
-            "isDefault": is_default,
-            "isStandard": is_standard,
-        })
+        let id = format!("N2Q3ZWE1ZjQ0NGY0NDMyYWFiNDZjY2IzMDU5ODJkNTFfTV8{i}");
+        template(&id, name, *is_default, *is_standard)
     })
     .collect()
 }
@@ -468,6 +484,17 @@ impl FakeWebex {
         self.state.lock().unwrap().log.clone()
     }
 
+    /// How many `method path` requests were made (`path` as logged: `/meetings/{id}`).
+    pub fn request_count(&self, method: &str, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .filter(|(m, p, _)| m == method && p == path)
+            .count()
+    }
+
     /// Request-body problems seen so far (Webex would have refused those requests).
     pub fn violations(&self) -> Vec<String> {
         self.state.lock().unwrap().violations.clone()
@@ -787,15 +814,8 @@ impl FakeWebex {
         let list = names
             .iter()
             .map(|n| {
-                json!({
-                    "id": webex_id("MEETING_TEMPLATE", &self.next_uuid()),
-                    "name": n,
-                    "locale": "en_US",
-                    "siteUrl": "example.webex.com",
-                    "templateType": "meeting",
-                    "isDefault": false,
-                    "isStandard": false,
-                })
+                let id = webex_id("MEETING_TEMPLATE", &self.next_uuid());
+                template(&id, n, false, false)
             })
             .collect();
         self.state
@@ -1169,12 +1189,7 @@ impl FakeWebex {
                             return error(StatusCode::BAD_REQUEST, &why);
                         }
                         if let Some(id) = body.get("templateId") {
-                            let known = s
-                                .templates
-                                .get(&host.id)
-                                .cloned()
-                                .unwrap_or_else(default_templates);
-                            if !known.iter().any(|t| &t["id"] == id) {
+                            if !s.templates_of(&host.id).iter().any(|t| &t["id"] == id) {
                                 return error(StatusCode::NOT_FOUND, "Template not found.");
                             }
                         }
@@ -1269,10 +1284,7 @@ impl FakeWebex {
                     f.authed(auth, "GET /meetings/templates", |s, p| {
                         let kind = q.get("templateType").map_or("meeting", String::as_str);
                         let items: Vec<Value> = s
-                            .templates
-                            .get(&p.id)
-                            .cloned()
-                            .unwrap_or_else(default_templates)
+                            .templates_of(&p.id)
                             .into_iter()
                             .filter(|t| t["templateType"] == kind)
                             .collect();
