@@ -19,6 +19,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, oneshot};
 use warp::Filter;
+use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -1409,39 +1410,31 @@ impl FakeWebex {
                 })
             });
 
-        people_me
-            .or(get_person)
-            .unify()
-            .or(direct_messages)
-            .unify()
-            .or(get_message)
-            .unify()
-            .or(list_messages)
-            .unify()
-            .or(post_message)
-            .unify()
-            .or(card_action)
-            .unify()
-            .or(authorize)
-            .unify()
-            .or(access_token)
-            .unify()
-            .or(create_meeting)
-            .unify()
-            .or(list_meetings)
-            .unify()
-            .or(list_templates)
-            .unify()
-            .or(get_meeting)
-            .unify()
-            .or(create_webhook)
-            .unify()
-            .or(list_webhooks)
-            .unify()
-            .or(update_webhook)
-            .unify()
-            .or(delete_webhook)
-            .unify()
+        // Each route boxed, and the union boxed at every step, so that the filter's type stays
+        // small for the compiler (an 17-deep `.or()` chain of unboxed filters is a huge type).
+        let routes: Vec<BoxedFilter<(Response,)>> = vec![
+            people_me.boxed(),
+            get_person.boxed(),
+            direct_messages.boxed(),
+            get_message.boxed(),
+            list_messages.boxed(),
+            post_message.boxed(),
+            card_action.boxed(),
+            authorize.boxed(),
+            access_token.boxed(),
+            create_meeting.boxed(),
+            list_meetings.boxed(),
+            list_templates.boxed(),
+            get_meeting.boxed(),
+            create_webhook.boxed(),
+            list_webhooks.boxed(),
+            update_webhook.boxed(),
+            delete_webhook.boxed(),
+        ];
+        routes
+            .into_iter()
+            .reduce(|all, route| all.or(route).unify().boxed())
+            .expect("routes")
             .recover(|_r: warp::Rejection| async move {
                 Ok::<_, std::convert::Infallible>(error(
                     StatusCode::NOT_FOUND,
