@@ -42,6 +42,8 @@ pub struct Config {
     pub rate_limit: Option<crate::domain::rate::RatePolicy>,
     /// `BOTPER_SYNC_WEBHOOKS=true`: `serve` runs `webhooks sync` at start.
     pub sync_webhooks: bool,
+    /// `BOTPER_MEET_NOW=true`: `meet now` is on, and connecting asks for `spark:all`.
+    pub meet_now: bool,
 }
 
 /// An invalid value: which variable, and what is wrong with it.
@@ -135,20 +137,21 @@ impl Config {
             None => None,
         };
 
-        let sync_webhooks = match var("BOTPER_SYNC_WEBHOOKS").map(|v| v.to_lowercase()) {
-            None => false,
-            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => true,
-            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
-            Some(v) => {
-                return Err(ConfigError {
-                    var: "BOTPER_SYNC_WEBHOOKS",
-                    problem: format!("`{v}` is not true or false"),
-                });
-            }
+        let flag = |name: &'static str| match var(name).map(|v| v.to_lowercase()) {
+            None => Ok(false),
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+            Some(v) => Err(ConfigError {
+                var: name,
+                problem: format!("`{v}` is not true or false"),
+            }),
         };
+        let sync_webhooks = flag("BOTPER_SYNC_WEBHOOKS")?;
+        let meet_now = flag("BOTPER_MEET_NOW")?;
 
         Ok(Self {
             sync_webhooks,
+            meet_now,
             rate_limit: (per_minute > 0).then_some(crate::domain::rate::RatePolicy {
                 per_minute,
                 burst,

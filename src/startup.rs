@@ -289,6 +289,7 @@ pub fn app_settings(config: &Config) -> AppSettings {
         webhook_secret: config.webhook_secret.clone(),
         meeting_lag_step: Duration::from_secs(15),
         rate_limit: config.rate_limit,
+        meet_now: config.meet_now,
     }
 }
 
@@ -321,6 +322,7 @@ pub fn build_app(
                     client_id: config.client_id.clone(),
                     client_secret: config.client_secret.clone(),
                     redirect_uri: config.redirect_uri.clone(),
+                    scopes: crate::adapters::webex::oauth_scopes(config.meet_now),
                 },
             )),
             clock: Arc::new(SystemClock),

@@ -1,17 +1,44 @@
 //! Chat commands: read the message, strip the bot's mention, parse, act, reply.
 
 use crate::domain::command::{ListFilter, MAX_LINES, parse_script};
-use crate::domain::mention::{mentions_bot, strip_bot_mention};
+use crate::domain::mention::{Mentioned, mentions_bot, people_mentioned, strip_bot_mention};
 use crate::domain::reply::Here;
 use crate::domain::reply::{Audience, MeetingsFollowed};
 use crate::domain::when::{When, parse_when, split_due};
-use crate::domain::{Command, PersonId, Reply, TaskNumber, TaskOp, reply};
+use crate::domain::{Command, ParseError, PersonId, Reply, RoomId, TaskNumber, TaskOp, reply};
 use crate::domain::{Task, TaskOutcome, TaskTitle};
 use crate::ports::{
     Destination, IdempotencyKey, InboxItem, Pacing, RoomType, StoreError, WebexError, WebexEvent,
 };
 
 use super::{App, AppError, ProcessError};
+
+/// Where a command was typed: who reads the reply, in which space, and whom the message
+/// @mentions besides the bot.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub audience: Audience,
+    pub room: Option<RoomId>,
+    pub mentioned: Vec<Mentioned>,
+}
+
+impl Origin {
+    /// A 1:1 conversation (the console, or a direct space).
+    fn private() -> Self {
+        Self {
+            audience: Audience::Private,
+            room: None,
+            mentioned: Vec::new(),
+        }
+    }
+
+    /// The group space a command came from, if it came from one.
+    fn group_room(&self) -> Option<&RoomId> {
+        self.room
+            .as_ref()
+            .filter(|_| self.audience == Audience::Shared)
+    }
+}
 
 /// Where the person's zone came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +111,15 @@ impl App {
                 };
                 let text =
                     strip_bot_mention(&message.text, message.html.as_deref(), bot.id.as_str());
+                let origin = Origin {
+                    audience,
+                    room: Some(message.room_id.clone()),
+                    mentioned: if group {
+                        people_mentioned(message.html.as_deref(), bot.id.as_str())
+                    } else {
+                        Vec::new()
+                    },
+                };
                 let to = Destination::Room(message.room_id);
                 if let Pacing::Refused { waiting } = item.pacing {
                     self.messaging
@@ -95,7 +131,7 @@ impl App {
                 }
                 let key = IdempotencyKey::new(format!("inbox:{}", item.id.0));
                 let (reply, label) = self
-                    .execute_labeled(&message.person_id, &text, Some(key), audience)
+                    .execute_labeled(&message.person_id, &text, Some(key), &origin)
                     .await?;
                 self.messaging.send(to, self.paced(item, reply)).await?;
                 self.metrics.command(label, started.elapsed().as_secs_f64());
@@ -155,7 +191,7 @@ impl App {
         key: Option<IdempotencyKey>,
     ) -> Result<Reply, AppError> {
         Ok(self
-            .execute_labeled(person, text, key, Audience::Private)
+            .execute_labeled(person, text, key, &Origin::private())
             .await?
             .0)
     }
@@ -166,7 +202,7 @@ impl App {
         person: &PersonId,
         text: &str,
         key: Option<IdempotencyKey>,
-        audience: Audience,
+        origin: &Origin,
     ) -> Result<(Reply, &'static str), AppError> {
         let mut lines = parse_script(text);
         let not_run = lines.len().saturating_sub(MAX_LINES);
@@ -181,7 +217,7 @@ impl App {
             let r = match line.command {
                 Ok(c) => {
                     label = if several { "several" } else { c.label() };
-                    self.run_command(person, c, key, audience).await?
+                    self.run_command(person, c, key, origin).await?
                 }
                 Err(e) => reply::parse_error(&e),
             };
@@ -198,22 +234,33 @@ impl App {
         person: &PersonId,
         command: Command,
         key: Option<IdempotencyKey>,
-        audience: Audience,
+        origin: &Origin,
     ) -> Result<Reply, AppError> {
+        let audience = origin.audience;
         let now = self.clock.now();
         let connect_url = self.settings.connect_url();
         let op = match command {
             Command::Help => return Ok(reply::help()),
-            Command::Meeting(request) => {
+            Command::Meeting(mut request) => {
+                // `with @Bob` / `with everyone`: the names Webex left in the text.
+                if let Err(e) = request.take_guests(&origin.mentioned, origin.group_room()) {
+                    return Ok(reply::parse_error(&ParseError::Meeting(e)));
+                }
                 let result = self.schedule_meeting(person, request, key).await?;
                 return Ok(result.reply(&connect_url));
             }
             Command::MeetingTemplates => return self.meeting_templates(person).await,
+            Command::MeetNow => return self.meet_now(person, origin.group_room()).await,
             // Titles and join links are the person's: listed only where only they read it.
             Command::Meetings(_) if audience == Audience::Shared => {
                 return Ok(reply::meetings_in_private());
             }
             Command::Meetings(window) => return self.upcoming_meetings(person, window).await,
+            // The address opens the person's tasks: given only where only they read it.
+            Command::Calendar { .. } if audience == Audience::Shared => {
+                return Ok(reply::calendar_in_private());
+            }
+            Command::Calendar { reset } => return self.calendar_command(person, reset).await,
             Command::Status => {
                 return Ok(match self.tokens.load(person.clone()).await {
                     Ok(Some(g)) => {

@@ -5,12 +5,15 @@
 use jiff::tz::TimeZone;
 
 use crate::domain::meeting::{
-    BOTPER_TAG, LinkDecision, MeetingError, MeetingRequest, MeetingsWindow, Slot, TemplateMiss,
-    Upcoming, decide_link, pick_template,
+    BOTPER_TAG, LinkDecision, MeetingError, MeetingRequest, MeetingTitle, MeetingsWindow, Slot,
+    TemplateMiss, Upcoming, decide_link, pick_template,
 };
+use crate::domain::reply::Here;
 use crate::domain::task::{MeetingChange, MeetingLink};
-use crate::domain::{PersonId, Reply, TaskOp, TaskOutcome, TaskTitle, reply};
-use crate::ports::{Destination, IdempotencyKey, InboxItem, Meeting, MeetingDraft, WebexError};
+use crate::domain::{PersonId, Reply, RoomId, TaskOp, TaskOutcome, TaskTitle, reply};
+use crate::ports::{
+    AdhocDraft, Destination, IdempotencyKey, InboxItem, Meeting, MeetingDraft, WebexError,
+};
 
 use super::grants::UserCall;
 use super::{App, AppError, ProcessError};
@@ -42,6 +45,9 @@ pub enum MeetingResult {
         miss: TemplateMiss,
         known: Vec<String>,
     },
+    /// Someone @mentioned after `with` whose address Webex does not show the bot; nothing
+    /// was created.
+    UnknownGuest(String),
 }
 
 impl MeetingResult {
@@ -67,6 +73,7 @@ impl MeetingResult {
             Self::Refused { status, message } => reply::meeting_refused(*status, message),
             Self::Invalid(e) => reply::parse_error(&crate::domain::ParseError::Meeting(e.clone())),
             Self::UnknownTemplate { miss, known } => reply::unknown_template(miss, known),
+            Self::UnknownGuest(name) => reply::unknown_guest(name),
         }
     }
 }
@@ -88,6 +95,7 @@ fn link_of(m: &Meeting) -> MeetingLink {
         meeting_id: m.id.clone(),
         web_link: m.web_link.clone(),
         start: Some(m.start),
+        end: Some(m.end),
         cancelled: false,
     }
 }
@@ -119,10 +127,15 @@ impl App {
             super::GrantState::Ready(g) => g,
         };
         let tz = zone(grant.timezone.as_deref());
-        let slot = match request.resolve(self.clock.now(), &tz) {
+        let mut slot = match request.resolve(self.clock.now(), &tz) {
             Ok(s) => s,
             Err(e) => return Ok(MeetingResult::Invalid(e)),
         };
+        let invitees = match self.invitees(&request, grant.email.as_deref()).await? {
+            Ok(all) => all,
+            Err(refused) => return Ok(refused),
+        };
+        slot.invited.clone_from(&invitees);
         let request_tag = key
             .as_ref()
             .map(|k| format!("{BOTPER_TAG}-{}", k.as_str().replace(':', "-")));
@@ -135,7 +148,7 @@ impl App {
             timezone: tz.iana_name().unwrap_or("UTC").to_owned(),
             integration_tags: tags,
             recurrence: slot.series.as_ref().map(|s| s.rrule.clone()),
-            invitees: request.invitees.clone(),
+            invitees,
             template_id: None,
         };
         // Where the tag lookup searches: around the requested slot, and back to a day ago
@@ -219,7 +232,7 @@ impl App {
             start: meeting.start.to_zoned(tz.clone()),
             end: meeting.end.to_zoned(tz),
             series: slot.series,
-            invited: request.invitees.clone(),
+            invited: slot.invited,
         };
         Ok(MeetingResult::Scheduled {
             meeting,
@@ -254,6 +267,11 @@ impl App {
                 )));
             }
         };
+        if meeting.adhoc {
+            // `meet now` (or Webex's own instant meetings): Webex says not to keep them.
+            tracing::debug!("an instant meeting for a space; no task");
+            return Ok(());
+        }
         let is_host = meeting.host_user_id.as_ref().is_none_or(|h| h == owner);
         let existing = self
             .tasks
@@ -367,6 +385,7 @@ impl App {
                     title: task_title(&m),
                     web_link: m.web_link.clone(),
                     start: m.start,
+                    end: m.end,
                 },
                 Fetched::NoGrant => return Ok(()),
                 // Gone: its `deleted` event closes the task.
@@ -388,7 +407,11 @@ impl App {
         let note = match &outcome {
             TaskOutcome::MeetingMoved { task, before } => {
                 let (here, _) = self.here(owner).await?;
-                reply::meeting_moved(before, task, &here.tz)
+                // Nothing the host sees changed (an end Botper learns for the first time).
+                let Some(note) = reply::meeting_moved(before, task, &here.tz) else {
+                    return Ok(());
+                };
+                note
             }
             TaskOutcome::MeetingCancelled(task) => {
                 let (here, _) = self.here(owner).await?;
@@ -405,6 +428,124 @@ impl App {
 }
 
 impl App {
+    /// Everyone the meeting invites by email: the addresses typed, the people @mentioned
+    /// after `with` (their Webex profile's address) and, for `with everyone`, the space's
+    /// members; the host and bots left out, each address once.
+    ///
+    /// # Errors
+    /// Failures worth retrying (Webex 5xx/429); a person Webex does not show is a result.
+    async fn invitees(
+        &self,
+        request: &MeetingRequest,
+        host_email: Option<&str>,
+    ) -> Result<Result<Vec<String>, MeetingResult>, AppError> {
+        let mut all: Vec<String> = Vec::new();
+        let mut add = |e: String| {
+            let host = host_email.is_some_and(|h| h.eq_ignore_ascii_case(&e));
+            if !host && !all.iter().any(|x| x.eq_ignore_ascii_case(&e)) {
+                all.push(e);
+            }
+        };
+        request.invitees.iter().cloned().for_each(&mut add);
+        for m in &request.guests.people {
+            match self.messaging.person_email(PersonId::new(&m.person)).await {
+                Ok(Some(e)) => add(e),
+                Ok(None) | Err(WebexError::NotFound) => {
+                    return Ok(Err(MeetingResult::UnknownGuest(m.shown.clone())));
+                }
+                Err(e) => return Err(AppError::Webex(e)),
+            }
+        }
+        if let Some(room) = &request.guests.everyone_in {
+            match self.messaging.room_member_emails(room.clone()).await {
+                Ok(members) => members.into_iter().for_each(&mut add),
+                Err(WebexError::NotFound) => {
+                    return Ok(Err(MeetingResult::Invalid(
+                        MeetingError::EveryoneOnlyInGroups,
+                    )));
+                }
+                Err(e) => return Err(AppError::Webex(e)),
+            }
+        }
+        if all.len() > MeetingRequest::MAX_INVITEES {
+            return Ok(Err(MeetingResult::Invalid(MeetingError::TooManyInvitees {
+                max: MeetingRequest::MAX_INVITEES,
+                got: all.len(),
+            })));
+        }
+        Ok(Ok(all))
+    }
+
+    /// `meet now` in a group space: the space's instant meeting, created with the person's
+    /// grant and its join link posted in the space. No task: Webex says not to keep
+    /// instant meetings, which end when the people in them leave.
+    ///
+    /// # Errors
+    /// Failures worth retrying (store, Webex 5xx/429, refresh).
+    pub async fn meet_now(
+        &self,
+        person: &PersonId,
+        room: Option<&RoomId>,
+    ) -> Result<Reply, AppError> {
+        let connect_url = self.settings.connect_url();
+        let Some(room) = room else {
+            return Ok(reply::meet_now_in_groups());
+        };
+        if !self.settings.meet_now {
+            return Ok(reply::meet_now_off());
+        }
+        let name = match self.tokens.load(person.clone()).await {
+            Ok(Some(g)) if g.is_connected() => {
+                // A grant from before `meet now` was turned on lacks the scope Webex needs.
+                let scoped = g
+                    .tokens
+                    .scope
+                    .as_deref()
+                    .is_none_or(|s| s.split_whitespace().any(|x| x == "spark:all"));
+                if !scoped {
+                    return Ok(reply::meet_now_needs_scope(&connect_url));
+                }
+                g.display_name
+            }
+            // The call below says what stands in the way.
+            _ => String::new(),
+        };
+        let now = self.clock.now();
+        let title: String = if name.trim().is_empty() {
+            "Botper meeting".to_owned()
+        } else {
+            name.chars().take(MeetingTitle::MAX_CHARS).collect()
+        };
+        let draft = AdhocDraft {
+            room: room.clone(),
+            title,
+            start: now + jiff::SignedDuration::from_mins(5),
+            end: now + jiff::SignedDuration::from_mins(20),
+        };
+        let call = self
+            .with_user_token(person, |token| {
+                self.meetings.create_adhoc(token, draft.clone())
+            })
+            .await?;
+        Ok(match call {
+            UserCall::NotConnected => reply::not_connected(&connect_url),
+            UserCall::Reconnect(_) => reply::reconnect(&connect_url),
+            UserCall::Unreadable => reply::renew_connection(&connect_url),
+            UserCall::SignInUnavailable(_) => reply::sign_in_unavailable(),
+            UserCall::Done(Ok(m)) => {
+                tracing::info!(person = %person, "instant meeting for a space");
+                reply::meet_now(&name, &m.web_link)
+            }
+            UserCall::Done(Err(WebexError::Rejected {
+                status, message, ..
+            })) => reply::meeting_refused(status, &message),
+            UserCall::Done(Err(WebexError::NotFound)) => {
+                reply::meeting_refused(404, "the meetings service was not found for this account")
+            }
+            UserCall::Done(Err(e)) => return Err(AppError::Webex(e)),
+        })
+    }
+
     /// `meeting templates`: the person's Webex meeting templates.
     ///
     /// # Errors
@@ -430,16 +571,34 @@ impl App {
         person: &PersonId,
         window: MeetingsWindow,
     ) -> Result<Reply, AppError> {
-        const WHAT: &str = "your meetings";
         let (here, _) = self.here(person).await?;
-        let now = self.clock.now();
+        Ok(match self.upcoming(person, window, &here).await? {
+            Ok(upcoming) => reply::meetings_list(window, &upcoming, here.now, &here.tz),
+            Err(blocked) => blocked,
+        })
+    }
+
+    /// The person's meetings in `window` (whole days in their zone) that have not ended,
+    /// soonest first, each with the open task that carries it; or the reply that says why
+    /// they could not be read.
+    ///
+    /// # Errors
+    /// Failures worth retrying (store, Webex 5xx/429, refresh).
+    pub(crate) async fn upcoming(
+        &self,
+        person: &PersonId,
+        window: MeetingsWindow,
+        here: &Here,
+    ) -> Result<Result<Vec<Upcoming>, Reply>, AppError> {
+        const WHAT: &str = "your meetings";
+        let now = here.now;
         let (from, to) = window.range(now, &here.tz);
         let call = self
             .with_user_token(person, |token| self.meetings.list(token, from, to))
             .await?;
         let meetings = match self.read_result(call, WHAT)? {
             Ok(m) => m,
-            Err(blocked) => return Ok(blocked),
+            Err(blocked) => return Ok(Err(blocked)),
         };
         let open = self.tasks.list_open(person.clone()).await?;
         let task_of = |m: &Meeting| {
@@ -451,7 +610,7 @@ impl App {
                 })
                 .map(|t| t.number)
         };
-        let upcoming: Vec<Upcoming> = meetings
+        Ok(Ok(meetings
             .iter()
             .filter(|m| m.end > now)
             .map(|m| Upcoming {
@@ -461,8 +620,7 @@ impl App {
                 end: m.end.to_zoned(here.tz.clone()),
                 task: task_of(m),
             })
-            .collect();
-        Ok(reply::meetings_list(window, &upcoming, now, &here.tz))
+            .collect()))
     }
 
     /// A read with the person's token: its value, or the reply that says why it did not run.
@@ -519,6 +677,7 @@ mod tests {
             host_email: None,
             integration_tags: tags.iter().map(|t| t.to_string()).collect(),
             series_id: None,
+            adhoc: false,
         }
     }
 
@@ -1013,5 +1172,122 @@ mod tests {
             .on_meeting_created(&meeting_item(1), "m9", &"p".into())
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn meet_now_needs_a_group_space_and_a_grant_with_spark_all() {
+        let mut m = Mocks::new();
+        m.tokens.expect_load().returning(|_| {
+            let mut g = grant("p", "user-acc", 60, 1);
+            g.tokens.scope = Some("spark:messages_read meeting:schedules_write".into());
+            Ok(Some(g))
+        });
+        m.meetings.expect_create_adhoc().never();
+        let app = m.app();
+        let r = app.meet_now(&"p".into(), None).await.unwrap().markdown;
+        assert!(r.contains("type it there"), "{r}");
+        let room = RoomId::new("room-1");
+        let r = app
+            .meet_now(&"p".into(), Some(&room))
+            .await
+            .unwrap()
+            .markdown;
+        assert!(r.contains("connect again"), "{r}");
+    }
+
+    #[tokio::test]
+    async fn meet_now_posts_the_spaces_instant_meeting() {
+        let mut m = Mocks::new();
+        m.tokens.expect_load().returning(|_| {
+            let mut g = grant("p", "user-acc", 60, 1);
+            g.tokens.scope = Some("spark:all meeting:schedules_write".into());
+            Ok(Some(g))
+        });
+        m.meetings
+            .expect_create_adhoc()
+            .withf(|t, d| {
+                t.expose() == "user-acc" && d.room.as_str() == "room-1" && d.title == "Pat Doe"
+            })
+            .times(1)
+            .returning(|_, _| {
+                let mut m = meeting("a1", "p", &[]);
+                m.adhoc = true;
+                Ok(m)
+            });
+        let r = m
+            .app()
+            .meet_now(&"p".into(), Some(&RoomId::new("room-1")))
+            .await
+            .unwrap()
+            .markdown;
+        assert!(
+            r.contains("**Pat Doe** started a meeting for this space"),
+            "{r}"
+        );
+        assert!(r.contains("https://example.webex.com/meet/a1"), "{r}");
+    }
+
+    #[tokio::test]
+    async fn mentioned_guests_are_invited_by_their_webex_address_and_unknown_ones_stop_it() {
+        use crate::domain::mention::Mentioned;
+        let mut m = Mocks::new();
+        m.tokens
+            .expect_load()
+            .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.messaging
+            .expect_person_email()
+            .returning(|id| match id.as_str() {
+                "bob" => Ok(Some("bob@example.com".into())),
+                _ => Err(WebexError::NotFound),
+            });
+        m.messaging.expect_room_member_emails().returning(|_| {
+            Ok(vec![
+                "pat@example.com".into(),
+                "bob@example.com".into(),
+                "dan@example.com".into(),
+            ])
+        });
+        m.meetings
+            .expect_find_by_tag()
+            .returning(|_, _, _, _| Ok(None));
+        m.meetings
+            .expect_create()
+            .withf(|_, d| d.invitees == ["bob@example.com", "dan@example.com"])
+            .times(1)
+            .returning(|_, _| Ok(meeting("m1", "p", &["botper"])));
+        m.tasks.expect_apply().returning(|_, _, _, _| {
+            Ok(TaskOutcome::Created(task_for(&meeting("m1", "p", &[]), 1)))
+        });
+        let app = m.app();
+        let bob = Mentioned {
+            person: "bob".into(),
+            shown: "Bob".into(),
+        };
+        let ghost = Mentioned {
+            person: "ghost".into(),
+            shown: "Ghost".into(),
+        };
+        let room = RoomId::new("room-1");
+        let mut everyone = request("Review with Bob and everyone");
+        everyone
+            .take_guests(std::slice::from_ref(&bob), Some(&room))
+            .unwrap();
+        let r = app
+            .schedule_meeting(&"p".into(), everyone, None)
+            .await
+            .unwrap();
+        assert!(matches!(r, MeetingResult::Scheduled { .. }), "{r:?}");
+        let mut unknown = request("Review with Ghost");
+        unknown
+            .take_guests(std::slice::from_ref(&ghost), Some(&room))
+            .unwrap();
+        let r = app
+            .schedule_meeting(&"p".into(), unknown, None)
+            .await
+            .unwrap();
+        assert!(
+            matches!(r, MeetingResult::UnknownGuest(ref n) if n == "Ghost"),
+            "{r:?}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! [`App`] holds every port as `Arc<dyn Port>`; it is cheap to clone into HTTP handlers,
 //! workers and the console.
 
+mod calendar;
 mod cards;
 mod commands;
 mod error;
@@ -12,6 +13,7 @@ mod meetings;
 mod oauth;
 mod reminders;
 pub mod scheduler;
+mod web;
 pub mod webhooks;
 pub mod worker;
 
@@ -27,6 +29,7 @@ pub use grants::GrantState;
 pub use ingress::Receipt;
 pub use meetings::MeetingResult;
 pub use oauth::{CallbackParams, Connected, LoginError, LoginStart, SignInCheck, TestMeetingError};
+pub use web::{Connection, Home, WebActionError};
 
 use crate::domain::PersonId;
 use crate::domain::rate::{Admission, Pace};
@@ -61,6 +64,8 @@ pub struct AppSettings {
     pub meeting_lag_step: std::time::Duration,
     /// Per-sender command limit; `None` disables it.
     pub rate_limit: Option<crate::domain::rate::RatePolicy>,
+    /// `meet now` is on (connecting then asks for the `spark:all` scope it needs).
+    pub meet_now: bool,
 }
 
 impl AppSettings {
@@ -294,6 +299,7 @@ pub(crate) mod test_support {
                         burst: 3,
                         backlog: 5,
                     }),
+                    meet_now: true,
                 },
             );
             app.bot

@@ -227,6 +227,7 @@ mod tests {
                 meeting_id: format!("m{n}"),
                 web_link: "https://example.webex.com/j".into(),
                 start: Some(ts(s)),
+                end: None,
                 cancelled: false,
             }),
             due: due.map(|(at, has_time)| Due {

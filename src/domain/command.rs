@@ -41,8 +41,15 @@ pub enum Command {
     Meeting(MeetingRequest),
     /// `meeting templates`: the person's Webex meeting templates.
     MeetingTemplates,
+    /// `meet now`: an instant meeting for the group space, its link posted there.
+    MeetNow,
     /// `meetings [today | tomorrow | week]`: the person's meetings, from Webex.
     Meetings(MeetingsWindow),
+    /// `calendar`: the private address of the person's calendar feed; `calendar reset`
+    /// (`true`) replaces it.
+    Calendar {
+        reset: bool,
+    },
     /// Whether the person's Webex account is connected, and until when.
     Status,
     /// Where to connect the person's Webex account.
@@ -111,6 +118,8 @@ pub enum ParseError {
     Agenda,
     #[error("`meetings` takes `today`, `tomorrow` or `week` (or nothing, for today's)")]
     MeetingsWindow,
+    #[error("`calendar` takes `reset` (or nothing, for your calendar's address)")]
+    Calendar,
 }
 
 /// One line of a message and what it asks for.
@@ -222,7 +231,9 @@ impl Command {
             Command::Agenda(_) => "agenda",
             Command::Meeting(_) => "meeting",
             Command::MeetingTemplates => "meeting_templates",
+            Command::MeetNow => "meet_now",
             Command::Meetings(_) => "meetings",
+            Command::Calendar { .. } => "calendar",
             Command::Status => "status",
             Command::Connect => "connect",
             Command::Disconnect => "disconnect",
@@ -274,11 +285,17 @@ impl Command {
             {
                 Ok(Command::MeetingTemplates)
             }
+            "meet" | "meeting" if rest.eq_ignore_ascii_case("now") => Ok(Command::MeetNow),
             "meeting" | "meet" | "schedule" => Ok(Command::Meeting(MeetingRequest::parse(rest)?)),
             "meetings" if rest.eq_ignore_ascii_case("templates") => Ok(Command::MeetingTemplates),
             "meetings" => MeetingsWindow::parse(rest)
                 .map(Command::Meetings)
                 .ok_or(ParseError::MeetingsWindow),
+            "calendar" | "ics" | "ical" => match rest.to_lowercase().as_str() {
+                "" => Ok(Command::Calendar { reset: false }),
+                "reset" | "new" => Ok(Command::Calendar { reset: true }),
+                _ => Err(ParseError::Calendar),
+            },
             "undo" => Ok(Command::Undo),
             "due" => {
                 let (n, when) = match rest.split_once(char::is_whitespace) {
@@ -784,6 +801,21 @@ mod tests {
             Command::parse("meetings week"),
             Ok(Command::Meetings(MeetingsWindow::Week))
         );
+        assert_eq!(Command::parse("meet now"), Ok(Command::MeetNow));
+        assert_eq!(Command::parse("Meeting NOW"), Ok(Command::MeetNow));
+        match Command::parse("meeting Now or never") {
+            Ok(Command::Meeting(r)) => assert_eq!(r.title.as_str(), "Now or never"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            Command::parse("calendar"),
+            Ok(Command::Calendar { reset: false })
+        );
+        assert_eq!(
+            Command::parse("Calendar  RESET"),
+            Ok(Command::Calendar { reset: true })
+        );
+        assert_eq!(Command::parse("calendar please"), Err(ParseError::Calendar));
         assert_eq!(
             Command::parse("meetings someday"),
             Err(ParseError::MeetingsWindow)

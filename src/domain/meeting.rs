@@ -6,6 +6,8 @@ use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan, Zoned};
 
+use super::RoomId;
+use super::mention::Mentioned;
 use super::recurrence::{Recurrence, RecurrenceEnd, RecurrenceError, looks_like_repeat};
 use super::task::Task;
 
@@ -61,6 +63,25 @@ pub struct MeetingRequest {
     pub invitees: Vec<String>,
     /// `using <template name>`: created from one of the person's Webex templates.
     pub template: Option<String>,
+    /// `with @Bob` / `with everyone` in a group space: invited once their addresses are
+    /// looked up (see [`MeetingRequest::take_guests`]).
+    pub guests: Guests,
+}
+
+/// People `with …` names who are invited by their Webex address, looked up before the
+/// meeting is created: @mentioned people, or everyone in the space.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Guests {
+    /// The people @mentioned after `with`.
+    pub people: Vec<Mentioned>,
+    /// `with everyone`: the members of this space.
+    pub everyone_in: Option<RoomId>,
+}
+
+impl Guests {
+    pub fn is_empty(&self) -> bool {
+        self.people.is_empty() && self.everyone_in.is_none()
+    }
 }
 
 /// A Webex meeting template the person may create meetings from.
@@ -139,6 +160,10 @@ pub enum MeetingError {
     TooManyInvitees { max: usize, got: usize },
     #[error("template names are at most {max} characters")]
     TemplateNameTooLong { max: usize },
+    #[error(
+        "`with everyone` invites the members of a group space; here, name their email addresses"
+    )]
+    EveryoneOnlyInGroups,
 }
 
 /// A resolved time slot: the meeting, or the first of its series.
@@ -306,7 +331,86 @@ impl MeetingRequest {
             repeat,
             invitees: invitees.unwrap_or_default(),
             template,
+            guests: Guests::default(),
         })
+    }
+
+    /// Reads `with @Bob, @Carol`, `with everyone` (addresses may stand among them) at the
+    /// end of the title: Webex shows a mention in the text as the person's name, so the
+    /// options parser left it there. Names are matched against `mentioned` (the message's
+    /// mentions, the longest name first), never guessed; a `with` followed by anything
+    /// else stays in the title (`Lunch with Bob`, unmentioned). `room` is the group space
+    /// the message came from (`None` in 1:1, where `with everyone` is refused).
+    ///
+    /// # Errors
+    /// `EveryoneOnlyInGroups`, `BadEmail`, `NoTitle` (nothing before `with`).
+    pub fn take_guests(
+        &mut self,
+        mentioned: &[Mentioned],
+        room: Option<&RoomId>,
+    ) -> Result<(), MeetingError> {
+        let title = self.title.as_str().to_owned();
+        let mut by_length: Vec<&Mentioned> = mentioned.iter().collect();
+        by_length.sort_by_key(|m| std::cmp::Reverse(m.shown.len()));
+        // The last `with` whose rest reads as a guest list.
+        let withs = word_offsets(&title)
+            .into_iter()
+            .filter(|(_, w)| w.eq_ignore_ascii_case("with"))
+            .map(|(at, _)| at)
+            .collect::<Vec<_>>();
+        for at in withs.into_iter().rev() {
+            let rest = &title[at + 4..];
+            let Some(list) = guest_list(rest, &by_length) else {
+                continue;
+            };
+            let mut guests = Guests::default();
+            let mut emails = self.invitees.clone();
+            for g in list {
+                match g {
+                    Guest::Person(m) => {
+                        if !guests.people.contains(&m) {
+                            guests.people.push(m);
+                        }
+                    }
+                    Guest::Everyone => {
+                        guests.everyone_in =
+                            Some(room.cloned().ok_or(MeetingError::EveryoneOnlyInGroups)?);
+                    }
+                    Guest::Email(e) => {
+                        if !valid_email(&e) {
+                            return Err(MeetingError::BadEmail(e));
+                        }
+                        if !emails.iter().any(|x| x.eq_ignore_ascii_case(&e)) {
+                            emails.push(e);
+                        }
+                    }
+                }
+            }
+            if guests.is_empty() {
+                // Addresses alone were read by the parser already; this is a title.
+                return Ok(());
+            }
+            // The options before `with` (`Review tomorrow 15:00 with @Bob`) were left in
+            // the title: read them now, beside those after the list.
+            let head = Self::parse(&title[..at])?;
+            for e in head.invitees {
+                if !emails.iter().any(|x| x.eq_ignore_ascii_case(&e)) {
+                    emails.push(e);
+                }
+            }
+            *self = Self {
+                title: head.title,
+                day: one(head.day, self.day, "day")?,
+                at: one(head.at, self.at, "at")?,
+                minutes: one(head.minutes, self.minutes, "for")?,
+                repeat: one(head.repeat, self.repeat.take(), "every")?,
+                invitees: emails,
+                template: one(head.template, self.template.take(), "using")?,
+                guests,
+            };
+            return Ok(());
+        }
+        Ok(())
     }
 
     pub fn default_for(title: MeetingTitle) -> Self {
@@ -318,6 +422,7 @@ impl MeetingRequest {
             repeat: None,
             invitees: Vec::new(),
             template: None,
+            guests: Guests::default(),
         }
     }
 
@@ -382,6 +487,14 @@ impl MeetingRequest {
     }
 }
 
+/// The option given on one side of a `with` list, or neither; both is a repeat.
+fn one<T>(a: Option<T>, b: Option<T>, name: &'static str) -> Result<Option<T>, MeetingError> {
+    match (a, b) {
+        (Some(_), Some(_)) => Err(MeetingError::Repeated(name)),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
 fn set<T>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), MeetingError> {
     if slot.is_some() {
         return Err(MeetingError::Repeated(name));
@@ -436,6 +549,82 @@ fn email_list<'a>(
         }
     }
     Some(Ok(out))
+}
+
+/// One name in a `with …` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Guest {
+    Person(Mentioned),
+    Everyone,
+    Email(String),
+}
+
+/// `rest` (the title after `with`) as a list of mentioned names, `everyone` and
+/// addresses, separated by commas, `and` or `&`; `None` when any part is none of those.
+fn guest_list(rest: &str, mentioned: &[&Mentioned]) -> Option<Vec<Guest>> {
+    let boundary = |s: &str| {
+        s.chars()
+            .next()
+            .is_none_or(|c| c.is_whitespace() || ",;.&".contains(c))
+    };
+    let mut out = Vec::new();
+    let mut s = rest;
+    loop {
+        s = s.trim_start_matches(|c: char| c.is_whitespace() || ",;&".contains(c));
+        if s.is_empty() {
+            break;
+        }
+        if let Some(n) = prefix_ci(s, "and")
+            && boundary(&s[n..])
+            && !s[n..].trim().is_empty()
+        {
+            s = &s[n..];
+            continue;
+        }
+        let name = s.strip_prefix('@').unwrap_or(s);
+        if let Some((m, n)) = mentioned
+            .iter()
+            .filter(|m| !m.shown.is_empty())
+            .find_map(|m| {
+                prefix_ci(name, &m.shown)
+                    .filter(|n| boundary(&name[*n..]))
+                    .map(|n| (m, n))
+            })
+        {
+            out.push(Guest::Person((*m).clone()));
+            s = &name[n..];
+            continue;
+        }
+        let end = s
+            .find(|c: char| c.is_whitespace() || ",;".contains(c))
+            .unwrap_or(s.len());
+        let word = s[..end].trim_end_matches('.');
+        let bare = word.trim_start_matches('@');
+        if bare.eq_ignore_ascii_case("everyone") || bare.eq_ignore_ascii_case("everybody") {
+            out.push(Guest::Everyone);
+        } else if word.contains('@') && !word.starts_with('@') {
+            let e = word.trim_start_matches('<').trim_end_matches('>');
+            out.push(Guest::Email(
+                e.strip_prefix("mailto:").unwrap_or(e).to_owned(),
+            ));
+        } else {
+            return None;
+        }
+        s = &s[end..];
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The length in bytes of `s`'s start that equals `prefix` ignoring case, if it does.
+fn prefix_ci(s: &str, prefix: &str) -> Option<usize> {
+    let mut chars = s.char_indices();
+    for p in prefix.chars() {
+        let (_, c) = chars.next()?;
+        if !c.to_lowercase().eq(p.to_lowercase()) {
+            return None;
+        }
+    }
+    Some(chars.next().map_or(s.len(), |(at, _)| at))
 }
 
 /// An address Webex can invite: `local@domain.tld`, the common subset of RFC 5321.
@@ -953,6 +1142,89 @@ mod tests {
             MeetingsWindow::Week.range(now(), &TimeZone::UTC),
             (ts("2026-11-30T00:00:00Z"), ts("2026-12-07T00:00:00Z"))
         );
+    }
+
+    #[test]
+    fn mentioned_people_and_everyone_after_with_are_guests() {
+        let bob = Mentioned {
+            person: "bob-id".into(),
+            shown: "Bob Smith".into(),
+        };
+        let bo = Mentioned {
+            person: "bo-id".into(),
+            shown: "Bob".into(),
+        };
+        let carol = Mentioned {
+            person: "carol-id".into(),
+            shown: "Carol".into(),
+        };
+        let room = RoomId::new("room-1");
+        let all = [bo.clone(), bob.clone(), carol.clone()];
+        let take = |text: &str, room: Option<&RoomId>| {
+            let mut r = req(text);
+            r.take_guests(&all, room).map(|()| r)
+        };
+        // The longest mentioned name wins; `@` and separators are optional.
+        let r = take(
+            "Review with Bob Smith and @Carol tomorrow 15:00",
+            Some(&room),
+        )
+        .unwrap();
+        assert_eq!(r.title.as_str(), "Review");
+        assert_eq!(r.guests.people, vec![bob.clone(), carol.clone()]);
+        assert_eq!(r.guests.everyone_in, None);
+        assert!(r.at.is_some());
+        // Options before the list are read too; one given on both sides is a repeat.
+        let r = take(
+            "Review tomorrow at 15:00 for 45m with Bob Smith and Carol",
+            Some(&room),
+        )
+        .unwrap();
+        assert_eq!(r.title.as_str(), "Review");
+        assert_eq!((r.day, r.minutes), (Some(Day::Tomorrow), Some(45)));
+        assert!(r.at.is_some());
+        assert_eq!(r.guests.people.len(), 2);
+        assert_eq!(
+            take("Review at 9:00 with Carol at 10:00", Some(&room)).unwrap_err(),
+            MeetingError::Repeated("at")
+        );
+        // Addresses may stand among the names.
+        let r = take("Review with Carol, dan@example.com", Some(&room)).unwrap();
+        assert_eq!(r.invitees, vec!["dan@example.com".to_owned()]);
+        assert_eq!(r.guests.people, vec![carol.clone()]);
+        let r = take("Retro with everyone every monday at 9:00", Some(&room)).unwrap();
+        assert_eq!(r.title.as_str(), "Retro");
+        assert_eq!(r.guests.everyone_in, Some(room.clone()));
+        assert!(r.repeat.is_some());
+        // A name nobody mentioned stays in the title, and so does an earlier `with`.
+        let r = take("Lunch with Dave", Some(&room)).unwrap();
+        assert_eq!(r.title.as_str(), "Lunch with Dave");
+        assert!(r.guests.is_empty());
+        let r = take("Coffee with milk with Carol", Some(&room)).unwrap();
+        assert_eq!(r.title.as_str(), "Coffee with milk");
+        // `everyone` needs a group space; a bad address among names is refused.
+        assert_eq!(
+            take("Party with everyone", None).unwrap_err(),
+            MeetingError::EveryoneOnlyInGroups
+        );
+        assert_eq!(
+            take("Review with Carol and dan@bad", Some(&room)).unwrap_err(),
+            MeetingError::BadEmail("dan@bad".into())
+        );
+        assert_eq!(
+            take("with Carol", Some(&room)).unwrap_err(),
+            MeetingError::NoTitle
+        );
+        // Unicode names and titles never split a character.
+        let zoe = Mentioned {
+            person: "zoe-id".into(),
+            shown: "Zoë İnce".into(),
+        };
+        let mut r = req("Café with ZOË İnce");
+        r.take_guests(std::slice::from_ref(&zoe), Some(&room))
+            .unwrap();
+        assert_eq!(r.title.as_str(), "Café");
+        assert_eq!(r.guests.people, vec![zoe]);
     }
 
     #[test]

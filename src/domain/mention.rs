@@ -43,6 +43,48 @@ pub fn mentions_bot<'a>(
         })
 }
 
+/// A person @mentioned in a message, other than the bot: their REST id and the name the
+/// message shows for them (Webex puts that name, without an `@`, in the plain text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mentioned {
+    pub person: String,
+    pub shown: String,
+}
+
+/// The people a message @mentions besides the bot, in order, each once.
+pub fn people_mentioned(html: Option<&str>, bot_person_id: &str) -> Vec<Mentioned> {
+    let mut out: Vec<Mentioned> = Vec::new();
+    for (object_id, shown) in spark_mentions(html.unwrap_or_default()) {
+        if shown.trim().is_empty() || same_person(&object_id, bot_person_id) {
+            continue;
+        }
+        let person = rest_person_id(&object_id);
+        if !out.iter().any(|m| m.person == person) {
+            out.push(Mentioned {
+                person,
+                shown: shown.trim().to_owned(),
+            });
+        }
+    }
+    out
+}
+
+/// A mention's object id as a REST person id: kept when it is one, else (a bare uuid)
+/// encoded the way Webex encodes them.
+fn rest_person_id(object_id: &str) -> String {
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let is_rest = engine
+        .decode(object_id.trim_end_matches('='))
+        .ok()
+        .and_then(|d| String::from_utf8(d).ok())
+        .is_some_and(|uri| uri.starts_with("ciscospark://"));
+    if is_rest {
+        object_id.to_owned()
+    } else {
+        engine.encode(format!("ciscospark://us/PEOPLE/{object_id}"))
+    }
+}
+
 /// Every person mention in `html`: (data-object-id, displayed text).
 fn spark_mentions(html: &str) -> Vec<(String, String)> {
     let mut found = Vec::new();
@@ -140,6 +182,28 @@ fn same_person(object_id: &str, bot_person_id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn people_mentioned_besides_the_bot_are_listed_once_with_rest_ids() {
+        let bot = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode("ciscospark://us/PEOPLE/bot-uuid");
+        let bob = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode("ciscospark://us/PEOPLE/bob-uuid");
+        let html = format!(
+            r#"<p><spark-mention data-object-type="person" data-object-id="{bot}">Botper</spark-mention> meeting Review with <spark-mention data-object-type="person" data-object-id="{bob}">Bob Smith</spark-mention> and <spark-mention data-object-type="person" data-object-id="carol-uuid">Carol</spark-mention>, <spark-mention data-object-type="person" data-object-id="{bob}">Bob Smith</spark-mention> <spark-mention data-object-type="groupMention" data-group-type="all">All</spark-mention></p>"#
+        );
+        let got = people_mentioned(Some(&html), &bot);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].person, bob);
+        assert_eq!(got[0].shown, "Bob Smith");
+        assert_eq!(got[1].shown, "Carol");
+        let carol = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&got[1].person)
+            .unwrap();
+        assert_eq!(carol, b"ciscospark://us/PEOPLE/carol-uuid");
+        assert!(people_mentioned(None, &bot).is_empty());
+    }
+
     use super::*;
 
     // base64("ciscospark://us/PEOPLE/bot-uuid-1")

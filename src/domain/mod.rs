@@ -5,6 +5,7 @@
 //! (`tests/architecture.rs` enforces it). "Now", randomness and ids come in as arguments.
 
 pub mod agenda;
+pub mod calendar;
 pub mod card;
 pub mod command;
 pub mod grant;

@@ -46,7 +46,9 @@ pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `meeting Review tomorrow 15:00 with bob@example.com, carol@example.com`: invite people by email\n\
 - `meeting Standup every weekday at 9:00 for 15m [until 2027-03-01 | 10 times]`: a series (`every day`, `every monday`, `every 2 weeks on tue`, `every month on the 1st`)\n\
 - `meeting templates`: your Webex meeting templates; `meeting Board review using <template name>` creates from one\n\
+- in a group space: `meeting Review tomorrow 15:00 with @Bob, @Carol` (the people you mention) or `with everyone` (the space's members); `meet now`: a meeting for the space right away, its link posted here\n\
 - `meetings` (`meetings tomorrow`, `meetings week`): your Webex meetings with their join links\n\
+- `calendar`: a private address to subscribe to in your calendar app (tasks with a due date and your meetings); `calendar reset` replaces it\n\
 - `status`: whether your Webex account is connected\n\
 - `connect` / `disconnect`: let Botper create meetings for you and follow the ones you schedule anywhere (moved or cancelled, their tasks follow), or stop it\n\
 - `help`: this list\n\n\
@@ -110,7 +112,8 @@ pub fn parse_error(e: &ParseError) -> Reply {
         ),
         ParseError::RemindMeTitle(TaskTitleError::Empty)
         | ParseError::Agenda
-        | ParseError::MeetingsWindow => {
+        | ParseError::MeetingsWindow
+        | ParseError::Calendar => {
             format!("I can't run that: {e}. Nothing changed.")
         }
         ParseError::Meeting(e) => format!(
@@ -135,7 +138,8 @@ pub struct Here {
 }
 
 impl Here {
-    fn describe(&self, due: &super::task::Due) -> String {
+    /// A due date in the person's zone (`Fri 5 Dec, 15:00 Europe/Paris`, `tomorrow`).
+    pub fn describe(&self, due: &super::task::Due) -> String {
         let now = self.now.to_zoned(self.tz.clone());
         let at = due.at.to_zoned(self.tz.clone());
         super::when::describe(&at, due.has_time, &now)
@@ -796,16 +800,13 @@ pub fn meeting_filed(
 }
 
 /// A meeting with a task was moved or renamed in Webex: said once, in 1:1.
-pub fn meeting_moved(before: &Task, task: &Task, tz: &jiff::tz::TimeZone) -> Reply {
-    let at = |t: &Task| {
-        t.meeting.as_ref().and_then(|m| m.start).map(|s| {
-            escape_inline(
-                &s.to_zoned(tz.clone())
-                    .strftime("%a %-d %b, %H:%M")
-                    .to_string(),
-            )
-        })
+pub fn meeting_moved(before: &Task, task: &Task, tz: &jiff::tz::TimeZone) -> Option<Reply> {
+    let shown = |t: Option<jiff::Timestamp>, format: &str| {
+        t.map(|s| escape_inline(&s.to_zoned(tz.clone()).strftime(format).to_string()))
     };
+    let start = |t: &Task| t.meeting.as_ref().and_then(|m| m.start);
+    let end = |t: &Task| t.meeting.as_ref().and_then(|m| m.end);
+    let web_link = |t: &Task| t.meeting.as_ref().map(|m| m.web_link.clone());
     let mut changes = Vec::new();
     if before.title != task.title {
         changes.push(format!(
@@ -815,20 +816,31 @@ pub fn meeting_moved(before: &Task, task: &Task, tz: &jiff::tz::TimeZone) -> Rep
         ));
     }
     let mut zone = String::new();
-    match (at(before), at(task)) {
-        (old, Some(new)) if old.as_deref() != Some(new.as_str()) => {
-            changes.push(match old {
-                Some(old) => format!("moved to **{new}** (was {old})"),
-                None => format!("is on **{new}**"),
+    let long = "%a %-d %b, %H:%M";
+    match (shown(start(before), long), shown(start(task), long)) {
+        (was, Some(now)) if was.as_deref() != Some(now.as_str()) => {
+            changes.push(match was {
+                Some(was) => format!("moved to **{now}** (was {was})"),
+                None => format!("is on **{now}**"),
             });
             zone = format!(" ({})", tz.iana_name().unwrap_or("UTC"));
         }
-        _ => {}
+        // Same start, another end (an end Botper did not know yet is no change to tell).
+        _ => match (shown(end(before), "%H:%M"), shown(end(task), "%H:%M")) {
+            (Some(was), Some(now)) if was != now => {
+                changes.push(format!("now ends at **{now}** (was {was})"));
+                zone = format!(" ({})", tz.iana_name().unwrap_or("UTC"));
+            }
+            _ => {}
+        },
     }
-    if changes.is_empty() {
+    if web_link(before) != web_link(task) {
         changes.push("has a new join link".to_owned());
     }
-    Reply::new(format!(
+    if changes.is_empty() {
+        return None;
+    }
+    Some(Reply::new(format!(
         "📅 Your meeting {}{zone}. Task {} follows it{}.",
         changes.join(" and "),
         line(task),
@@ -837,7 +849,7 @@ pub fn meeting_moved(before: &Task, task: &Task, tz: &jiff::tz::TimeZone) -> Rep
         } else {
             ", and so does its reminder"
         }
-    ))
+    )))
 }
 
 /// A meeting with a task was cancelled in Webex: said once, in 1:1.
@@ -1027,6 +1039,90 @@ pub fn meetings_in_private() -> Reply {
     Reply::new(
         "Your meetings carry their titles and join links, so I list them only in our 1:1 \
          space: send me `meetings` (or `meetings week`) there.",
+    )
+}
+
+/// `meet now` answered: the space's instant meeting.
+pub fn meet_now(name: &str, web_link: &str) -> Reply {
+    let who = if name.trim().is_empty() {
+        "A meeting".to_owned()
+    } else {
+        format!("**{}** started a meeting", escape_inline(name))
+    };
+    Reply::new(format!(
+        "📹 {who} for this space: [join it now]({}). It is open to everyone here and \
+         ends when the last person leaves.",
+        link_target(web_link)
+    ))
+}
+
+/// `meet now` in a 1:1 space.
+pub fn meet_now_in_groups() -> Reply {
+    Reply::new(
+        "`meet now` starts a meeting for everyone in a group space: type it there (with an \
+         @mention of me). For a meeting of your own, `meeting <title>`.",
+    )
+}
+
+/// `meet now` while the deployment has it off.
+pub fn meet_now_off() -> Reply {
+    Reply::new(
+        "`meet now` is not turned on for this Botper: it needs Webex's full-access \
+         permission, which its administrator has not asked for (`BOTPER_MEET_NOW`). \
+         `meeting <title>` schedules one instead.",
+    )
+}
+
+/// `meet now` with a grant from before it was turned on.
+pub fn meet_now_needs_scope(connect_url: &str) -> Reply {
+    Reply::new(format!(
+        "`meet now` needs a permission your connection to Botper does not include yet \
+         (Webex requires full access for a meeting tied to a space). Please \
+         [connect again]({}) to allow it, then try again.",
+        link_target(connect_url)
+    ))
+}
+
+/// `meeting … with @Bob` when Webex does not show the bot Bob's address.
+pub fn unknown_guest(shown: &str) -> Reply {
+    Reply::new(format!(
+        "I can't schedule that meeting: Webex does not show me the email address of **{}**, \
+         so I can't invite them. Nothing was created; name their address instead \
+         (`with bob@example.com`).",
+        escape_inline(shown)
+    ))
+}
+
+/// `calendar` in a group space: the address opens the person's tasks, so it is given 1:1.
+pub fn calendar_in_private() -> Reply {
+    Reply::new(
+        "Your calendar address opens your tasks and meetings to whoever has it, so I give it \
+         only in our 1:1 space: send me `calendar` there.",
+    )
+}
+
+/// `calendar` / `calendar reset` in 1:1: the feed's private address.
+pub fn calendar_link(url: &str, reset: bool) -> Reply {
+    let first = if reset {
+        "Here is your new calendar address; the old one no longer works:"
+    } else {
+        "Your calendar, to subscribe to in Google Calendar, Outlook or Apple Calendar \
+         (\"add calendar from URL\"):"
+    };
+    Reply::new(format!(
+        "📆 {first}\n\n`{}`\n\nIt holds your open tasks that have a due date and the \
+         meetings Botper knows, with their join links, and calendar apps refresh it about \
+         every hour. Anyone with this address can read them: keep it to yourself, and send \
+         `calendar reset` to replace it.",
+        escape_code(url)
+    ))
+}
+
+/// `calendar` when the stored address cannot be opened (the token key changed).
+pub fn calendar_unreadable() -> Reply {
+    Reply::new(
+        "I can't show your calendar address: it was sealed with a key Botper no longer has. \
+         Send `calendar reset` for a new one (then subscribe to that one instead).",
     )
 }
 
@@ -1298,6 +1394,7 @@ mod tests {
             meeting_id: "m1".into(),
             web_link: "https://x.webex.com/j.php?MTID=m1".into(),
             start: Some(start.parse().unwrap()),
+            end: None,
             cancelled: false,
         });
         t
@@ -1308,16 +1405,39 @@ mod tests {
         let tz = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
         let before = meeting_task("Review", "2026-12-04T14:00:00Z");
         let moved = meeting_task("Review", "2026-12-05T09:30:00Z");
-        let r = meeting_moved(&before, &moved, &tz).markdown;
+        let r = meeting_moved(&before, &moved, &tz).unwrap().markdown;
         assert!(
             r.contains("moved to **Sat 5 Dec, 10:30** (was Fri 4 Dec, 15:00) (Europe/Paris)"),
             "{r}"
         );
         assert!(r.contains("Task **#3** Review"), "{r}");
         let renamed = meeting_task("Design *review*", "2026-12-04T14:00:00Z");
-        let r = meeting_moved(&before, &renamed, &tz).markdown;
+        let r = meeting_moved(&before, &renamed, &tz).unwrap().markdown;
+        assert!(!r.contains("join link"), "{r}");
         assert!(r.contains("is now called **Design \\*review\\***"), "{r}");
         assert!(!r.contains("moved to"), "{r}");
+    }
+
+    #[test]
+    fn a_longer_meeting_says_its_new_end_and_a_first_known_end_says_nothing() {
+        let tz = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+        let end =
+            |t: &mut Task, at: &str| t.meeting.as_mut().unwrap().end = Some(at.parse().unwrap());
+        let before = meeting_task("Review", "2026-12-04T14:00:00Z");
+        let mut learned = before.clone();
+        end(&mut learned, "2026-12-04T14:30:00Z");
+        assert_eq!(meeting_moved(&before, &learned, &tz), None);
+        let mut longer = learned.clone();
+        end(&mut longer, "2026-12-04T15:00:00Z");
+        let r = meeting_moved(&learned, &longer, &tz).unwrap().markdown;
+        assert!(
+            r.contains("now ends at **16:00** (was 15:30) (Europe/Paris)"),
+            "{r}"
+        );
+        let mut relinked = learned.clone();
+        relinked.meeting.as_mut().unwrap().web_link = "https://x.webex.com/j.php?MTID=m2".into();
+        let r = meeting_moved(&learned, &relinked, &tz).unwrap().markdown;
+        assert!(r.contains("has a new join link"), "{r}");
     }
 
     #[test]
@@ -1398,6 +1518,7 @@ mod tests {
             meeting_id: "m1".into(),
             web_link: "https://x.webex.com/j.php?MTID=m1".into(),
             start: None,
+            end: None,
             cancelled: false,
         });
         assert_eq!(

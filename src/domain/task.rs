@@ -165,6 +165,8 @@ pub struct MeetingLink {
     /// The join link.
     pub web_link: String,
     pub start: Option<Timestamp>,
+    /// When that meeting ends (unknown for tasks filed before Botper kept it).
+    pub end: Option<Timestamp>,
     /// The meeting was cancelled in Webex: its task was closed for that reason.
     pub cancelled: bool,
 }
@@ -173,11 +175,12 @@ pub struct MeetingLink {
 /// `deleted` event), as the task should follow it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MeetingChange {
-    /// The meeting as Webex now has it: its title, join link and (next) start.
+    /// The meeting as Webex now has it: its title, join link, (next) start and end.
     Now {
         title: TaskTitle,
         web_link: String,
         start: Timestamp,
+        end: Timestamp,
     },
     Cancelled,
 }
@@ -197,8 +200,12 @@ impl MeetingChange {
                 title,
                 web_link,
                 start,
+                end,
             } => {
-                if &task.title == title && &link.web_link == web_link && link.start == Some(*start)
+                if &task.title == title
+                    && &link.web_link == web_link
+                    && link.start == Some(*start)
+                    && link.end == Some(*end)
                 {
                     return None;
                 }
@@ -206,6 +213,7 @@ impl MeetingChange {
                 next.meeting = Some(MeetingLink {
                     web_link: web_link.clone(),
                     start: Some(*start),
+                    end: Some(*end),
                     ..link.clone()
                 });
             }
@@ -540,6 +548,7 @@ mod tests {
                 meeting_id: "m1".into(),
                 web_link: "https://example.webex.com/j/m1".into(),
                 start: Some(Timestamp::from_second(1_000_000).unwrap()),
+                end: None,
                 cancelled,
             }),
             due: None,
@@ -555,6 +564,7 @@ mod tests {
             title: TaskTitle::parse("Standup (moved)").unwrap(),
             web_link: "https://example.webex.com/j/m1".into(),
             start: later,
+            end: later + jiff::SignedDuration::from_mins(30),
         };
         let next = moved.apply_to(&t).unwrap();
         assert_eq!(next.title.as_str(), "Standup (moved)");
@@ -577,6 +587,7 @@ mod tests {
             title: TaskTitle::parse("Standup again").unwrap(),
             web_link: "https://example.webex.com/j/m1".into(),
             start: Timestamp::from_second(2_000_000).unwrap(),
+            end: Timestamp::from_second(2_001_800).unwrap(),
         };
         assert_eq!(late_update.apply_to(&closed), None);
         // A task the person marked done stays as they left it, too.

@@ -172,4 +172,35 @@ pub trait WebAuthStore: Send + Sync {
         expected: String,
         new: String,
     ) -> Result<bool, StoreError>;
+
+    /// The person's calendar feed token: the one they have, or else `candidate`, stored now
+    /// (kept as a hash to find it by, and sealed to show it again). Two callers racing both
+    /// get the one stored.
+    ///
+    /// # Errors
+    /// `Sealed` when the stored token cannot be opened (the token key changed);
+    /// `Unavailable` / `Unexpected`.
+    async fn calendar_token(
+        &self,
+        person: PersonId,
+        candidate: String,
+        now: Timestamp,
+    ) -> Result<String, StoreError>;
+
+    /// Replaces the person's calendar feed token with `token`: the old address stops working.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn reset_calendar_token(
+        &self,
+        person: PersonId,
+        token: String,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Whose feed `token` opens (looked up by its hash), if anyone's.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected`.
+    async fn calendar_owner(&self, token: String) -> Result<Option<PersonId>, StoreError>;
 }

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use crate::domain::PersonId;
 use crate::domain::grant::AccessToken;
 use crate::domain::meeting::MeetingTemplate;
+use crate::domain::{PersonId, RoomId};
 
 use super::WebexError;
 
@@ -27,6 +27,16 @@ pub struct MeetingDraft {
     pub template_id: Option<String>,
 }
 
+/// The instant meeting `meet now` asks for, tied to a space (`adhoc`, `roomId`). Webex
+/// ignores the times (it starts the meeting now) but its schema requires them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdhocDraft {
+    pub room: RoomId,
+    pub title: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
 /// A meeting as Webex describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meeting {
@@ -41,6 +51,8 @@ pub struct Meeting {
     pub integration_tags: Vec<String>,
     /// For an occurrence listed by [`WebexMeetings::list`]: its series' id.
     pub series_id: Option<String>,
+    /// An instant meeting tied to a space (`meet now`): never kept, never a task.
+    pub adhoc: bool,
 }
 
 #[cfg_attr(test, mockall::automock)]
@@ -53,6 +65,19 @@ pub trait WebexMeetings: Send + Sync {
     /// meeting (missing scope, no license, bad time); `Ambiguous` when it may have been
     /// created (look it up by its integration tag); transient errors otherwise.
     async fn create(&self, token: AccessToken, draft: MeetingDraft) -> Result<Meeting, WebexError>;
+
+    /// `POST /meetings` with `adhoc: true` and the space's `roomId` (the person's token needs
+    /// `spark:all`). Webex answers with the space's instant meeting in progress when there
+    /// is one, so sending it again creates nothing more.
+    ///
+    /// # Errors
+    /// `Unauthorized`, `Rejected` (403 without `spark:all`, not a member of the space, …),
+    /// transient errors otherwise.
+    async fn create_adhoc(
+        &self,
+        token: AccessToken,
+        draft: AdhocDraft,
+    ) -> Result<Meeting, WebexError>;
 
     /// `GET /meetings/{id}`.
     ///

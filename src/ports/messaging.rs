@@ -130,6 +130,20 @@ pub trait WebexMessaging: Send + Sync {
     /// `NotFound` when Webex does not show the bot that person; transient errors as usual.
     async fn person_timezone(&self, id: PersonId) -> Result<Option<String>, WebexError>;
 
+    /// The primary email address of a person's Webex profile, `GET /people/{id}` with the
+    /// bot token; `None` when the profile shows none.
+    ///
+    /// # Errors
+    /// `NotFound` when Webex does not show the bot that person; transient errors as usual.
+    async fn person_email(&self, id: PersonId) -> Result<Option<String>, WebexError>;
+
+    /// The email addresses of a space's members (`GET /memberships?roomId=…`, every page,
+    /// bot token), bots and monitors left out.
+    ///
+    /// # Errors
+    /// `NotFound` when the bot is not in that space; transient errors as usual.
+    async fn room_member_emails(&self, room: RoomId) -> Result<Vec<String>, WebexError>;
+
     /// `GET /messages/{id}` with the bot token.
     ///
     /// # Errors

@@ -22,7 +22,7 @@ pub use inbox::{
     DeadLetter, DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, NewDelivery,
     Pacing, WebexEvent,
 };
-pub use meetings::{Meeting, MeetingDraft, WebexMeetings};
+pub use meetings::{AdhocDraft, Meeting, MeetingDraft, WebexMeetings};
 pub use messaging::{
     BotIdentity, CardSubmission, Destination, IncomingMessage, RoomType, WebexError, WebexMessaging,
 };

@@ -1,6 +1,6 @@
 //! The pages in headless Chromium (Debian's `chromium`, `chromium-driver`) over WebDriver,
-//! JavaScript off: connect → the fake's authorize → success page → a test meeting, and the
-//! error page. Screenshots go to `target/browser/`.
+//! JavaScript off: connect → the fake's authorize → success page → a test meeting → the
+//! personal page → Disconnect, and the error page. Screenshots go to `target/browser/`.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -153,6 +153,37 @@ async fn journey(c: Client, app: TestApp, out: PathBuf) -> Res {
     assert_eq!(href.as_deref(), meetings[0]["webLink"].as_str());
     assert_accessible(&c).await?;
     screenshot(&c, out.join("meeting.png")).await?;
+
+    // Her own page: the meeting's task, the meeting, the calendar address, Disconnect.
+    c.goto(&app.url("/")).await?;
+    assert_eq!(text(&c, "h1").await?, "Your Botper");
+    assert_eq!(c.title().await?, "Your Botper");
+    let tasks = text(&c, "#tasks").await?;
+    assert!(tasks.contains("#1 Browser meeting"), "{tasks}");
+    let listed = text(&c, "#meetings").await?;
+    assert!(listed.contains("Browser meeting (task #1)"), "{listed}");
+    let feed = c
+        .find(Locator::Id("calendar-url"))
+        .await?
+        .prop("value")
+        .await?;
+    let feed = feed.expect("the calendar address");
+    assert!(feed.starts_with(&app.url("/calendar/")), "{feed}");
+    assert!(text(&c, "#status").await?.starts_with("Connected"));
+    assert_accessible(&c).await?;
+    screenshot(&c, out.join("home-signed-in.png")).await?;
+    let disconnect = Locator::XPath("//button[. = 'Disconnect from Webex']");
+    c.find(disconnect).await?.click().await?;
+    let gone = Locator::XPath("//h1[. = 'Disconnected']");
+    c.wait().at_most(wait).for_element(gone).await?;
+    assert_accessible(&c).await?;
+    screenshot(&c, out.join("disconnected.png")).await?;
+    c.goto(&app.url("/")).await?;
+    assert_eq!(
+        c.title().await?,
+        "Botper",
+        "signed out: the public page again"
+    );
 
     c.goto(&app.url("/auth/webex/callback?code=x&state=forged"))
         .await?;

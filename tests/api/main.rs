@@ -4,12 +4,15 @@ mod support;
 
 mod binary;
 mod browser;
+mod calendar;
 mod cards;
 mod cli;
 mod commands;
 mod faults;
 mod grants;
+mod group_meetings;
 mod health;
+mod home;
 mod load_tool;
 mod meetings;
 mod oauth_flow;

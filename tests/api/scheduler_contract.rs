@@ -204,6 +204,7 @@ fn meeting(title: &str, id: &str, start: Timestamp) -> TaskOp {
             meeting_id: id.into(),
             web_link: format!("https://example.webex.com/{id}"),
             start: Some(start),
+            end: None,
             cancelled: false,
         }),
         due: None,

@@ -253,6 +253,7 @@ async fn an_edit_changes_only_the_title_and_replays_under_its_key(b: Backend) {
         meeting_id: "m-edit".into(),
         web_link: "https://example.webex.com/meet/e".into(),
         start: Some(at("2026-11-30T09:00:00Z")),
+        end: Some(at("2026-11-30T09:30:00Z")),
         cancelled: false,
     };
     let create = TaskOp::Create {
@@ -501,6 +502,7 @@ async fn a_meeting_is_linked_to_one_task_only(b: Backend) {
         meeting_id: "870f51ff287b41be84648412901e0402".into(),
         web_link: "https://example.webex.com/meet/x".into(),
         start: Some(at("2026-11-30T09:00:00Z")),
+        end: Some(at("2026-11-30T09:30:00Z")),
         cancelled: false,
     };
     let op = TaskOp::Create {
@@ -531,6 +533,7 @@ async fn a_deleted_meeting_task_stays_deleted(b: Backend) {
             meeting_id: "m-deleted".into(),
             web_link: "https://example.webex.com/meet/d".into(),
             start: None,
+            end: None,
             cancelled: false,
         }),
         due: None,

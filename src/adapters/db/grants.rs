@@ -8,11 +8,14 @@ use diesel::prelude::*;
 use jiff::Timestamp;
 
 use super::crypto::{OpenError, Sealer, digest};
-use super::schema::{grants, oauth_states, web_sessions};
+use super::schema::{calendar_feeds, grants, oauth_states, web_sessions};
 use super::{Db, DbError, from_millis, millis, now_ms};
 use crate::domain::PersonId;
 use crate::domain::grant::{AccessToken, Grant, RefreshToken, TokenSet};
 use crate::ports::{GrantSummary, RefreshClaim, StoreError, TokenStore, WebAuthStore, WebSession};
+
+/// The associated data a calendar feed token is sealed under (with the person id).
+const CALENDAR_FIELD: &str = "calendar";
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = grants)]
@@ -430,6 +433,87 @@ impl WebAuthStore for Db {
             .set(web_sessions::csrf.eq(&new))
             .execute(conn)?;
             Ok(n == 1)
+        })
+        .await
+        .map_err(Into::into)
+    }
+    async fn calendar_token(
+        &self,
+        person: PersonId,
+        candidate: String,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        let sealer = self.sealer()?;
+        let sealed = sealer.seal(&candidate, person.as_str(), CALENDAR_FIELD);
+        let hash = digest(&candidate);
+        let owner = person.as_str().to_owned();
+        let stored = self
+            .run(move |conn| {
+                let read = |conn: &mut super::DbConnection| -> Result<Option<String>, DbError> {
+                    Ok(calendar_feeds::table
+                        .find(&owner)
+                        .select(calendar_feeds::token_sealed)
+                        .first(conn)
+                        .optional()?)
+                };
+                if let Some(existing) = read(conn)? {
+                    return Ok(existing);
+                }
+                let inserted = diesel::insert_into(calendar_feeds::table)
+                    .values((
+                        calendar_feeds::person_id.eq(&owner),
+                        calendar_feeds::token_hash.eq(&hash),
+                        calendar_feeds::token_sealed.eq(&sealed),
+                        calendar_feeds::created_at.eq(millis(now)),
+                    ))
+                    .execute(conn);
+                match inserted {
+                    Ok(_) => Ok(sealed),
+                    // Another caller stored one first: theirs stands.
+                    Err(e) => read(conn)?.ok_or_else(|| e.into()),
+                }
+            })
+            .await?;
+        sealer
+            .open(&stored, person.as_str(), CALENDAR_FIELD)
+            .map_err(|_| StoreError::Sealed)
+    }
+
+    async fn reset_calendar_token(
+        &self,
+        person: PersonId,
+        token: String,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let sealed = self.sealer()?.seal(&token, person.as_str(), CALENDAR_FIELD);
+        let hash = digest(&token);
+        self.run(move |conn| {
+            conn.transaction::<_, DbError, _>(|conn| {
+                diesel::delete(calendar_feeds::table.find(person.as_str())).execute(conn)?;
+                diesel::insert_into(calendar_feeds::table)
+                    .values((
+                        calendar_feeds::person_id.eq(person.as_str()),
+                        calendar_feeds::token_hash.eq(&hash),
+                        calendar_feeds::token_sealed.eq(&sealed),
+                        calendar_feeds::created_at.eq(millis(now)),
+                    ))
+                    .execute(conn)?;
+                Ok(())
+            })
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    async fn calendar_owner(&self, token: String) -> Result<Option<PersonId>, StoreError> {
+        let hash = digest(&token);
+        self.run(move |conn| {
+            let owner: Option<String> = calendar_feeds::table
+                .filter(calendar_feeds::token_hash.eq(&hash))
+                .select(calendar_feeds::person_id)
+                .first(conn)
+                .optional()?;
+            Ok(owner.map(PersonId::new))
         })
         .await
         .map_err(Into::into)

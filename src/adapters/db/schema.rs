@@ -24,6 +24,7 @@ diesel::table! {
         due_has_time -> SmallInt,
         remind_at -> Nullable<BigInt>,
         meeting_cancelled -> SmallInt,
+        meeting_end -> Nullable<BigInt>,
     }
 }
 
@@ -123,6 +124,15 @@ diesel::table! {
         subject -> Text,
         fire_at -> BigInt,
         rule -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    calendar_feeds (person_id) {
+        person_id -> Text,
+        token_hash -> Text,
+        token_sealed -> Text,
         created_at -> BigInt,
     }
 }

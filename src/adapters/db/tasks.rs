@@ -28,6 +28,7 @@ pub(super) struct TaskRow {
     due_has_time: i16,
     remind_at: Option<i64>,
     meeting_cancelled: i16,
+    meeting_end: Option<i64>,
 }
 
 fn due_of(at: Option<i64>, has_time: i16) -> Result<Option<Due>, DbError> {
@@ -55,6 +56,7 @@ impl TryFrom<TaskRow> for Task {
                 meeting_id,
                 web_link,
                 start: r.meeting_start.map(from_millis).transpose()?,
+                end: r.meeting_end.map(from_millis).transpose()?,
                 cancelled: r.meeting_cancelled != 0,
             }),
             _ => None,
@@ -326,6 +328,7 @@ fn apply_op(
                     tasks::meeting_id.eq(meeting.as_ref().map(|m| m.meeting_id.clone())),
                     tasks::meeting_link.eq(meeting.as_ref().map(|m| m.web_link.clone())),
                     tasks::meeting_start.eq(meeting.as_ref().and_then(|m| m.start.map(millis))),
+                    tasks::meeting_end.eq(meeting.as_ref().and_then(|m| m.end.map(millis))),
                     tasks::due_at.eq(due.map(|d| millis(d.at))),
                     tasks::due_has_time.eq(due.map_or(0, |d| i16::from(d.has_time))),
                     tasks::remind_at.eq(remind_at.map(millis)),
@@ -495,6 +498,7 @@ fn follow_meeting(
         tasks::title.eq(task.title.as_str()),
         tasks::meeting_link.eq(&link.web_link),
         tasks::meeting_start.eq(link.start.map(millis)),
+        tasks::meeting_end.eq(link.end.map(millis)),
         tasks::meeting_cancelled.eq(i16::from(link.cancelled)),
         tasks::done.eq(i16::from(task.done)),
         tasks::done_at.eq(task.done.then(|| millis(at))),
@@ -795,6 +799,9 @@ struct TaskDto {
     meeting_id: Option<String>,
     meeting_link: Option<String>,
     meeting_start: Option<i64>,
+    /// Absent in outcomes recorded before meeting ends were kept.
+    #[serde(default)]
+    meeting_end: Option<i64>,
     /// Absent in outcomes recorded before due dates.
     #[serde(default)]
     due_at: Option<i64>,
@@ -816,6 +823,7 @@ impl OutcomeDto {
             meeting_id: t.meeting.as_ref().map(|m| m.meeting_id.clone()),
             meeting_link: t.meeting.as_ref().map(|m| m.web_link.clone()),
             meeting_start: t.meeting.as_ref().and_then(|m| m.start.map(millis)),
+            meeting_end: t.meeting.as_ref().and_then(|m| m.end.map(millis)),
             due_at: t.due.map(|d| millis(d.at)),
             due_has_time: t.due.is_some_and(|d| d.has_time),
             remind_at: t.remind_at.map(millis),
@@ -897,6 +905,7 @@ impl OutcomeDto {
                 due_has_time: i16::from(d.due_has_time),
                 remind_at: d.remind_at,
                 meeting_cancelled: i16::from(d.meeting_cancelled),
+                meeting_end: d.meeting_end,
             })
         };
         Ok(match dto {

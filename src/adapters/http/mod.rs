@@ -1,6 +1,7 @@
 //! HTTP ingress (warp): the webhook endpoint, health checks and the web pages. The only
 //! module that knows warp.
 
+mod calendar;
 mod pages;
 pub mod signature;
 mod webhook;
@@ -87,8 +88,9 @@ pub fn routes(
         });
     let index = warp::path::end()
         .and(warp::get())
+        .and(warp::cookie::optional::<String>(pages::SESSION_COOKIE))
         .and(with.clone())
-        .map(pages::index);
+        .then(pages::index);
     let login = warp::path!("auth" / "webex" / "login")
         .and(warp::get())
         .and(warp::cookie::optional::<String>(pages::BROWSER_COOKIE))
@@ -107,6 +109,18 @@ pub fn routes(
         .and(warp::cookie::optional::<String>(pages::SESSION_COOKIE))
         .and(with.clone())
         .then(pages::test_meeting);
+    let disconnect = warp::path!("disconnect")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(16 * 1024))
+        .and(warp::body::form::<HashMap<String, String>>())
+        .and(warp::cookie::optional::<String>(pages::SESSION_COOKIE))
+        .and(with.clone())
+        .then(pages::disconnect);
+    let calendar = warp::path!("calendar" / String)
+        .and(warp::get())
+        .and(warp::header::optional::<String>("if-none-match"))
+        .and(with.clone())
+        .then(calendar::feed);
 
     healthz
         .or(readyz)
@@ -116,9 +130,11 @@ pub fn routes(
         .or(login)
         .or(callback)
         .or(test_meeting)
-        .with(warp::trace(
-            |info| tracing::info_span!("http", method = %info.method(), path = %info.path()),
-        ))
+        .or(disconnect)
+        .or(calendar)
+        .with(warp::trace(|info| {
+            tracing::info_span!("http", method = %info.method(), path = %calendar::logged_path(info.path()))
+        }))
         .recover(handle_rejection)
 }
 

@@ -7,14 +7,32 @@ use warp::http::{StatusCode, header};
 use warp::reply::{Reply, Response, html};
 
 use super::Shared;
-use crate::app::{CallbackParams, LoginError, MeetingResult, TestMeetingError};
+use crate::app::{
+    CallbackParams, Connection, Home, LoginError, MeetingResult, TestMeetingError, WebActionError,
+};
 
 /// Binds an OAuth state to the browser that started the login.
 pub(crate) const BROWSER_COOKIE: &str = "botper_browser";
 /// The success page's session (for the test-meeting form).
 pub(crate) const SESSION_COOKIE: &str = "botper_session";
 
-pub(crate) fn index(shared: Shared) -> Response {
+/// `/`: the signed-in person's own page (session cookie), else what Botper is.
+pub(crate) async fn index(session: Option<String>, shared: Shared) -> Response {
+    match shared.app.home(session).await {
+        Ok(Some(home)) => home_page(&home, &shared),
+        Ok(None) => public_index(&shared),
+        Err(e) => {
+            tracing::warn!(error = %e, "personal page unavailable");
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again later",
+                "Botper's database is not answering; reload the page in a moment.",
+            )
+        }
+    }
+}
+
+fn public_index(shared: &Shared) -> Response {
     let s = &shared.settings;
     let bot = match shared.app.known_bot_identity() {
         Some(b) => format!(
@@ -137,6 +155,180 @@ pub(crate) async fn callback(
     r
 }
 
+/// The personal page: tasks, meetings, the calendar address, the connection and Disconnect.
+fn home_page(h: &Home, shared: &Shared) -> Response {
+    let connect = escape(&shared.app.settings().connect_url());
+    let who = match &h.email {
+        Some(e) => format!("<strong>{}</strong> ({})", escape(&h.name), escape(e)),
+        None => format!("<strong>{}</strong>", escape(&h.name)),
+    };
+    let connected = matches!(h.connection, Connection::Connected { .. });
+    let status = match &h.connection {
+        Connection::Connected { until } => format!(
+            "Connected: <code>meeting …</code> creates meetings as you, and the meetings \
+             you schedule anywhere become tasks. Webex lets Botper act for you until {}.",
+            escape(&until.strftime("%-d %b %Y").to_string())
+        ),
+        Connection::Stopped { reason } => format!(
+            "Your connection stopped working ({}). <a href=\"{connect}\">Connect again</a>.",
+            escape(reason)
+        ),
+        Connection::Unreadable => format!(
+            "Botper can no longer read your connection (its stored keys changed). \
+             <a href=\"{connect}\">Renew it</a>."
+        ),
+        Connection::None => format!(
+            "Not connected. <a href=\"{connect}\">Connect to Webex</a> so that meetings \
+             become tasks."
+        ),
+    };
+    let tasks = if h.tasks.is_empty() {
+        "<p>No open tasks. In a space with the bot, type <code>task Buy milk</code>.</p>".to_owned()
+    } else {
+        let items: String = h
+            .tasks
+            .iter()
+            .map(|t| {
+                let due = match t.due {
+                    Some(d) if d.at < h.here.now => format!(
+                        " <span class=\"error\">overdue (due {})</span>",
+                        escape(&h.here.describe(&d))
+                    ),
+                    Some(d) => format!(" <span class=\"hint\">due {}</span>", escape(&h.here.describe(&d))),
+                    None => String::new(),
+                };
+                let join = match &t.meeting {
+                    Some(m) if !m.cancelled => format!(
+                        " <a href=\"{}\">Join the meeting<span class=\"visually-hidden\"> {}</span></a>",
+                        escape(&m.web_link),
+                        escape(t.title.as_str())
+                    ),
+                    _ => String::new(),
+                };
+                format!(
+                    "<li><strong>#{}</strong> {}{due}{join}</li>",
+                    t.number,
+                    escape(t.title.as_str())
+                )
+            })
+            .collect();
+        format!("<ul id=\"tasks\">{items}</ul>")
+    };
+    let meetings = match &h.meetings {
+        _ if !connected => "<p>Connect to Webex to see your meetings here.</p>".to_owned(),
+        None => "<p class=\"error\">Botper could not read your meetings from Webex just now; \
+                 reload the page to try again.</p>"
+            .to_owned(),
+        Some(list) if list.is_empty() => "<p>No meetings in the next 7 days.</p>".to_owned(),
+        Some(list) => {
+            let items: String = list
+                .iter()
+                .map(|m| {
+                    let task = m.task.map(|n| format!(" (task #{n})")).unwrap_or_default();
+                    format!(
+                        "<li>{}: <a href=\"{}\">{}</a>{task}</li>",
+                        escape(&crate::domain::reply::slot_text(&m.start, &m.end)),
+                        escape(&m.web_link),
+                        escape(&m.title)
+                    )
+                })
+                .collect();
+            format!("<ul id=\"meetings\">{items}</ul>")
+        }
+    };
+    let calendar = match &h.calendar_url {
+        Some(url) => format!(
+            "<p><label for=\"calendar-url\">Subscribe to this address in Google Calendar, \
+             Outlook or Apple Calendar (\"add calendar from URL\"):</label><br>\
+             <input id=\"calendar-url\" readonly value=\"{}\" aria-describedby=\"calendar-hint\"></p>\
+             <p class=\"hint\" id=\"calendar-hint\">It holds your open tasks with a due date \
+             and the meetings Botper knows. Anyone with the address can read them: send \
+             <code>calendar reset</code> to the bot in your 1:1 space to replace it.</p>",
+            escape(url)
+        ),
+        None => "<p class=\"error\">Your calendar address was sealed with a key Botper no \
+                 longer has: send <code>calendar reset</code> to the bot for a new one.</p>"
+            .to_owned(),
+    };
+    let disconnect = if connected {
+        format!(
+            "<h2>Disconnect</h2>\
+             <p>Removes Botper's access to your Webex account, stops following your meetings \
+             and cancels your reminders and agenda. Your tasks stay.</p>\
+             <form method=\"post\" action=\"/disconnect\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <p><button class=\"button danger\" type=\"submit\">Disconnect from Webex</button></p>\
+             </form>",
+            escape(&h.csrf)
+        )
+    } else {
+        String::new()
+    };
+    let mut r = html(page(
+        "Your Botper",
+        &format!(
+            "<h1>Your Botper</h1>\
+             <p>Signed in as {who}.</p>\
+             <h2>Webex connection</h2><p id=\"status\">{status}</p>\
+             <h2>Open tasks</h2>{tasks}\
+             <h2>Meetings in the next 7 days</h2>{meetings}\
+             <h2>Your calendar</h2>{calendar}\
+             {disconnect}"
+        ),
+    ))
+    .into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    r
+}
+
+/// The page's Disconnect button.
+pub(crate) async fn disconnect(
+    form: HashMap<String, String>,
+    session: Option<String>,
+    shared: Shared,
+) -> Response {
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();
+    match shared.app.web_disconnect(session, csrf).await {
+        Ok((_, jobs)) => {
+            let jobs = match jobs {
+                0 => String::new(),
+                1 => " and cancelled 1 scheduled reminder or agenda".to_owned(),
+                n => format!(" and cancelled {n} scheduled reminders and agendas"),
+            };
+            let mut r = html(page(
+                "Disconnected",
+                &format!(
+                    "<h1>Disconnected</h1>\
+                     <p>Botper removed its access to your Webex account{jobs}. Your tasks \
+                     stay; in a space with the bot, <code>list</code> shows them.</p>\
+                     <p><a href=\"/\">Back to Botper</a></p>"
+                ),
+            ))
+            .into_response();
+            let clear = cookie(SESSION_COOKIE, "", "/", 0, shared.settings.secure_cookies);
+            if let Ok(v) = clear.parse() {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(e) => {
+            let status = match e {
+                WebActionError::NoSession | WebActionError::BadCsrf => StatusCode::FORBIDDEN,
+                WebActionError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            error_page(
+                status,
+                "Not disconnected",
+                &format!(
+                    "{} <a href=\"/\">Back to Botper</a>",
+                    escape(&e.to_string())
+                ),
+            )
+        }
+    }
+}
+
 fn test_form(csrf: &str, heading: &str) -> String {
     format!(
         "<h2>{}</h2>\
@@ -214,6 +406,12 @@ pub(crate) async fn test_meeting(
                     format!(
                         "No single meeting template is called {}.",
                         escape(&miss.asked)
+                    )
+                }
+                MeetingResult::UnknownGuest(name) => {
+                    format!(
+                        "Webex does not show Botper the address of {}.",
+                        escape(&name)
                     )
                 }
                 MeetingResult::Scheduled { .. } => unreachable!("handled above"),
@@ -298,7 +496,8 @@ text-decoration:none;border:0;font-size:1rem;cursor:pointer}\
 .button:focus,input:focus,a:focus{outline:3px solid #1d1f23;outline-offset:2px;\
 box-shadow:0 0 0 6px #ffbf47}\
 input{font-size:1rem;padding:.5rem;width:100%;max-width:24rem;border:1px solid #767676;border-radius:6px}\
-.error{color:#a4161a}.hint{color:#555}";
+.error{color:#a4161a}.hint{color:#555}.danger{background:#a4161a}\
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}";
 
 /// Escapes text for HTML element content and attribute values.
 pub(crate) fn escape(s: &str) -> String {

@@ -63,6 +63,16 @@ pub(crate) struct PersonDto {
     pub timezone: Option<String>,
 }
 
+/// A membership, as `GET /memberships` lists it (Messaging spec, `Membership`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MembershipDto {
+    #[serde(default)]
+    pub person_email: Option<String>,
+    #[serde(default)]
+    pub is_monitor: bool,
+}
+
 impl From<PersonDto> for BotIdentity {
     fn from(p: PersonDto) -> Self {
         BotIdentity {
@@ -571,10 +581,16 @@ mod tests {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CreateMeeting<'a> {
+    /// `meet now`: an instant meeting tied to `room_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adhoc: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<&'a str>,
     pub title: &'a str,
     pub start: String,
     pub end: String,
     pub timezone: &'a str,
+    #[serde(skip_serializing_if = "no_tags")]
     pub integration_tags: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recurrence: Option<&'a str>,
@@ -585,6 +601,10 @@ pub(crate) struct CreateMeeting<'a> {
     pub send_email: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template_id: Option<&'a str>,
+}
+
+fn no_tags(tags: &&[String]) -> bool {
+    tags.is_empty()
 }
 
 /// A meeting template (Meetings spec, `TemplateObject`), the fields Botper reads.
@@ -634,6 +654,8 @@ pub(crate) struct MeetingDto {
     pub integration_tags: Vec<String>,
     #[serde(default)]
     pub meeting_series_id: Option<String>,
+    #[serde(default)]
+    pub adhoc: bool,
 }
 
 impl TryFrom<MeetingDto> for crate::ports::Meeting {
@@ -655,6 +677,7 @@ impl TryFrom<MeetingDto> for crate::ports::Meeting {
             host_email: m.host_email,
             integration_tags: m.integration_tags,
             series_id: m.meeting_series_id,
+            adhoc: m.adhoc,
         })
     }
 }

@@ -10,7 +10,7 @@ use super::messaging::urlencode;
 use super::{Repeat, WebexHttp, json};
 use crate::domain::grant::AccessToken;
 use crate::domain::meeting::MeetingTemplate;
-use crate::ports::{Meeting, MeetingDraft, WebexError, WebexMeetings};
+use crate::ports::{AdhocDraft, Meeting, MeetingDraft, WebexError, WebexMeetings};
 
 #[derive(Clone)]
 pub struct WebexMeetingsClient {
@@ -37,6 +37,8 @@ impl WebexMeetings for WebexMeetingsClient {
     async fn create(&self, token: AccessToken, d: MeetingDraft) -> Result<Meeting, WebexError> {
         let token = bearer(&token);
         let body = CreateMeeting {
+            adhoc: None,
+            room_id: None,
             title: &d.title,
             start: d.start.to_string(),
             end: d.end.to_string(),
@@ -54,6 +56,34 @@ impl WebexMeetings for WebexMeetingsClient {
         let resp = self
             .http
             .send("POST /meetings", Repeat::OnlyIfUnprocessed, || {
+                self.http
+                    .authed(Method::POST, "meetings", &token)
+                    .json(&body)
+            })
+            .await?;
+        convert(json("POST /meetings", resp).await?)
+    }
+
+    #[tracing::instrument(name = "webex.create_adhoc_meeting", skip_all)]
+    async fn create_adhoc(&self, token: AccessToken, d: AdhocDraft) -> Result<Meeting, WebexError> {
+        let token = bearer(&token);
+        let body = CreateMeeting {
+            adhoc: Some(true),
+            room_id: Some(d.room.as_str()),
+            title: &d.title,
+            start: d.start.to_string(),
+            end: d.end.to_string(),
+            timezone: "UTC",
+            integration_tags: &[],
+            recurrence: None,
+            invitees: Vec::new(),
+            send_email: None,
+            template_id: None,
+        };
+        // Safe to send again: Webex answers with the space's instant meeting in progress.
+        let resp = self
+            .http
+            .send("POST /meetings", Repeat::Safe, || {
                 self.http
                     .authed(Method::POST, "meetings", &token)
                     .json(&body)

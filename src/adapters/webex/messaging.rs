@@ -5,10 +5,11 @@ use reqwest::Method;
 use secrecy::SecretString;
 
 use super::dto::{
-    CardActionDto, CreateMessage, CreatedDto, ItemsDto, ListedMessageDto, MessageDto, PersonDto,
+    CardActionDto, CreateMessage, CreatedDto, ItemsDto, ListedMessageDto, MembershipDto,
+    MessageDto, PersonDto,
 };
 use super::{Repeat, WebexHttp, json};
-use crate::domain::{MessageId, PersonId, Reply};
+use crate::domain::{MessageId, PersonId, Reply, RoomId};
 use crate::ports::{
     BotIdentity, CardSubmission, Destination, IncomingMessage, WebexError, WebexMessaging,
 };
@@ -31,6 +32,19 @@ impl WebexMessagingClient {
     fn token(&self) -> Result<&SecretString, WebexError> {
         self.token.as_ref().ok_or(WebexError::Unauthorized)
     }
+
+    /// `GET /people/{id}` with the bot token.
+    async fn person(&self, id: &PersonId) -> Result<PersonDto, WebexError> {
+        let token = self.token()?;
+        let path = format!("people/{}", urlencode(id.as_str()));
+        let resp = self
+            .http
+            .send("GET /people/{id}", Repeat::Safe, || {
+                self.http.authed(Method::GET, &path, token)
+            })
+            .await?;
+        json::<PersonDto>("GET /people/{id}", resp).await
+    }
 }
 
 #[async_trait]
@@ -49,18 +63,39 @@ impl WebexMessaging for WebexMessagingClient {
 
     #[tracing::instrument(name = "webex.get_person", skip_all)]
     async fn person_timezone(&self, id: PersonId) -> Result<Option<String>, WebexError> {
-        let token = self.token()?;
-        let path = format!("people/{}", urlencode(id.as_str()));
-        let resp = self
-            .http
-            .send("GET /people/{id}", Repeat::Safe, || {
-                self.http.authed(Method::GET, &path, token)
-            })
-            .await?;
-        Ok(json::<PersonDto>("GET /people/{id}", resp)
+        Ok(self.person(&id).await?.timezone.filter(|z| !z.is_empty()))
+    }
+
+    #[tracing::instrument(name = "webex.person_email", skip_all)]
+    async fn person_email(&self, id: PersonId) -> Result<Option<String>, WebexError> {
+        Ok(self
+            .person(&id)
             .await?
-            .timezone
-            .filter(|z| !z.is_empty()))
+            .emails
+            .into_iter()
+            .find(|e| !e.is_empty()))
+    }
+
+    #[tracing::instrument(name = "webex.room_member_emails", skip_all)]
+    async fn room_member_emails(&self, room: RoomId) -> Result<Vec<String>, WebexError> {
+        let token = self.token()?;
+        let first = self
+            .http
+            .url(&format!(
+                "memberships?roomId={}&max=1000",
+                urlencode(room.as_str())
+            ))
+            .to_string();
+        let members: Vec<MembershipDto> = self
+            .http
+            .get_pages("GET /memberships", first, token, 20)
+            .await?;
+        Ok(members
+            .into_iter()
+            .filter(|m| !m.is_monitor)
+            .filter_map(|m| m.person_email)
+            .filter(|e| !e.to_ascii_lowercase().ends_with("@webex.bot"))
+            .collect())
     }
 
     #[tracing::instrument(name = "webex.get_message", skip_all)]

@@ -19,7 +19,7 @@ use url::Url;
 pub(crate) use dto::{DeliveryEnvelope, EnvelopeError};
 pub use meetings::WebexMeetingsClient;
 pub use messaging::WebexMessagingClient;
-pub use oauth::{OAuthSettings, WebexOAuthClient};
+pub use oauth::{OAuthSettings, WebexOAuthClient, scopes as oauth_scopes};
 pub use webhooks::WebexWebhooksClient;
 
 use crate::ports::{Metrics, NoMetrics, WebexError};

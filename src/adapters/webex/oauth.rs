@@ -17,11 +17,23 @@ use crate::ports::{Identity, OAuthError, OAuthProvider, WebexError};
 pub const SCOPES: &str = "spark:messages_read spark:messages_write spark:rooms_read \
 spark:people_read meeting:schedules_write meeting:schedules_read";
 
+/// The scopes to ask for: [`SCOPES`], and `spark:all` when `meet now` is on (Webex
+/// requires it for a meeting tied to a space).
+pub fn scopes(meet_now: bool) -> String {
+    if meet_now {
+        format!("{SCOPES} spark:all")
+    } else {
+        SCOPES.to_owned()
+    }
+}
+
 #[derive(Clone)]
 pub struct OAuthSettings {
     pub client_id: Option<String>,
     pub client_secret: Option<SecretString>,
     pub redirect_uri: String,
+    /// Space-separated, as sent in the authorize URL ([`scopes`]).
+    pub scopes: String,
 }
 
 #[derive(Clone)]
@@ -133,7 +145,7 @@ impl OAuthProvider for WebexOAuthClient {
             .append_pair("client_id", client_id)
             .append_pair("response_type", "code")
             .append_pair("redirect_uri", &self.settings.redirect_uri)
-            .append_pair("scope", SCOPES)
+            .append_pair("scope", &self.settings.scopes)
             .append_pair("state", state);
         Ok(url.to_string())
     }
@@ -200,6 +212,7 @@ mod tests {
                 client_id: id.map(str::to_owned),
                 client_secret: Some(SecretString::from("shh".to_owned())),
                 redirect_uri: "http://localhost:8000/auth/webex/callback".into(),
+                scopes: scopes(false),
             },
         )
     }

@@ -119,6 +119,12 @@ struct State {
     profiles: HashMap<String, Value>,
     /// person id → their meeting templates (others have [`default_templates`]).
     templates: HashMap<String, Vec<Value>>,
+    /// person id → the scopes they granted at their last authorize (space-separated).
+    granted: HashMap<String, String>,
+    /// room id → its instant meeting (`adhoc`), while it lasts.
+    adhoc: HashMap<String, Value>,
+    /// room id → its members (person ids), for `GET /memberships`.
+    rooms: HashMap<String, Vec<String>>,
 }
 
 impl State {
@@ -345,6 +351,9 @@ impl FakeWebex {
             held_meetings: None,
             profiles: HashMap::new(),
             templates: HashMap::new(),
+            granted: HashMap::new(),
+            adhoc: HashMap::new(),
+            rooms: HashMap::new(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let fake = Self {
@@ -810,6 +819,60 @@ impl FakeWebex {
         m
     }
 
+    /// The space's instant meeting (`meet now`), as Webex describes one: no integration
+    /// tags, `adhoc` and the `roomId`, starting in 5 minutes for 15.
+    fn start_adhoc(&self, host: &Person, room: &str) -> Value {
+        let id = format!("{:032x}", (self.next_n() as u128) << 64 | 7);
+        let now = jiff::Timestamp::now();
+        let number = 2_500_000_000 + self.next_n();
+        let m = json!({
+            "id": id,
+            "meetingNumber": number.to_string(),
+            "title": host.display_name,
+            "meetingType": "meetingSeries",
+            "state": "active",
+            "adhoc": true,
+            "roomId": room,
+            "timezone": "UTC",
+            "start": (now + jiff::SignedDuration::from_mins(5)).to_string(),
+            "end": (now + jiff::SignedDuration::from_mins(20)).to_string(),
+            "hostUserId": host.id,
+            "hostDisplayName": host.display_name,
+            "hostEmail": host.email,
+            "siteUrl": "example.webex.com",
+            "webLink": format!("https://example.webex.com/example/j.php?MTID=a{id}"),
+            "scheduledType": "meeting",
+        });
+        let mut s = self.state.lock().unwrap();
+        // Listed by `GET /meetings/{id}` (the created webhook reads it), never by the list.
+        s.meetings.insert(id, m.clone());
+        s.adhoc.insert(room.to_owned(), m.clone());
+        m
+    }
+
+    /// The space's members (and the bot), for `GET /memberships?roomId=…`.
+    pub fn set_room_members(&self, room: &str, people: &[&Person]) {
+        let mut ids: Vec<String> = people.iter().map(|p| p.id.clone()).collect();
+        ids.push(self.bot.id.clone());
+        self.state
+            .lock()
+            .unwrap()
+            .rooms
+            .insert(room.to_owned(), ids);
+    }
+
+    /// The `POST /meetings` bodies with `adhoc: true`.
+    pub fn adhoc_requests(&self) -> Vec<Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .meeting_requests
+            .iter()
+            .filter(|b| b.get("adhoc") == Some(&json!(true)))
+            .cloned()
+            .collect()
+    }
+
     /// Gives `person` these meeting templates (by name) instead of the site's defaults.
     pub fn set_templates(&self, person: &Person, names: &[&str]) {
         let list = names
@@ -1011,6 +1074,52 @@ impl FakeWebex {
                     })
                 },
             );
+        let memberships =
+            warp::path!("v1" / "memberships")
+                .and(warp::get())
+                .and(auth)
+                .and(warp::query::<HashMap<String, String>>())
+                .and(with.clone())
+                .map(
+                    |auth: Option<String>, q: HashMap<String, String>, f: FakeWebex| {
+                        let bot = f.bot.clone();
+                        f.authed(auth, "GET /memberships", |s, _| {
+                            let room = q.get("roomId").cloned().unwrap_or_default();
+                            let Some(members) = s.rooms.get(&room) else {
+                                return error(
+                                    StatusCode::NOT_FOUND,
+                                    "The requested resource could not be found.",
+                                );
+                            };
+                            let items: Vec<Value> = members
+                            .iter()
+                            .filter_map(|id| {
+                                if *id == bot.id {
+                                    return Some((id, json!({
+                                        "emails": [bot.email], "displayName": bot.display_name,
+                                        "orgId": webex_id("ORGANIZATION", "org-1"),
+                                    })));
+                                }
+                                s.profiles.get(id).map(|p| (id, p.clone()))
+                            })
+                            .map(|(id, p)| {
+                                json!({
+                                    "id": webex_id("MEMBERSHIP", id),
+                                    "roomId": room,
+                                    "personId": id,
+                                    "personEmail": p["emails"][0],
+                                    "personDisplayName": p["displayName"],
+                                    "personOrgId": p["orgId"],
+                                    "isModerator": false,
+                                    "isMonitor": false,
+                                    "created": "2026-01-01T00:00:00.000Z",
+                                })
+                            })
+                            .collect();
+                            ok(json!({ "items": items }))
+                        })
+                    },
+                );
         let get_message = warp::path!("v1" / "messages" / String)
             .and(warp::get())
             .and(auth)
@@ -1180,6 +1289,7 @@ impl FakeWebex {
             .then(
                 |auth: Option<String>, body: Option<Value>, f: FakeWebex| async move {
                     let mut created = None;
+                    let mut adhoc = None;
                     let r = f.authed(auth, "POST /meetings", |s, host| {
                         let Some(body) = body else {
                             return error(StatusCode::BAD_REQUEST, "Malformed JSON");
@@ -1189,6 +1299,31 @@ impl FakeWebex {
                         {
                             return error(StatusCode::BAD_REQUEST, &why);
                         }
+                        if body.get("adhoc") == Some(&json!(true)) {
+                            let room = body["roomId"].as_str().unwrap_or_default().to_owned();
+                            let full = s
+                                .granted
+                                .get(&host.id)
+                                .is_some_and(|g| g.split(' ').any(|x| x == "spark:all"));
+                            if !full {
+                                return error(
+                                    StatusCode::FORBIDDEN,
+                                    "The access token is missing the spark:all scope required with roomId.",
+                                );
+                            }
+                            if !s.rooms.get(&room).is_some_and(|m| m.contains(&host.id)) {
+                                return error(
+                                    StatusCode::FORBIDDEN,
+                                    "The user is not a member of the space.",
+                                );
+                            }
+                            s.meeting_requests.push(body.clone());
+                            if let Some(m) = s.adhoc.get(&room) {
+                                return ok(m.clone());
+                            }
+                            adhoc = Some((host, room));
+                            return ok(json!({}));
+                        }
                         if let Some(id) = body.get("templateId") {
                             if !s.templates_of(&host.id).iter().any(|t| &t["id"] == id) {
                                 return error(StatusCode::NOT_FOUND, "Template not found.");
@@ -1197,6 +1332,13 @@ impl FakeWebex {
                         created = Some((host, body));
                         ok(json!({}))
                     });
+                    if let Some((host, room)) = adhoc {
+                        let m = f.start_adhoc(&host, &room);
+                        let f2 = f.clone();
+                        let m2 = m.clone();
+                        tokio::spawn(async move { f2.deliver_meeting_created(&host, &m2).await });
+                        return ok(m);
+                    }
                     match created {
                         Some((host, body)) => {
                             let m = f.store_meeting(&host, &body);
@@ -1247,7 +1389,8 @@ impl FakeWebex {
                         let series = s
                             .meetings
                             .values()
-                            .filter(|m| m["hostUserId"] == p.id.as_str());
+                            // Instant meetings are never listed (the spec says so).
+                            .filter(|m| m["hostUserId"] == p.id.as_str() && m["adhoc"] != true);
                         let listed: Vec<Value> = if scheduled {
                             series.flat_map(|m| occurrences(m, from, to)).collect()
                         } else {
@@ -1411,10 +1554,11 @@ impl FakeWebex {
             });
 
         // Each route boxed, and the union boxed at every step, so that the filter's type stays
-        // small for the compiler (an 17-deep `.or()` chain of unboxed filters is a huge type).
+        // small for the compiler (a long `.or()` chain of unboxed filters is a huge type).
         let routes: Vec<BoxedFilter<(Response,)>> = vec![
             people_me.boxed(),
             get_person.boxed(),
+            memberships.boxed(),
             direct_messages.boxed(),
             get_message.boxed(),
             list_messages.boxed(),
@@ -1476,8 +1620,10 @@ impl FakeWebex {
         }
         let state = q.get("state").cloned().unwrap_or_default();
         let mut target = url::Url::parse(&redirect).unwrap();
+        let granted = scopes.join(" ");
         match s.authorizer.clone() {
             Some(p) => {
+                s.granted.insert(p.id.clone(), granted);
                 let code = format!("code-{:016x}", rand::random::<u64>());
                 s.codes.insert(code.clone(), (p, redirect.clone()));
                 target
@@ -1570,6 +1716,10 @@ impl FakeWebex {
                 expires: Some(SystemTime::now() + ttl),
             },
         );
+        let scope = match s.granted.get(&person.id) {
+            Some(g) => format!("spark:kms {g}"),
+            None => "spark:kms spark:messages_read spark:messages_write spark:rooms_read spark:people_read meeting:schedules_write meeting:schedules_read".to_owned(),
+        };
         s.refresh_tokens.insert(refresh.clone(), person);
         ok(json!({
             "access_token": access,
@@ -1577,7 +1727,7 @@ impl FakeWebex {
             "refresh_token": refresh,
             "refresh_token_expires_in": 7_775_999,
             "token_type": "Bearer",
-            "scope": "spark:kms spark:messages_read spark:messages_write spark:rooms_read spark:people_read meeting:schedules_write meeting:schedules_read",
+            "scope": scope,
         }))
     }
 
