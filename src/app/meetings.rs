@@ -96,6 +96,7 @@ fn link_of(m: &Meeting) -> MeetingLink {
         web_link: m.web_link.clone(),
         start: Some(m.start),
         end: Some(m.end),
+        title: Some(m.title.clone()),
         cancelled: false,
     }
 }

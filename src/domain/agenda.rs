@@ -228,6 +228,7 @@ mod tests {
                 web_link: "https://example.webex.com/j".into(),
                 start: Some(ts(s)),
                 end: None,
+                title: None,
                 cancelled: false,
             }),
             due: due.map(|(at, has_time)| Due {

@@ -221,6 +221,7 @@ mod tests {
             web_link: "https://example.webex.com/meet/j.php?MTID=m1".into(),
             start: Some(ts("2026-12-07T08:00:00Z")),
             end: Some(ts("2026-12-07T08:15:00Z")),
+            title: None,
             cancelled: false,
         });
         let undated = task(4, "Someday");
@@ -311,6 +312,7 @@ mod tests {
             web_link: "https://example.webex.com/j".into(),
             start: None,
             end: None,
+            title: None,
             cancelled: false,
         });
         let mut c = m.clone();

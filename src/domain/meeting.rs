@@ -783,6 +783,8 @@ pub struct Upcoming {
 
 /// What to do with a `meetings`/`created` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Made and matched once per event: boxing the task would buy nothing measurable.
+#[allow(clippy::large_enum_variant)]
 pub enum LinkDecision {
     /// A task already carries this meeting: nothing to file.
     AlreadyFiled(Task),

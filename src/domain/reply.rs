@@ -1395,6 +1395,7 @@ mod tests {
             web_link: "https://x.webex.com/j.php?MTID=m1".into(),
             start: Some(start.parse().unwrap()),
             end: None,
+            title: None,
             cancelled: false,
         });
         t
@@ -1519,6 +1520,7 @@ mod tests {
             web_link: "https://x.webex.com/j.php?MTID=m1".into(),
             start: None,
             end: None,
+            title: None,
             cancelled: false,
         });
         assert_eq!(

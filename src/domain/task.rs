@@ -167,6 +167,10 @@ pub struct MeetingLink {
     pub start: Option<Timestamp>,
     /// When that meeting ends (unknown for tasks filed before Botper kept it).
     pub end: Option<Timestamp>,
+    /// The meeting's title as Webex last gave it (unknown for tasks filed before Botper
+    /// kept it): a task still called that follows a rename; one the person renamed keeps
+    /// their title.
+    pub title: Option<String>,
     /// The meeting was cancelled in Webex: its task was closed for that reason.
     pub cancelled: bool,
 }
@@ -202,18 +206,28 @@ impl MeetingChange {
                 start,
                 end,
             } => {
-                if &task.title == title
+                // The person's own `edit` wins over the meeting's name.
+                let follows_name = link
+                    .title
+                    .as_deref()
+                    .is_none_or(|was| was == task.title.as_str());
+                let known = link.title.as_deref() == Some(title.as_str());
+                if (!follows_name || &task.title == title)
+                    && known
                     && &link.web_link == web_link
                     && link.start == Some(*start)
                     && link.end == Some(*end)
                 {
                     return None;
                 }
-                next.title = title.clone();
+                if follows_name {
+                    next.title = title.clone();
+                }
                 next.meeting = Some(MeetingLink {
                     web_link: web_link.clone(),
                     start: Some(*start),
                     end: Some(*end),
+                    title: Some(title.as_str().to_owned()),
                     ..link.clone()
                 });
             }
@@ -549,6 +563,7 @@ mod tests {
                 web_link: "https://example.webex.com/j/m1".into(),
                 start: Some(Timestamp::from_second(1_000_000).unwrap()),
                 end: None,
+                title: Some("Standup".into()),
                 cancelled,
             }),
             due: None,
@@ -573,6 +588,31 @@ mod tests {
         assert!(!next.done);
         // The same state again changes nothing (a repeated or older delivery tells no one).
         assert_eq!(moved.apply_to(&next), None);
+    }
+
+    #[test]
+    fn a_task_the_person_renamed_keeps_their_title_when_the_meeting_is_renamed() {
+        let mut t = meeting_task(false, false);
+        t.title = TaskTitle::parse("Prepare the standup").unwrap();
+        let at = Timestamp::from_second(1_000_000).unwrap();
+        let renamed = MeetingChange::Now {
+            title: TaskTitle::parse("Daily standup").unwrap(),
+            web_link: "https://example.webex.com/j/m1".into(),
+            start: at,
+            end: at + jiff::SignedDuration::from_mins(15),
+        };
+        let next = renamed.apply_to(&t).unwrap();
+        assert_eq!(next.title.as_str(), "Prepare the standup");
+        assert_eq!(
+            next.meeting.as_ref().unwrap().title.as_deref(),
+            Some("Daily standup")
+        );
+        assert_eq!(renamed.apply_to(&next), None, "nothing more to follow");
+        // A task from before Botper kept the meeting's title follows the rename, as before.
+        let mut legacy = meeting_task(false, false);
+        legacy.meeting.as_mut().unwrap().title = None;
+        let next = renamed.apply_to(&legacy).unwrap();
+        assert_eq!(next.title.as_str(), "Daily standup");
     }
 
     #[test]

@@ -877,12 +877,32 @@ async fn a_changed_meeting_keeps_its_task_in_step(b: Backend) {
     assert_eq!(app.fake.sent_count(), 3);
     assert_eq!(open_titles(&app, &alice.id).await, ["1 Design review (v3)"]);
 
+    // She renames the task: a later rename in Webex keeps her title; a move is followed.
+    let r = app
+        .ask(&alice, &room, "edit 1 Prepare the design review")
+        .await;
+    assert!(r.contains("Prepare the design review"), "{r}");
+    let later = SystemTime::now() + Duration::from_secs(50 * 3600);
+    app.fake
+        .update_meeting(&alice, &id, Some("Design review (v4)"), Some(later))
+        .await;
+    let sent = app.fake.wait_for_sent(5, WAIT).await;
+    let note = sent[4].markdown();
+    assert!(
+        note.contains("moved to **") && !note.contains("is now called"),
+        "{note}"
+    );
+    assert_eq!(
+        open_titles(&app, &alice.id).await,
+        ["1 Prepare the design review"]
+    );
+
     // Cancelled in Webex: the task is closed as cancelled, and she is told.
     app.fake.cancel_meeting(&alice, &id).await;
-    let sent = app.fake.wait_for_sent(4, WAIT).await;
-    let note = sent[3].markdown();
-    assert_eq!(sent[3].to_person_id(), Some(alice.id.as_str()));
-    assert!(note.contains("**Design review (v3)** on "), "{note}");
+    let sent = app.fake.wait_for_sent(6, WAIT).await;
+    let note = sent[5].markdown();
+    assert_eq!(sent[5].to_person_id(), Some(alice.id.as_str()));
+    assert!(note.contains("**Prepare the design review** on "), "{note}");
     assert!(note.contains("was cancelled in Webex"), "{note}");
     assert!(open_titles(&app, &alice.id).await.is_empty());
     let t = task().await;
@@ -911,10 +931,13 @@ async fn a_changed_meeting_keeps_its_task_in_step(b: Backend) {
     assert_eq!(app.deliver(&gone).await, 200);
     quiet(&app).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(app.fake.sent_count(), 4);
+    assert_eq!(app.fake.sent_count(), 6);
     assert!(open_titles(&app, &alice.id).await.is_empty());
     let r = app.ask(&alice, &room, "list done").await;
-    assert!(r.contains("Design review (v3) (meeting cancelled)"), "{r}");
+    assert!(
+        r.contains("Prepare the design review (meeting cancelled)"),
+        "{r}"
+    );
     app.fake.assert_spec_clean();
 }
 

@@ -205,6 +205,7 @@ fn meeting(title: &str, id: &str, start: Timestamp) -> TaskOp {
             web_link: format!("https://example.webex.com/{id}"),
             start: Some(start),
             end: None,
+            title: None,
             cancelled: false,
         }),
         due: None,

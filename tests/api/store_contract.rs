@@ -254,6 +254,7 @@ async fn an_edit_changes_only_the_title_and_replays_under_its_key(b: Backend) {
         web_link: "https://example.webex.com/meet/e".into(),
         start: Some(at("2026-11-30T09:00:00Z")),
         end: Some(at("2026-11-30T09:30:00Z")),
+        title: Some("Standup".into()),
         cancelled: false,
     };
     let create = TaskOp::Create {
@@ -503,6 +504,7 @@ async fn a_meeting_is_linked_to_one_task_only(b: Backend) {
         web_link: "https://example.webex.com/meet/x".into(),
         start: Some(at("2026-11-30T09:00:00Z")),
         end: Some(at("2026-11-30T09:30:00Z")),
+        title: Some("Standup".into()),
         cancelled: false,
     };
     let op = TaskOp::Create {
@@ -534,6 +536,7 @@ async fn a_deleted_meeting_task_stays_deleted(b: Backend) {
             web_link: "https://example.webex.com/meet/d".into(),
             start: None,
             end: None,
+            title: None,
             cancelled: false,
         }),
         due: None,

@@ -25,6 +25,7 @@ diesel::table! {
         remind_at -> Nullable<BigInt>,
         meeting_cancelled -> SmallInt,
         meeting_end -> Nullable<BigInt>,
+        meeting_title -> Nullable<Text>,
     }
 }
 

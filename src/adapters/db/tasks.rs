@@ -29,6 +29,7 @@ pub(super) struct TaskRow {
     remind_at: Option<i64>,
     meeting_cancelled: i16,
     meeting_end: Option<i64>,
+    meeting_title: Option<String>,
 }
 
 fn due_of(at: Option<i64>, has_time: i16) -> Result<Option<Due>, DbError> {
@@ -57,6 +58,7 @@ impl TryFrom<TaskRow> for Task {
                 web_link,
                 start: r.meeting_start.map(from_millis).transpose()?,
                 end: r.meeting_end.map(from_millis).transpose()?,
+                title: r.meeting_title,
                 cancelled: r.meeting_cancelled != 0,
             }),
             _ => None,
@@ -329,6 +331,7 @@ fn apply_op(
                     tasks::meeting_link.eq(meeting.as_ref().map(|m| m.web_link.clone())),
                     tasks::meeting_start.eq(meeting.as_ref().and_then(|m| m.start.map(millis))),
                     tasks::meeting_end.eq(meeting.as_ref().and_then(|m| m.end.map(millis))),
+                    tasks::meeting_title.eq(meeting.as_ref().and_then(|m| m.title.clone())),
                     tasks::due_at.eq(due.map(|d| millis(d.at))),
                     tasks::due_has_time.eq(due.map_or(0, |d| i16::from(d.has_time))),
                     tasks::remind_at.eq(remind_at.map(millis)),
@@ -499,6 +502,7 @@ fn follow_meeting(
         tasks::meeting_link.eq(&link.web_link),
         tasks::meeting_start.eq(link.start.map(millis)),
         tasks::meeting_end.eq(link.end.map(millis)),
+        tasks::meeting_title.eq(link.title.as_deref()),
         tasks::meeting_cancelled.eq(i16::from(link.cancelled)),
         tasks::done.eq(i16::from(task.done)),
         tasks::done_at.eq(task.done.then(|| millis(at))),
@@ -802,6 +806,8 @@ struct TaskDto {
     /// Absent in outcomes recorded before meeting ends were kept.
     #[serde(default)]
     meeting_end: Option<i64>,
+    #[serde(default)]
+    meeting_title: Option<String>,
     /// Absent in outcomes recorded before due dates.
     #[serde(default)]
     due_at: Option<i64>,
@@ -824,6 +830,7 @@ impl OutcomeDto {
             meeting_link: t.meeting.as_ref().map(|m| m.web_link.clone()),
             meeting_start: t.meeting.as_ref().and_then(|m| m.start.map(millis)),
             meeting_end: t.meeting.as_ref().and_then(|m| m.end.map(millis)),
+            meeting_title: t.meeting.as_ref().and_then(|m| m.title.clone()),
             due_at: t.due.map(|d| millis(d.at)),
             due_has_time: t.due.is_some_and(|d| d.has_time),
             remind_at: t.remind_at.map(millis),
@@ -906,6 +913,7 @@ impl OutcomeDto {
                 remind_at: d.remind_at,
                 meeting_cancelled: i16::from(d.meeting_cancelled),
                 meeting_end: d.meeting_end,
+                meeting_title: d.meeting_title,
             })
         };
         Ok(match dto {
