@@ -50,6 +50,11 @@ async fn the_personal_page_shows_tasks_meetings_and_the_calendar(b: Backend) {
         "{html}"
     );
     assert!(html.contains("<strong>#2</strong> Call Bob"), "{html}");
+    // A meeting's task says when the meeting is.
+    assert!(
+        html.contains("<strong>#3</strong> Review <span class=\"hint\">meeting "),
+        "{html}"
+    );
     // The meeting, from Webex, with its join link and its task.
     assert!(
         html.contains(&format!("href=\"{join}\">Review</a> (task #3)")),

@@ -199,7 +199,13 @@ fn home_page(h: &Home, shared: &Shared) -> Response {
                 };
                 let join = match &t.meeting {
                     Some(m) if !m.cancelled => format!(
-                        " <a href=\"{}\">Join the meeting<span class=\"visually-hidden\"> {}</span></a>",
+                        "{} <a href=\"{}\">Join the meeting<span class=\"visually-hidden\"> {}</span></a>",
+                        m.start
+                            .map(|s| format!(
+                                " <span class=\"hint\">meeting {}</span>",
+                                escape(&h.here.moment(s))
+                            ))
+                            .unwrap_or_default(),
                         escape(&m.web_link),
                         escape(t.title.as_str())
                     ),
