@@ -9,7 +9,7 @@ use super::{App, AppError, random_token};
 /// Random bytes in a feed token: 256 bits.
 const TOKEN_BYTES: usize = 32;
 
-/// The longest token a feed address can carry (43 characters of URL-safe base64).
+/// The length of a feed token: 32 bytes in URL-safe base64 without padding.
 const TOKEN_CHARS: usize = 43;
 
 impl App {

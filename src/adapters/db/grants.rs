@@ -66,6 +66,24 @@ fn open_row(sealer: &Sealer, r: GrantRow) -> Result<Grant, DbError> {
     })
 }
 
+/// Stores a person's calendar feed token (its hash and its sealed copy).
+fn insert_feed(
+    conn: &mut super::DbConnection,
+    person: &str,
+    hash: &str,
+    sealed: &str,
+    now: Timestamp,
+) -> QueryResult<usize> {
+    diesel::insert_into(calendar_feeds::table)
+        .values((
+            calendar_feeds::person_id.eq(person),
+            calendar_feeds::token_hash.eq(hash),
+            calendar_feeds::token_sealed.eq(sealed),
+            calendar_feeds::created_at.eq(millis(now)),
+        ))
+        .execute(conn)
+}
+
 fn load_row(conn: &mut super::DbConnection, person: &str) -> Result<Option<GrantRow>, DbError> {
     Ok(grants::table
         .find(person)
@@ -459,15 +477,7 @@ impl WebAuthStore for Db {
                 if let Some(existing) = read(conn)? {
                     return Ok(existing);
                 }
-                let inserted = diesel::insert_into(calendar_feeds::table)
-                    .values((
-                        calendar_feeds::person_id.eq(&owner),
-                        calendar_feeds::token_hash.eq(&hash),
-                        calendar_feeds::token_sealed.eq(&sealed),
-                        calendar_feeds::created_at.eq(millis(now)),
-                    ))
-                    .execute(conn);
-                match inserted {
+                match insert_feed(conn, &owner, &hash, &sealed, now) {
                     Ok(_) => Ok(sealed),
                     // Another caller stored one first: theirs stands.
                     Err(e) => read(conn)?.ok_or_else(|| e.into()),
@@ -490,14 +500,7 @@ impl WebAuthStore for Db {
         self.run(move |conn| {
             conn.transaction::<_, DbError, _>(|conn| {
                 diesel::delete(calendar_feeds::table.find(person.as_str())).execute(conn)?;
-                diesel::insert_into(calendar_feeds::table)
-                    .values((
-                        calendar_feeds::person_id.eq(person.as_str()),
-                        calendar_feeds::token_hash.eq(&hash),
-                        calendar_feeds::token_sealed.eq(&sealed),
-                        calendar_feeds::created_at.eq(millis(now)),
-                    ))
-                    .execute(conn)?;
+                insert_feed(conn, person.as_str(), &hash, &sealed, now)?;
                 Ok(())
             })
         })
