@@ -531,9 +531,7 @@ fn email_list<'a>(
 ) -> Option<Result<Vec<String>, MeetingError>> {
     let parts: Vec<&str> = words
         .flat_map(|w| w.split([',', ';']))
-        .map(|p| p.trim().trim_end_matches('.'))
-        .map(|p| p.trim_start_matches('<').trim_end_matches('>'))
-        .map(|p| p.strip_prefix("mailto:").unwrap_or(p))
+        .map(|p| bare_address(p.trim().trim_end_matches('.')))
         .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("and") && *p != "&")
         .collect();
     if parts.is_empty() || parts.iter().any(|p| !p.contains('@')) {
@@ -603,10 +601,7 @@ fn guest_list(rest: &str, mentioned: &[&Mentioned]) -> Option<Vec<Guest>> {
         if bare.eq_ignore_ascii_case("everyone") || bare.eq_ignore_ascii_case("everybody") {
             out.push(Guest::Everyone);
         } else if word.contains('@') && !word.starts_with('@') {
-            let e = word.trim_start_matches('<').trim_end_matches('>');
-            out.push(Guest::Email(
-                e.strip_prefix("mailto:").unwrap_or(e).to_owned(),
-            ));
+            out.push(Guest::Email(bare_address(word).to_owned()));
         } else {
             return None;
         }
@@ -625,6 +620,12 @@ fn prefix_ci(s: &str, prefix: &str) -> Option<usize> {
         }
     }
     Some(chars.next().map_or(s.len(), |(at, _)| at))
+}
+
+/// An address as typed, without `<…>` around it or a `mailto:` before it.
+fn bare_address(p: &str) -> &str {
+    let p = p.trim_start_matches('<').trim_end_matches('>');
+    p.strip_prefix("mailto:").unwrap_or(p)
 }
 
 /// An address Webex can invite: `local@domain.tld`, the common subset of RFC 5321.
