@@ -191,16 +191,20 @@ pub async fn doctor(config: &Config) -> anyhow::Result<()> {
         };
         println!("{mark} {what}: {detail}");
     };
+    let (mode, why) = config.events_mode();
+    let websocket = mode == crate::app::EventsMode::Websocket;
+    say(Some(true), "events", format!("{}: {why}", mode.as_str()));
     for (var, consequence) in config.missing() {
-        // Without these two the bot cannot work at all; the OAuth pair is optional.
-        let fatal = matches!(var, "WEBEX_BOT_TOKEN" | "WEBEX_WEBHOOK_SECRET");
+        // Without these the bot cannot work at all (the secret only with webhooks); the
+        // OAuth pair is optional.
+        let fatal = var == "WEBEX_BOT_TOKEN" || (var == "WEBEX_WEBHOOK_SECRET" && !websocket);
         say(
             if fatal { Some(false) } else { None },
             "configuration",
             format!("{var} is not set: {consequence}"),
         );
     }
-    if !config.public_url.starts_with("https://") {
+    if !config.public_url.starts_with("https://") && !websocket {
         say(
             None,
             "public URL",
@@ -243,7 +247,34 @@ pub async fn doctor(config: &Config) -> anyhow::Result<()> {
                 format!("cannot reach Webex at {}: {e}", config.webex_api_base),
             ),
         }
-        if let Ok(token) = bot_token(config) {
+        if websocket {
+            match crate::startup::socket(
+                config,
+                Default::default(),
+                None,
+                std::sync::Arc::new(crate::ports::NoMetrics),
+            ) {
+                Ok(Some(socket)) => match socket.probe().await {
+                    Ok(steps) => say(
+                        Some(true),
+                        "websocket",
+                        format!(
+                            "{} (device \"{}\")",
+                            steps.join("; "),
+                            socket.devices().name()
+                        ),
+                    ),
+                    Err(e) => say(
+                        Some(false),
+                        "websocket",
+                        format!("{e} (WEBEX_U2C_URL is {})", config.u2c_url),
+                    ),
+                },
+                Ok(None) => {}
+                Err(e) => say(Some(false), "websocket", format!("{e:#}")),
+            }
+        }
+        if let (Ok(token), false) = (bot_token(config), websocket) {
             match app.bot_webhooks(&token).await {
                 Ok(hooks) => {
                     for (resource, event) in BOT_WEBHOOKS {

@@ -16,6 +16,18 @@ pub const DEFAULT_API_BASE: &str = "https://webexapis.com/v1";
 pub const DEFAULT_DATABASE: &str = "botper.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
+/// Every device Botper registers is named with this prefix.
+pub const DEVICE_PREFIX: &str = "Botper ";
+pub const DEFAULT_U2C_URL: &str = "https://u2c.wbx2.com/u2c/api/v1";
+
+/// `BOTPER_EVENTS`: how Webex's events reach Botper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsChoice {
+    Webhooks,
+    Websocket,
+    /// The websocket unless `BOTPER_PUBLIC_URL` is an `https://` address.
+    Auto,
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -44,6 +56,19 @@ pub struct Config {
     pub sync_webhooks: bool,
     /// `BOTPER_MEET_NOW=true`: `meet now` is on, and connecting asks for `spark:all`.
     pub meet_now: bool,
+    /// `BOTPER_EVENTS`.
+    pub events: EventsChoice,
+    /// `WEBEX_U2C_URL`: where the device service is discovered (websocket mode).
+    pub u2c_url: Url,
+    /// `BOTPER_MEETINGS_POLL_SECS`: how often connected people's meetings are polled in
+    /// websocket mode.
+    pub meetings_poll: Duration,
+    /// `BOTPER_LEADER_LEASE_SECS`: how long the socket holder's lease lasts unrenewed (a
+    /// standby takes over at most this long after the holder dies).
+    pub leader_lease: Duration,
+    /// `BOTPER_DEVICE_NAME`: the name of Botper's device at Webex (websocket mode); by
+    /// default one derived from the database, so that a deployment's instances share it.
+    pub device_name: Option<String>,
 }
 
 /// An invalid value: which variable, and what is wrong with it.
@@ -146,10 +171,42 @@ impl Config {
                 problem: format!("`{v}` is not true or false"),
             }),
         };
+        let events = match var("BOTPER_EVENTS").map(|v| v.to_lowercase()).as_deref() {
+            None | Some("auto") => EventsChoice::Auto,
+            Some("webhooks" | "webhook") => EventsChoice::Webhooks,
+            Some("websocket" | "socket") => EventsChoice::Websocket,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "BOTPER_EVENTS",
+                    problem: format!("`{other}` is not webhooks, websocket or auto"),
+                });
+            }
+        };
+        let u2c_raw = var("WEBEX_U2C_URL").unwrap_or_else(|| DEFAULT_U2C_URL.into());
+        let u2c_url = parse_http_url(&u2c_raw).map_err(|problem| ConfigError {
+            var: "WEBEX_U2C_URL",
+            problem,
+        })?;
+        let poll_secs = number(&var, "BOTPER_MEETINGS_POLL_SECS", 60, 1, 86_400)?;
+        let lease_secs_leader = number(&var, "BOTPER_LEADER_LEASE_SECS", 30, 2, 600)?;
+        let device_name = var("BOTPER_DEVICE_NAME");
+        if let Some(n) = &device_name
+            && (n.chars().count() > 100 || n.chars().any(char::is_control))
+        {
+            return Err(ConfigError {
+                var: "BOTPER_DEVICE_NAME",
+                problem: "must be at most 100 printable characters".into(),
+            });
+        }
         let sync_webhooks = flag("BOTPER_SYNC_WEBHOOKS")?;
         let meet_now = flag("BOTPER_MEET_NOW")?;
 
         Ok(Self {
+            events,
+            u2c_url,
+            meetings_poll: Duration::from_secs(u64::from(poll_secs)),
+            leader_lease: Duration::from_secs(u64::from(lease_secs_leader)),
+            device_name,
             sync_webhooks,
             meet_now,
             rate_limit: (per_minute > 0).then_some(crate::domain::rate::RatePolicy {
@@ -198,6 +255,50 @@ impl Config {
             out.push(("WEBEX_CLIENT_SECRET", oauth));
         }
         out
+    }
+
+    /// The transport this configuration runs, and why (for the log and `doctor`).
+    pub fn events_mode(&self) -> (crate::app::EventsMode, String) {
+        use crate::app::EventsMode;
+        match self.events {
+            EventsChoice::Webhooks => (EventsMode::Webhooks, "BOTPER_EVENTS=webhooks".into()),
+            EventsChoice::Websocket => (EventsMode::Websocket, "BOTPER_EVENTS=websocket".into()),
+            EventsChoice::Auto if self.public_url.starts_with("https://") => (
+                EventsMode::Webhooks,
+                format!(
+                    "BOTPER_EVENTS=auto and BOTPER_PUBLIC_URL ({}) is https, so Webex can deliver webhooks",
+                    self.public_url
+                ),
+            ),
+            EventsChoice::Auto => (
+                EventsMode::Websocket,
+                format!(
+                    "BOTPER_EVENTS=auto and BOTPER_PUBLIC_URL ({}) is not https, so Webex cannot deliver webhooks to it",
+                    self.public_url
+                ),
+            ),
+        }
+    }
+
+    /// The device name: `BOTPER_DEVICE_NAME`, or `Botper <hash of the database>` so that
+    /// every instance of a deployment (one database) reuses the same device and two
+    /// deployments of one bot do not take each other's.
+    pub fn device_name(&self) -> String {
+        if let Some(n) = &self.device_name {
+            return n.clone();
+        }
+        use sha2::Digest;
+        let place = match &self.database {
+            DbTarget::Postgres(url) => {
+                self.database.redacted() + url.split('?').next().unwrap_or("")
+            }
+            DbTarget::Sqlite(path) => std::fs::canonicalize(path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string(),
+        };
+        let digest = sha2::Sha256::digest(place.as_bytes());
+        format!("{}{}", DEVICE_PREFIX, hex::encode(&digest[..4]))
     }
 
     pub fn oauth_configured(&self) -> bool {
@@ -305,6 +406,64 @@ mod tests {
         let e = config(&[("BOTPER_WORKERS", "0")]).unwrap_err();
         assert_eq!(e.var, "BOTPER_WORKERS");
         assert!(e.to_string().starts_with("invalid BOTPER_WORKERS:"));
+    }
+
+    #[test]
+    fn events_default_to_the_websocket_without_an_https_public_url() {
+        use crate::app::EventsMode;
+        let c = config(&[]).unwrap();
+        assert_eq!(c.events, EventsChoice::Auto);
+        assert_eq!(c.events_mode().0, EventsMode::Websocket);
+        assert!(
+            c.events_mode().1.contains("not https"),
+            "{}",
+            c.events_mode().1
+        );
+        assert_eq!(c.u2c_url.as_str(), "https://u2c.wbx2.com/u2c/api/v1");
+        assert_eq!(c.meetings_poll, Duration::from_secs(60));
+        let c = config(&[("BOTPER_PUBLIC_URL", "https://botper.example.com")]).unwrap();
+        assert_eq!(c.events_mode().0, EventsMode::Webhooks);
+        let c = config(&[
+            ("BOTPER_PUBLIC_URL", "https://botper.example.com"),
+            ("BOTPER_EVENTS", "websocket"),
+        ])
+        .unwrap();
+        assert_eq!(c.events_mode().0, EventsMode::Websocket);
+        let c = config(&[("BOTPER_EVENTS", "Webhooks")]).unwrap();
+        assert_eq!(
+            c.events_mode().0,
+            EventsMode::Webhooks,
+            "explicit wins over auto"
+        );
+        let e = config(&[("BOTPER_EVENTS", "pigeons")]).unwrap_err();
+        assert_eq!(e.var, "BOTPER_EVENTS");
+        let e = config(&[("BOTPER_MEETINGS_POLL_SECS", "0")]).unwrap_err();
+        assert_eq!(e.var, "BOTPER_MEETINGS_POLL_SECS");
+        let e = config(&[("WEBEX_U2C_URL", "u2c")]).unwrap_err();
+        assert_eq!(e.var, "WEBEX_U2C_URL");
+    }
+
+    #[test]
+    fn the_device_name_follows_the_database_unless_set() {
+        let a = config(&[("DATABASE_URL", "/tmp/a.db")])
+            .unwrap()
+            .device_name();
+        let b = config(&[("DATABASE_URL", "/tmp/b.db")])
+            .unwrap()
+            .device_name();
+        assert!(
+            a.starts_with(DEVICE_PREFIX) && a.len() == DEVICE_PREFIX.len() + 8,
+            "{a}"
+        );
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            config(&[("DATABASE_URL", "/tmp/a.db")])
+                .unwrap()
+                .device_name()
+        );
+        let c = config(&[("BOTPER_DEVICE_NAME", "Botper staging")]).unwrap();
+        assert_eq!(c.device_name(), "Botper staging");
     }
 
     #[test]

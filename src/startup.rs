@@ -12,14 +12,18 @@ use tokio::task::JoinHandle;
 use crate::adapters::db::{Db, DbTarget, PoolOptions, TokenKey};
 use crate::adapters::http::{self, HttpSettings};
 use crate::adapters::metrics::PromMetrics;
+use crate::adapters::webex::socket::device::DeviceService;
+use crate::adapters::webex::socket::{Timing as SocketTiming, WebexSocket};
 use crate::adapters::webex::{
     OAuthSettings, RetryPolicy, WebexHttp, WebexMeetingsClient, WebexMessagingClient,
     WebexOAuthClient, WebexWebhooksClient,
 };
+use crate::app::EventsMode;
+use crate::app::leader::{self, LeaderOptions};
 use crate::app::scheduler::{self, SchedulerOptions};
 use crate::app::worker::{self, WorkerOptions};
 use crate::app::{App, AppSettings, Ports};
-use crate::config::Config;
+use crate::config::{Config, DEVICE_PREFIX};
 use crate::ports::{Clock, Metrics, SystemClock};
 
 /// Knobs that tests and the load tool turn; production uses the defaults.
@@ -35,6 +39,10 @@ pub struct Tuning {
     pub meeting_lag_step: Option<Duration>,
     /// How often the scheduler looks for due jobs, and how many it fires at once.
     pub scheduler: Option<SchedulerOptions>,
+    /// Websocket keep-alive timing (tests detect a dead socket sooner).
+    pub socket: Option<SocketTiming>,
+    /// The socket lease (tests stand aside for less than five minutes after a 4000).
+    pub leader: Option<LeaderOptions>,
 }
 
 /// A started service.
@@ -46,6 +54,8 @@ pub struct Running {
     server: JoinHandle<()>,
     workers: Option<JoinHandle<()>>,
     scheduler: Option<JoinHandle<()>>,
+    /// Websocket mode: contends for the socket lease, holds the socket and polls meetings.
+    events: Option<JoinHandle<()>>,
     housekeeping: JoinHandle<()>,
 }
 
@@ -55,6 +65,11 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.server.await;
+        // The socket closes, its device is deleted and the lease released, so that a
+        // standby instance takes over at once.
+        if let Some(e) = self.events {
+            let _ = e.await;
+        }
         if let Some(s) = self.scheduler {
             let _ = s.await;
         }
@@ -153,6 +168,7 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
         settings.meeting_lag_step = step;
     }
     let exporter = Arc::new(PromMetrics::new());
+    let exporter_metrics: Arc<dyn Metrics> = exporter.clone();
     let mut app = build_app(
         &config,
         db.clone(),
@@ -269,6 +285,47 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
         ))
     });
 
+    let (mode, why) = config.events_mode();
+    tracing::info!(mode = mode.as_str(), reason = %why, "events transport");
+    let events = match (
+        mode,
+        socket(
+            &config,
+            tuning.retry.clone().unwrap_or_default(),
+            tuning.socket,
+            exporter_metrics.clone(),
+        )?,
+    ) {
+        (EventsMode::Websocket, Some(socket)) => {
+            let socket = Arc::new(socket);
+            let options = tuning
+                .leader
+                .unwrap_or_else(|| LeaderOptions::new(config.leader_lease));
+            let work_app = app.clone();
+            Some(tokio::spawn(leader::run(
+                app.clone(),
+                options,
+                stop_rx.clone(),
+                move |signal| {
+                    let (socket, app) = (socket.clone(), work_app.clone());
+                    async move {
+                        let polls =
+                            tokio::spawn(crate::app::polling::run(app.clone(), signal.clone()));
+                        let end = socket.run(app, signal).await;
+                        polls.abort();
+                        let _ = polls.await;
+                        end
+                    }
+                },
+            )))
+        }
+        (EventsMode::Websocket, None) => {
+            tracing::warn!("websocket mode needs WEBEX_BOT_TOKEN: no events will arrive");
+            None
+        }
+        (EventsMode::Webhooks, _) => None,
+    };
+
     let housekeeping = tokio::spawn(housekeeping(app.clone(), config.inbox_retention));
 
     Ok(Running {
@@ -279,8 +336,35 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
         server,
         workers,
         scheduler,
+        events,
         housekeeping,
     })
+}
+
+/// The websocket transport, when there is a bot token to open it with.
+pub fn socket(
+    config: &Config,
+    retry: RetryPolicy,
+    timing: Option<SocketTiming>,
+    metrics: Arc<dyn Metrics>,
+) -> anyhow::Result<Option<WebexSocket>> {
+    let Some(token) = config.bot_token.clone() else {
+        return Ok(None);
+    };
+    let http = WebexHttp::new(&config.webex_api_base, retry)?.with_metrics(metrics.clone());
+    let devices = DeviceService::new(
+        http,
+        config.u2c_url.clone(),
+        token.clone(),
+        config.device_name(),
+        DEVICE_PREFIX,
+    );
+    Ok(Some(WebexSocket::new(
+        devices,
+        token,
+        timing.unwrap_or_default(),
+        metrics,
+    )))
 }
 
 pub fn app_settings(config: &Config) -> AppSettings {
@@ -290,6 +374,8 @@ pub fn app_settings(config: &Config) -> AppSettings {
         meeting_lag_step: Duration::from_secs(15),
         rate_limit: config.rate_limit,
         meet_now: config.meet_now,
+        events: config.events_mode().0,
+        meetings_poll: config.meetings_poll,
     }
 }
 
@@ -309,7 +395,9 @@ pub fn build_app(
             inbox: db.clone(),
             scheduler: db.clone(),
             tokens: db.clone(),
-            web_auth: db,
+            web_auth: db.clone(),
+            leases: db.clone(),
+            polls: db,
             messaging: Arc::new(WebexMessagingClient::new(
                 webex.clone(),
                 config.bot_token.clone(),

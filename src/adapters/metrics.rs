@@ -15,7 +15,21 @@ pub struct PromMetrics {
     refreshes: IntCounterVec,
     settled: IntCounterVec,
     inbox: IntGaugeVec,
+    socket_state: IntGaugeVec,
+    socket_reconnects: prometheus::IntCounter,
+    socket_events: IntCounterVec,
+    polls: IntCounterVec,
 }
+
+/// The states `botper_socket_state` has a series for (one is 1, the others 0).
+const SOCKET_STATES: [&str; 6] = [
+    "off",
+    "standby",
+    "connecting",
+    "connected",
+    "down",
+    "replaced",
+];
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -68,8 +82,46 @@ impl PromMetrics {
             &["state"],
         )
         .expect("valid metric");
+        let socket_state = IntGaugeVec::new(
+            Opts::new(
+                "socket_state",
+                "The Webex websocket's state (1 for the current one)",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        for st in SOCKET_STATES {
+            socket_state
+                .with_label_values(&[st])
+                .set(i64::from(st == "off"));
+        }
+        let socket_reconnects = prometheus::IntCounter::new(
+            "socket_reconnects_total",
+            "Times the Webex websocket was lost and opened again",
+        )
+        .expect("valid metric");
+        let socket_events = IntCounterVec::new(
+            Opts::new(
+                "socket_events_total",
+                "Webex websocket events by activity verb and outcome",
+            ),
+            &["verb", "outcome"],
+        )
+        .expect("valid metric");
+        let polls = IntCounterVec::new(
+            Opts::new(
+                "meetings_polls_total",
+                "Meetings polls (websocket mode) by outcome",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
         for c in [
-            Box::new(webhooks.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(socket_state.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(socket_reconnects.clone()),
+            Box::new(socket_events.clone()),
+            Box::new(polls.clone()),
+            Box::new(webhooks.clone()),
             Box::new(commands.clone()),
             Box::new(webex.clone()),
             Box::new(refreshes.clone()),
@@ -86,6 +138,10 @@ impl PromMetrics {
             refreshes,
             settled,
             inbox,
+            socket_state,
+            socket_reconnects,
+            socket_events,
+            polls,
         }
     }
 
@@ -147,6 +203,31 @@ impl Metrics for PromMetrics {
     fn item_settled(&self, outcome: &'static str) {
         self.settled.with_label_values(&[outcome]).inc();
     }
+
+    fn socket_state(&self, state: &'static str) {
+        for st in SOCKET_STATES {
+            self.socket_state
+                .with_label_values(&[st])
+                .set(i64::from(st == state));
+        }
+    }
+
+    fn socket_reconnect(&self) {
+        self.socket_reconnects.inc();
+    }
+
+    fn socket_event(&self, verb: &str, outcome: &'static str) {
+        // Only the verbs Botper acts on become labels (bounded cardinality).
+        let verb = match verb {
+            "post" | "share" | "cardAction" | "add" => verb,
+            _ => "other",
+        };
+        self.socket_events.with_label_values(&[verb, outcome]).inc();
+    }
+
+    fn meetings_poll(&self, outcome: &'static str) {
+        self.polls.with_label_values(&[outcome]).inc();
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +243,11 @@ mod tests {
         m.webex_call("POST /messages", 200, 0.02);
         m.token_refresh("refreshed");
         m.item_settled("dead");
+        m.socket_state("connected");
+        m.socket_reconnect();
+        m.socket_event("post", "accepted");
+        m.socket_event("<verb>", "ignored");
+        m.meetings_poll("changed");
         let text = m.render(Some(InboxStats {
             pending: 3,
             processing: 1,
@@ -178,5 +264,14 @@ mod tests {
         assert!(text.contains(r#"endpoint="POST /messages",status="200""#));
         assert!(text.contains(r#"botper_token_refreshes_total{outcome="refreshed"} 1"#));
         assert!(text.contains("# TYPE botper_webex_request_duration_seconds histogram"));
+        assert!(
+            text.contains(r#"botper_socket_state{state="connected"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"botper_socket_state{state="off"} 0"#));
+        assert!(text.contains("botper_socket_reconnects_total 1"));
+        assert!(text.contains(r#"botper_socket_events_total{outcome="accepted",verb="post"} 1"#));
+        assert!(text.contains(r#"botper_socket_events_total{outcome="ignored",verb="other"} 1"#));
+        assert!(text.contains(r#"botper_meetings_polls_total{outcome="changed"} 1"#));
     }
 }

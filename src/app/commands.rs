@@ -264,7 +264,11 @@ impl App {
             Command::Status => {
                 return Ok(match self.tokens.load(person.clone()).await {
                     Ok(Some(g)) => {
-                        let followed = if g.is_connected() {
+                        let followed = if g.is_connected()
+                            && self.settings.events == super::EventsMode::Websocket
+                        {
+                            MeetingsFollowed::Polled(self.settings.meetings_poll.as_secs())
+                        } else if g.is_connected() {
                             self.meetings_followed(person, g.webhook_id.as_deref())
                                 .await
                         } else {

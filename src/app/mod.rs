@@ -9,8 +9,10 @@ mod commands;
 mod error;
 mod grants;
 mod ingress;
+pub mod leader;
 mod meetings;
 mod oauth;
+pub mod polling;
 mod reminders;
 pub mod scheduler;
 mod web;
@@ -34,8 +36,9 @@ pub use web::{Connection, Home, WebActionError};
 use crate::domain::PersonId;
 use crate::domain::rate::{Admission, Pace};
 use crate::ports::{
-    BotIdentity, Clock, Inbox, Metrics, OAuthProvider, Scheduler, TaskRepository, TokenStore,
-    WebAuthStore, WebexError, WebexMeetings, WebexMessaging, WebexWebhooks,
+    BotIdentity, Clock, Inbox, Leases, MeetingPolls, Metrics, OAuthProvider, Scheduler,
+    TaskRepository, TokenStore, WebAuthStore, WebexError, WebexMeetings, WebexMessaging,
+    WebexWebhooks,
 };
 
 /// The ports the use cases need.
@@ -49,6 +52,8 @@ pub struct Ports {
     pub oauth: Arc<dyn OAuthProvider>,
     pub tokens: Arc<dyn TokenStore>,
     pub web_auth: Arc<dyn WebAuthStore>,
+    pub leases: Arc<dyn Leases>,
+    pub polls: Arc<dyn MeetingPolls>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<dyn Metrics>,
 }
@@ -66,6 +71,29 @@ pub struct AppSettings {
     pub rate_limit: Option<crate::domain::rate::RatePolicy>,
     /// `meet now` is on (connecting then asks for the `spark:all` scope it needs).
     pub meet_now: bool,
+    /// How events reach Botper: in websocket mode there is no meetings webhook (Webex
+    /// cannot reach Botper), so connected people's meetings are polled.
+    pub events: EventsMode,
+    /// How often meetings are polled in websocket mode.
+    pub meetings_poll: std::time::Duration,
+}
+
+/// How Webex's events reach this deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsMode {
+    /// Signed webhooks to `BOTPER_PUBLIC_URL` (production).
+    Webhooks,
+    /// Over the Webex websocket, meetings by polling (no public URL needed).
+    Websocket,
+}
+
+impl EventsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhooks => "webhooks",
+            Self::Websocket => "websocket",
+        }
+    }
 }
 
 impl AppSettings {
@@ -93,6 +121,8 @@ pub struct App {
     oauth: Arc<dyn OAuthProvider>,
     tokens: Arc<dyn TokenStore>,
     web_auth: Arc<dyn WebAuthStore>,
+    leases: Arc<dyn Leases>,
+    polls: Arc<dyn MeetingPolls>,
     clock: Arc<dyn Clock>,
     metrics: Arc<dyn Metrics>,
     settings: Arc<AppSettings>,
@@ -125,6 +155,8 @@ impl App {
             oauth: p.oauth,
             tokens: p.tokens,
             web_auth: p.web_auth,
+            leases: p.leases,
+            polls: p.polls,
             clock: p.clock,
             metrics: p.metrics,
             settings: Arc::new(settings),
@@ -208,6 +240,7 @@ pub(crate) mod test_support {
     use super::*;
     use crate::domain::grant::{AccessToken, Grant, RefreshToken, TokenSet};
     use crate::ports::clock::MockClock;
+    use crate::ports::events::{MockLeases, MockMeetingPolls};
     use crate::ports::grants::{MockTokenStore, MockWebAuthStore};
     use crate::ports::inbox::MockInbox;
     use crate::ports::meetings::MockWebexMeetings;
@@ -255,6 +288,9 @@ pub(crate) mod test_support {
         pub oauth: MockOAuthProvider,
         pub tokens: MockTokenStore,
         pub web_auth: MockWebAuthStore,
+        pub leases: MockLeases,
+        pub polls: MockMeetingPolls,
+        pub events: EventsMode,
     }
 
     impl Mocks {
@@ -269,6 +305,9 @@ pub(crate) mod test_support {
                 oauth: MockOAuthProvider::new(),
                 tokens: MockTokenStore::new(),
                 web_auth: MockWebAuthStore::new(),
+                leases: MockLeases::new(),
+                polls: MockMeetingPolls::new(),
+                events: EventsMode::Webhooks,
             }
         }
 
@@ -287,6 +326,8 @@ pub(crate) mod test_support {
                     oauth: Arc::new(self.oauth),
                     tokens: Arc::new(self.tokens),
                     web_auth: Arc::new(self.web_auth),
+                    leases: Arc::new(self.leases),
+                    polls: Arc::new(self.polls),
                     clock: Arc::new(clock),
                     metrics: Arc::new(crate::ports::NoMetrics),
                 },
@@ -300,6 +341,8 @@ pub(crate) mod test_support {
                         backlog: 5,
                     }),
                     meet_now: true,
+                    events: self.events,
+                    meetings_poll: std::time::Duration::from_secs(60),
                 },
             );
             app.bot

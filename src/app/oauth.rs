@@ -178,9 +178,15 @@ impl App {
             .whoami(tokens.access_token.clone())
             .await
             .map_err(|e| LoginError::Identity(clip(&e.to_string())))?;
-        let webhook = self
-            .ensure_meetings_webhook(tokens.access_token.clone(), &me.id)
-            .await;
+        // Websocket mode: Webex cannot reach Botper, so no meetings webhook; the socket
+        // holder polls the person's meetings instead.
+        let polled = self.settings.events == super::EventsMode::Websocket;
+        let webhook = if polled {
+            Err("polled".to_owned())
+        } else {
+            self.ensure_meetings_webhook(tokens.access_token.clone(), &me.id)
+                .await
+        };
         let grant = Grant {
             person: me.id.clone(),
             display_name: me.display_name.clone(),
@@ -192,7 +198,12 @@ impl App {
             version: 1,
         };
         self.tokens.save(grant).await?;
-        tracing::info!(person = %me.id, webhook = webhook.is_ok(), "Webex account connected");
+        tracing::info!(person = %me.id, webhook = webhook.is_ok(), polled, "Webex account connected");
+        if polled {
+            // What is scheduled already is not news; what comes after is.
+            self.polls.forget_seen(me.id.clone()).await?;
+            self.baseline_meetings(&me.id).await;
+        }
         let session = random_token(32);
         let csrf = random_token(24);
         self.web_auth
@@ -211,7 +222,7 @@ impl App {
             email: me.email,
             session,
             csrf,
-            webhook: webhook.map(|_| ()),
+            webhook: if polled { Ok(()) } else { webhook.map(|_| ()) },
         })
     }
 
@@ -328,6 +339,7 @@ impl App {
             }
         }
         self.tokens.delete(person.clone()).await?;
+        self.polls.forget_seen(person.clone()).await?;
         Ok(true)
     }
 }
@@ -643,6 +655,7 @@ mod tests {
             .expect_delete()
             .times(1)
             .returning(|_| Ok(Some(grant("p", "user-acc", 60, 1))));
+        m.polls.expect_forget_seen().times(1).returning(|_| Ok(()));
         assert!(m.app().disconnect(&"p".into()).await.unwrap());
     }
 }

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod markdown;
 pub mod meeting;
 pub mod mention;
+pub mod polling;
 pub mod rate;
 pub mod recurrence;
 pub mod reply;

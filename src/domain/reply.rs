@@ -1188,6 +1188,9 @@ pub enum MeetingsFollowed {
     No(String),
     /// Webex could not be asked.
     Unknown,
+    /// Websocket mode: no webhook; Botper lists the person's meetings every this many
+    /// seconds.
+    Polled(u64),
 }
 
 pub fn status(
@@ -1231,6 +1234,16 @@ pub fn status(
              Botper could not ask Webex just now whether meetings scheduled elsewhere are \
              followed."
             .to_owned(),
+        MeetingsFollowed::Polled(secs) => format!(
+            "Meetings you schedule anywhere in Webex become tasks (Botper checks your \
+             meetings every {}).",
+            match *secs {
+                60 => "minute".to_owned(),
+                s if s % 60 == 0 => format!("{} minutes", s / 60),
+                1 => "second".to_owned(),
+                s => format!("{s} seconds"),
+            }
+        ),
     };
     Reply::new(format!(
         "You're connected as {who}. The grant renews itself and is valid until {until} \

@@ -14,6 +14,18 @@ pub trait Metrics: Send + Sync {
     fn token_refresh(&self, outcome: &'static str);
     /// An inbox item settled: `done`, `retry` or `dead`.
     fn item_settled(&self, outcome: &'static str);
+    /// The websocket's state now: `standby` (another instance holds it), `connecting`,
+    /// `connected`, `down` (waiting to reconnect), `replaced` (another connection took
+    /// over), `off` (webhooks mode).
+    fn socket_state(&self, _state: &'static str) {}
+    /// The websocket was lost and is being opened again.
+    fn socket_reconnect(&self) {}
+    /// A websocket event by activity verb (`post`, `cardAction`, `add`, `other`) and what
+    /// became of it (as for [`Metrics::webhook`], and `ignored`).
+    fn socket_event(&self, _verb: &str, _outcome: &'static str) {}
+    /// One person's meetings poll: `unchanged`, `changed`, `baseline`, `no_grant`,
+    /// `rate_limited`, `failed`.
+    fn meetings_poll(&self, _outcome: &'static str) {}
 }
 
 #[derive(Debug, Clone, Copy, Default)]

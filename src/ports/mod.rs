@@ -6,6 +6,7 @@
 //! types only (no HTTP or database types); each port documents its error contract.
 
 pub mod clock;
+pub mod events;
 pub mod grants;
 pub mod inbox;
 pub mod meetings;
@@ -17,6 +18,7 @@ pub mod tasks;
 pub mod webhooks;
 
 pub use clock::{Clock, SystemClock};
+pub use events::{EVENTS_LEASE, Leases, MeetingPolls};
 pub use grants::{GrantSummary, RefreshClaim, TokenStore, WebAuthStore, WebSession};
 pub use inbox::{
     DeadLetter, DedupKey, Enqueued, Inbox, InboxError, InboxId, InboxItem, InboxStats, NewDelivery,

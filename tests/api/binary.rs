@@ -70,7 +70,7 @@ async fn the_binary_answers_commands_with_settings_from_a_dot_env_file() {
     std::fs::write(
         dir.path().join(".env"),
         format!(
-            "WEBEX_BOT_TOKEN={BOT_TOKEN}\nWEBEX_WEBHOOK_SECRET={SECRET}\nWEBEX_API_BASE_URL={}\nBOTPER_BIND=127.0.0.1:0\n",
+            "WEBEX_BOT_TOKEN={BOT_TOKEN}\nWEBEX_WEBHOOK_SECRET={SECRET}\nWEBEX_API_BASE_URL={}\nBOTPER_BIND=127.0.0.1:0\nBOTPER_EVENTS=webhooks\n",
             fake.base_url()
         ),
     )
@@ -145,6 +145,7 @@ async fn no_token_code_or_secret_reaches_the_log_even_at_debug_level() {
             .env("WEBEX_CLIENT_SECRET", CLIENT_SECRET)
             .env("BOTPER_BIND", format!("127.0.0.1:{port}"))
             .env("BOTPER_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            .env("BOTPER_EVENTS", "webhooks")
             .env("BOTPER_TOKEN_KEY", crate::support::TOKEN_KEY);
         c
     });

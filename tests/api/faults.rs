@@ -358,7 +358,8 @@ pub(crate) fn spawn_binary(fake: &FakeWebex, db: &TestDb, workers: u32) -> (Proc
         .env("BOTPER_BIND", "127.0.0.1:0")
         .env("BOTPER_WORKERS", workers.to_string())
         .env("BOTPER_LEASE_SECS", "2")
-        .env("BOTPER_RATE_LIMIT_PER_MINUTE", "0");
+        .env("BOTPER_RATE_LIMIT_PER_MINUTE", "0")
+        .env("BOTPER_EVENTS", "webhooks");
     let mut p = Proc::spawn(cmd);
     let addr = p.addr();
     (p, addr)

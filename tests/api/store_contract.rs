@@ -6,8 +6,8 @@ use botper::domain::grant::{AccessToken, Grant, RefreshToken, TokenSet};
 use botper::domain::task::MeetingLink;
 use botper::domain::{PersonId, TaskNumber, TaskOp, TaskOutcome, TaskTitle};
 use botper::ports::{
-    DedupKey, Enqueued, IdempotencyKey, Inbox, InboxError, NewDelivery, Pacing, RefreshClaim,
-    TaskRepository, TokenStore, WebAuthStore, WebSession, WebexEvent,
+    DedupKey, Enqueued, IdempotencyKey, Inbox, InboxError, Leases, MeetingPolls, NewDelivery,
+    Pacing, RefreshClaim, TaskRepository, TokenStore, WebAuthStore, WebSession, WebexEvent,
 };
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 use jiff::Timestamp;
@@ -62,6 +62,8 @@ contract!(
     pending_login_states_are_capped_and_expired_ones_purged,
     purge_deletes_dead_letters_once_dead_for_the_retention,
     web_sessions_expire,
+    a_lease_has_one_holder_until_it_expires_or_is_released,
+    meeting_poll_snapshots_replace_and_forget,
 );
 
 fn at(s: &str) -> Timestamp {
@@ -750,7 +752,7 @@ async fn release_gives_the_item_back_without_counting_the_attempt(b: Backend) {
     let db = tdb.open().await;
     db.enqueue(delivery("m", "p", t0())).await.unwrap();
     let item = db.claim("w".into(), LEASE, t0()).await.unwrap().unwrap();
-    db.release(item.id, "w".into()).await.unwrap();
+    Inbox::release(&db, item.id, "w".into()).await.unwrap();
     let again = db.claim("w2".into(), LEASE, t0()).await.unwrap().unwrap();
     assert_eq!(again.attempts, 1);
 }
@@ -1214,4 +1216,89 @@ async fn a_renewed_lease_keeps_the_item(b: Backend) {
     db.complete(item.id, "slow".into(), at("2026-11-29T12:01:10Z"))
         .await
         .unwrap();
+}
+
+async fn a_lease_has_one_holder_until_it_expires_or_is_released(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let ttl = Duration::from_secs(30);
+    let take = |who: &str, t: Timestamp| db.acquire("events".into(), who.into(), ttl, t);
+    assert!(take("a", t0()).await.unwrap());
+    assert!(!take("b", t0()).await.unwrap(), "held by a");
+    assert!(
+        take("a", at("2026-11-29T12:00:20Z")).await.unwrap(),
+        "renewed"
+    );
+    assert!(
+        !take("b", at("2026-11-29T12:00:40Z")).await.unwrap(),
+        "the renewal runs to 12:00:50"
+    );
+    assert_eq!(
+        db.holder("events".into()).await.unwrap(),
+        Some(("a".into(), at("2026-11-29T12:00:50Z")))
+    );
+    assert!(
+        take("b", at("2026-11-29T12:00:51Z")).await.unwrap(),
+        "expired: taken over"
+    );
+    assert!(!take("a", at("2026-11-29T12:00:52Z")).await.unwrap());
+    Leases::release(&db, "events".into(), "a".into())
+        .await
+        .unwrap();
+    assert!(
+        !take("a", at("2026-11-29T12:00:53Z")).await.unwrap(),
+        "only the holder releases"
+    );
+    Leases::release(&db, "events".into(), "b".into())
+        .await
+        .unwrap();
+    assert!(
+        take("a", at("2026-11-29T12:00:54Z")).await.unwrap(),
+        "released: free"
+    );
+    assert!(db.holder("other".into()).await.unwrap().is_none());
+    // Many contenders at once: exactly one wins a free lease.
+    let wins = futures_util::future::join_all((0..8).map(|k| {
+        let db = db.clone();
+        async move {
+            db.acquire("race".into(), format!("i{k}"), ttl, t0())
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{wins:?}");
+}
+
+async fn meeting_poll_snapshots_replace_and_forget(b: Backend) {
+    use botper::domain::polling::Seen;
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::new("p1");
+    let seen = |id: &str, fp: &str| Seen {
+        id: id.into(),
+        fingerprint: fp.into(),
+        start: at("2026-12-08T09:00:00Z"),
+    };
+    assert_eq!(db.seen(p.clone()).await.unwrap(), None, "no baseline yet");
+    db.save_seen(p.clone(), vec![], t0()).await.unwrap();
+    assert_eq!(
+        db.seen(p.clone()).await.unwrap(),
+        Some(vec![]),
+        "an empty baseline"
+    );
+    db.save_seen(p.clone(), vec![seen("a", "1"), seen("b", "1")], t0())
+        .await
+        .unwrap();
+    db.save_seen(p.clone(), vec![seen("b", "2"), seen("c", "1")], t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        db.seen(p.clone()).await.unwrap(),
+        Some(vec![seen("b", "2"), seen("c", "1")])
+    );
+    assert_eq!(db.seen(PersonId::new("p2")).await.unwrap(), None);
+    db.forget_seen(p.clone()).await.unwrap();
+    assert_eq!(db.seen(p.clone()).await.unwrap(), None);
+    assert_eq!(tdb.count_rows("meeting_polls"), 0);
 }

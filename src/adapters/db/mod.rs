@@ -6,6 +6,7 @@
 
 mod connection;
 mod crypto;
+mod events;
 mod grants;
 mod inbox;
 mod scheduler;

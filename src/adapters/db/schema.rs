@@ -137,3 +137,27 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    meeting_polls (owner, meeting_id) {
+        owner -> Text,
+        meeting_id -> Text,
+        fingerprint -> Text,
+        starts_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    meeting_poll_owners (owner) {
+        owner -> Text,
+        polled_at -> BigInt,
+    }
+}

@@ -6,6 +6,7 @@ mod dto;
 mod meetings;
 mod messaging;
 mod oauth;
+pub mod socket;
 mod webhooks;
 
 use std::sync::Arc;

@@ -271,6 +271,7 @@ impl Server {
                     .env("BOTPER_BIND", "127.0.0.1:0")
                     .env("BOTPER_WORKERS", args.workers.to_string())
                     .env("BOTPER_RATE_LIMIT_PER_MINUTE", "0")
+                    .env("BOTPER_EVENTS", "webhooks")
                     .env(
                         "BOTPER_TOKEN_KEY",
                         "bG9hZC10ZXN0LWtleS10aGlydHktdHdvLWJ5dGVzISE=",

@@ -23,6 +23,10 @@ use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+#[path = "fake_socket.rs"]
+mod fake_socket;
+pub use fake_socket::uuid_of;
+
 pub const BOT_TOKEN: &str = "fake-bot-token";
 pub const CLIENT_ID: &str = "fake-client-id";
 pub const CLIENT_SECRET: &str = "fake-client-secret";
@@ -125,6 +129,8 @@ struct State {
     adhoc: HashMap<String, Value>,
     /// room id → its members (person ids), for `GET /memberships`.
     rooms: HashMap<String, Vec<String>>,
+    /// Devices (WDM) and their Mercury websockets.
+    socket: fake_socket::Sockets,
 }
 
 impl State {
@@ -280,6 +286,8 @@ fn mix(mut x: u64) -> u64 {
 #[derive(Clone)]
 pub struct FakeWebex {
     pub addr: SocketAddr,
+    /// Where the Mercury websockets are served (devices' `webSocketUrl`).
+    pub ws_addr: SocketAddr,
     pub bot: Person,
     state: Arc<Mutex<State>>,
     sent_signal: Arc<Notify>,
@@ -354,10 +362,13 @@ impl FakeWebex {
             granted: HashMap::new(),
             adhoc: HashMap::new(),
             rooms: HashMap::new(),
+            socket: fake_socket::Sockets::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let fake = Self {
             addr: listener.local_addr().unwrap(),
+            ws_addr: ws_listener.local_addr().unwrap(),
             bot,
             state: Arc::new(Mutex::new(state)),
             sent_signal: Arc::new(Notify::new()),
@@ -376,6 +387,7 @@ impl FakeWebex {
                 .run(),
         );
         *fake._stop.0.lock().unwrap() = Some(tx);
+        fake.serve_sockets(ws_listener);
         fake
     }
 
@@ -1179,6 +1191,7 @@ impl FakeWebex {
                         stored["created"] = json!(iso(SystemTime::now()));
                         s.messages.insert(id.clone(), stored.clone());
                         s.message_order.push(id.clone());
+                        f.socket_posted(s, &sender, &stored);
                         s.sent.push(Sent {
                             id,
                             body,
@@ -1555,7 +1568,7 @@ impl FakeWebex {
 
         // Each route boxed, and the union boxed at every step, so that the filter's type stays
         // small for the compiler (a long `.or()` chain of unboxed filters is a huge type).
-        let routes: Vec<BoxedFilter<(Response,)>> = vec![
+        let mut routes: Vec<BoxedFilter<(Response,)>> = vec![
             people_me.boxed(),
             get_person.boxed(),
             memberships.boxed(),
@@ -1575,6 +1588,7 @@ impl FakeWebex {
             update_webhook.boxed(),
             delete_webhook.boxed(),
         ];
+        routes.extend(self.socket_routes());
         routes
             .into_iter()
             .reduce(|all, route| all.or(route).unify().boxed())

@@ -221,6 +221,9 @@ pub async fn spawn_app_on(fake: FakeWebex, db: TestDb, options: AppOptions) -> T
         ("BOTPER_TOKEN_KEY", TOKEN_KEY.to_owned()),
         // Tests type faster than people; the limiter has a test of its own.
         ("BOTPER_RATE_LIMIT_PER_MINUTE", "0".to_owned()),
+        // The public URL is http, which would pick the websocket: tests of the webhook
+        // path say so (the socket's tests ask for it).
+        ("BOTPER_EVENTS", "webhooks".to_owned()),
     ]);
     for (k, v) in options.env {
         vars.insert(k, v);
@@ -285,6 +288,18 @@ impl TestApp {
         let status = self.deliver(&message_created(&id, room, &person.id)).await;
         assert_eq!(status, 200, "webhook for {text:?} not accepted");
         id
+    }
+
+    /// `person` types `text` in `room` (direct) and Webex tells Botper over the websocket;
+    /// waits for the bot's reply and returns its Markdown.
+    pub async fn socket_ask(&self, person: &Person, room: &str, text: &str) -> String {
+        let before = self.fake.sent_count();
+        self.fake.socket_says(person, room, text, None);
+        let sent = self
+            .fake
+            .wait_for_sent(before + 1, Duration::from_secs(10))
+            .await;
+        sent[before].markdown().to_owned()
     }
 
     /// Says `text` and waits for the bot's reply; returns the reply's Markdown.

@@ -1,0 +1,3 @@
+DROP TABLE meeting_poll_owners;
+DROP TABLE meeting_polls;
+DROP TABLE leases;
