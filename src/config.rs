@@ -69,6 +69,14 @@ pub struct Config {
     /// `BOTPER_DEVICE_NAME`: the name of Botper's device at Webex (websocket mode); by
     /// default one derived from the database, so that a deployment's instances share it.
     pub device_name: Option<String>,
+    /// `BOTPER_ALLOWED_DOMAINS` / `_ORGS` / `_EMAILS` (all unset: open).
+    pub allow: crate::domain::access::AllowList,
+    /// `BOTPER_ADMINS`: admins by address (lowercase).
+    pub admins: Vec<String>,
+    /// `BOTPER_MEETING_ROLE`: `everyone` or `organizer`.
+    pub meeting_role: crate::domain::access::MeetingRole,
+    /// `BOTPER_DONE_RETENTION_DAYS`: done tasks older than this are purged (unset: kept).
+    pub done_retention: Option<Duration>,
 }
 
 /// An invalid value: which variable, and what is wrong with it.
@@ -198,10 +206,63 @@ impl Config {
                 problem: "must be at most 100 printable characters".into(),
             });
         }
+        let allow = crate::domain::access::AllowList::new(
+            &var("BOTPER_ALLOWED_DOMAINS").unwrap_or_default(),
+            &var("BOTPER_ALLOWED_ORGS").unwrap_or_default(),
+            &var("BOTPER_ALLOWED_EMAILS").unwrap_or_default(),
+        )
+        .map_err(|problem| ConfigError {
+            var: if problem.contains("domain") {
+                "BOTPER_ALLOWED_DOMAINS"
+            } else {
+                "BOTPER_ALLOWED_EMAILS"
+            },
+            problem,
+        })?;
+        let admins: Vec<String> = var("BOTPER_ADMINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| !e.is_empty())
+            .collect();
+        if let Some(bad) = admins
+            .iter()
+            .find(|e| !crate::domain::meeting::valid_email(e))
+        {
+            return Err(ConfigError {
+                var: "BOTPER_ADMINS",
+                problem: format!("`{bad}` is not an email address"),
+            });
+        }
+        let meeting_role = match var("BOTPER_MEETING_ROLE")
+            .map(|v| v.to_lowercase())
+            .as_deref()
+        {
+            None | Some("everyone") => crate::domain::access::MeetingRole::Everyone,
+            Some("organizer" | "organiser" | "organizers") => {
+                crate::domain::access::MeetingRole::Organizer
+            }
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "BOTPER_MEETING_ROLE",
+                    problem: format!("`{other}` is not everyone or organizer"),
+                });
+            }
+        };
+        let done_retention = match var("BOTPER_DONE_RETENTION_DAYS") {
+            None => None,
+            Some(_) => Some(Duration::from_secs(
+                u64::from(number(&var, "BOTPER_DONE_RETENTION_DAYS", 0, 1, 36_500)?) * 86_400,
+            )),
+        };
         let sync_webhooks = flag("BOTPER_SYNC_WEBHOOKS")?;
         let meet_now = flag("BOTPER_MEET_NOW")?;
 
         Ok(Self {
+            allow,
+            admins,
+            meeting_role,
+            done_retention,
             events,
             u2c_url,
             meetings_poll: Duration::from_secs(u64::from(poll_secs)),
@@ -464,6 +525,35 @@ mod tests {
         );
         let c = config(&[("BOTPER_DEVICE_NAME", "Botper staging")]).unwrap();
         assert_eq!(c.device_name(), "Botper staging");
+    }
+
+    #[test]
+    fn access_settings_are_read_and_checked() {
+        use crate::domain::access::MeetingRole;
+        let c = config(&[]).unwrap();
+        assert!(c.allow.is_open() && c.admins.is_empty());
+        assert_eq!(c.meeting_role, MeetingRole::Everyone);
+        assert_eq!(c.done_retention, None);
+        let c = config(&[
+            ("BOTPER_ALLOWED_DOMAINS", "example.com"),
+            ("BOTPER_ADMINS", "Ann@Example.com, bo@example.com"),
+            ("BOTPER_MEETING_ROLE", "organizer"),
+            ("BOTPER_DONE_RETENTION_DAYS", "30"),
+        ])
+        .unwrap();
+        assert!(c.allow.allows(Some("x@example.com"), None));
+        assert_eq!(c.admins, ["ann@example.com", "bo@example.com"]);
+        assert_eq!(c.meeting_role, MeetingRole::Organizer);
+        assert_eq!(c.done_retention, Some(Duration::from_secs(30 * 86_400)));
+        for (var, value) in [
+            ("BOTPER_ALLOWED_DOMAINS", "localhost"),
+            ("BOTPER_ALLOWED_EMAILS", "nobody"),
+            ("BOTPER_ADMINS", "root"),
+            ("BOTPER_MEETING_ROLE", "vips"),
+            ("BOTPER_DONE_RETENTION_DAYS", "0"),
+        ] {
+            assert_eq!(config(&[(var, value)]).unwrap_err().var, var);
+        }
     }
 
     #[test]

@@ -326,7 +326,14 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
         (EventsMode::Webhooks, _) => None,
     };
 
-    let housekeeping = tokio::spawn(housekeeping(app.clone(), config.inbox_retention));
+    if let Err(e) = app.seed_admins().await {
+        tracing::warn!(error = %e, "cannot record BOTPER_ADMINS in the roles table yet");
+    }
+    let housekeeping = tokio::spawn(housekeeping(
+        app.clone(),
+        config.inbox_retention,
+        config.done_retention,
+    ));
 
     Ok(Running {
         addr,
@@ -376,6 +383,9 @@ pub fn app_settings(config: &Config) -> AppSettings {
         meet_now: config.meet_now,
         events: config.events_mode().0,
         meetings_poll: config.meetings_poll,
+        allow: config.allow.clone(),
+        admins: config.admins.clone(),
+        meeting_role: config.meeting_role,
     }
 }
 
@@ -397,7 +407,8 @@ pub fn build_app(
             tokens: db.clone(),
             web_auth: db.clone(),
             leases: db.clone(),
-            polls: db,
+            polls: db.clone(),
+            access: db,
             messaging: Arc::new(WebexMessagingClient::new(
                 webex.clone(),
                 config.bot_token.clone(),
@@ -420,9 +431,9 @@ pub fn build_app(
     ))
 }
 
-/// Hourly: deletes settled inbox items (done, and dead letters dead for the whole
+/// Hourly (and at start): done tasks past `BOTPER_DONE_RETENTION_DAYS`; settled inbox items (done, and dead letters dead for the whole
 /// retention) with their recorded outcomes, and expired login states.
-async fn housekeeping(app: App, retention: Duration) {
+async fn housekeeping(app: App, retention: Duration, done_retention: Option<Duration>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
@@ -433,6 +444,16 @@ async fn housekeeping(app: App, retention: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "purged settled inbox items"),
             Err(e) => tracing::warn!(error = %e, "inbox purge failed; will try again"),
+        }
+        if let Some(keep) = done_retention {
+            match app.purge_done_tasks(keep).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    deleted = n,
+                    "purged done tasks past BOTPER_DONE_RETENTION_DAYS"
+                ),
+                Err(e) => tracing::warn!(error = %e, "done-task purge failed; will try again"),
+            }
         }
         match app.purge_expired_logins().await {
             Ok(0) => {}

@@ -20,6 +20,8 @@ pub(crate) struct Origin {
     pub audience: Audience,
     pub room: Option<RoomId>,
     pub mentioned: Vec<Mentioned>,
+    /// The sender's address (`personEmail`): their role is kept by address.
+    pub email: Option<String>,
 }
 
 impl Origin {
@@ -29,6 +31,7 @@ impl Origin {
             audience: Audience::Private,
             room: None,
             mentioned: Vec::new(),
+            email: None,
         }
     }
 
@@ -104,6 +107,18 @@ impl App {
                     tracing::info!("group message that does not mention the bot; ignored");
                     return Ok(());
                 }
+                match self.gate(&message).await? {
+                    super::access::Gate::Allowed => {}
+                    super::access::Gate::Bot => {
+                        tracing::info!("a message from another bot; not answered");
+                        return Ok(());
+                    }
+                    super::access::Gate::Refused => {
+                        tracing::info!("sender outside the allow-list; refused, nothing kept");
+                        self.refuse(item.id, &message.room_id).await?;
+                        return Ok(());
+                    }
+                }
                 let audience = if group {
                     Audience::Shared
                 } else {
@@ -119,6 +134,7 @@ impl App {
                     } else {
                         Vec::new()
                     },
+                    email: message.person_email.clone(),
                 };
                 let to = Destination::Room(message.room_id);
                 if let Pacing::Refused { waiting } = item.pacing {
@@ -240,7 +256,31 @@ impl App {
         let now = self.clock.now();
         let connect_url = self.settings.connect_url();
         let op = match command {
-            Command::Help => return Ok(reply::help()),
+            Command::Help => {
+                return Ok(
+                    if self.role(origin.email.as_deref()).await?
+                        == crate::domain::access::Role::Admin
+                    {
+                        reply::help_for_admin()
+                    } else {
+                        reply::help()
+                    },
+                );
+            }
+            Command::Admin(rest) => {
+                return self.admin(origin.email.as_deref(), &rest, audience).await;
+            }
+            Command::ForgetMe { confirm } => {
+                return self
+                    .forget_me(person, origin.email.as_deref(), confirm, audience)
+                    .await;
+            }
+            Command::Export => return self.export_command(person, audience).await,
+            Command::Meeting(_) | Command::MeetNow
+                if let Some(refusal) = self.meeting_refusal(origin.email.as_deref()).await? =>
+            {
+                return Ok(refusal);
+            }
             Command::Meeting(mut request) => {
                 // `with @Bob` / `with everyone`: the names Webex left in the text.
                 if let Err(e) = request.take_guests(&origin.mentioned, origin.group_room()) {
@@ -738,6 +778,7 @@ mod tests {
         m.messaging
             .expect_get_message()
             .returning(|_| Ok(incoming("help", None)));
+        m.access.expect_role_of().returning(|_| Ok(None));
         m.messaging.expect_send().returning(|_, _| {
             Err(WebexError::Rejected {
                 status: 403,
@@ -755,6 +796,7 @@ mod tests {
         m.messaging
             .expect_get_message()
             .returning(|_| Ok(incoming("help", None)));
+        m.access.expect_role_of().returning(|_| Ok(None));
         m.messaging
             .expect_send()
             .withf(|_, r| {

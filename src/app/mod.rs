@@ -3,10 +3,12 @@
 //! [`App`] holds every port as `Arc<dyn Port>`; it is cheap to clone into HTTP handlers,
 //! workers and the console.
 
+mod access;
 mod calendar;
 mod cards;
 mod commands;
 mod error;
+pub mod export;
 mod grants;
 mod ingress;
 pub mod leader;
@@ -36,8 +38,8 @@ pub use web::{Connection, Home, WebActionError};
 use crate::domain::PersonId;
 use crate::domain::rate::{Admission, Pace};
 use crate::ports::{
-    BotIdentity, Clock, Inbox, Leases, MeetingPolls, Metrics, OAuthProvider, Scheduler,
-    TaskRepository, TokenStore, WebAuthStore, WebexError, WebexMeetings, WebexMessaging,
+    AccessStore, BotIdentity, Clock, Inbox, Leases, MeetingPolls, Metrics, OAuthProvider,
+    Scheduler, TaskRepository, TokenStore, WebAuthStore, WebexError, WebexMeetings, WebexMessaging,
     WebexWebhooks,
 };
 
@@ -54,6 +56,7 @@ pub struct Ports {
     pub web_auth: Arc<dyn WebAuthStore>,
     pub leases: Arc<dyn Leases>,
     pub polls: Arc<dyn MeetingPolls>,
+    pub access: Arc<dyn AccessStore>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<dyn Metrics>,
 }
@@ -76,6 +79,12 @@ pub struct AppSettings {
     pub events: EventsMode,
     /// How often meetings are polled in websocket mode.
     pub meetings_poll: std::time::Duration,
+    /// Who may use Botper.
+    pub allow: crate::domain::access::AllowList,
+    /// Admins by configuration (`BOTPER_ADMINS`), lowercase.
+    pub admins: Vec<String>,
+    /// Who may create meetings through Botper.
+    pub meeting_role: crate::domain::access::MeetingRole,
 }
 
 /// How Webex's events reach this deployment.
@@ -123,6 +132,7 @@ pub struct App {
     web_auth: Arc<dyn WebAuthStore>,
     leases: Arc<dyn Leases>,
     polls: Arc<dyn MeetingPolls>,
+    access: Arc<dyn AccessStore>,
     clock: Arc<dyn Clock>,
     metrics: Arc<dyn Metrics>,
     settings: Arc<AppSettings>,
@@ -157,6 +167,7 @@ impl App {
             web_auth: p.web_auth,
             leases: p.leases,
             polls: p.polls,
+            access: p.access,
             clock: p.clock,
             metrics: p.metrics,
             settings: Arc::new(settings),
@@ -167,6 +178,18 @@ impl App {
             paces: Arc::new(std::sync::Mutex::new(HashMap::new())),
             profile_zones: Arc::new(std::sync::Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Drops what this process caches about a person (their pace, their profile's zone).
+    pub(crate) fn forget_cached(&self, person: &PersonId) {
+        self.paces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(person);
+        self.profile_zones
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(person);
     }
 
     /// The same use cases on another clock (tests run time-based behaviour faster).
@@ -239,6 +262,7 @@ pub(crate) mod test_support {
     //! Builders for app contract tests: real domain, mocked ports.
     use super::*;
     use crate::domain::grant::{AccessToken, Grant, RefreshToken, TokenSet};
+    use crate::ports::access::MockAccessStore;
     use crate::ports::clock::MockClock;
     use crate::ports::events::{MockLeases, MockMeetingPolls};
     use crate::ports::grants::{MockTokenStore, MockWebAuthStore};
@@ -251,6 +275,7 @@ pub(crate) mod test_support {
     use crate::ports::webhooks::MockWebexWebhooks;
     use jiff::{SignedDuration, Timestamp};
 
+    pub const ADMIN_EMAIL: &str = "admin@example.com";
     pub const BOT_ID: &str = "bot-1";
     pub const PUBLIC_URL: &str = "https://botper.example.com";
     pub const SECRET: &str = "hook-secret";
@@ -290,7 +315,9 @@ pub(crate) mod test_support {
         pub web_auth: MockWebAuthStore,
         pub leases: MockLeases,
         pub polls: MockMeetingPolls,
+        pub access: MockAccessStore,
         pub events: EventsMode,
+        pub meeting_role: crate::domain::access::MeetingRole,
     }
 
     impl Mocks {
@@ -307,7 +334,9 @@ pub(crate) mod test_support {
                 web_auth: MockWebAuthStore::new(),
                 leases: MockLeases::new(),
                 polls: MockMeetingPolls::new(),
+                access: MockAccessStore::new(),
                 events: EventsMode::Webhooks,
+                meeting_role: crate::domain::access::MeetingRole::Everyone,
             }
         }
 
@@ -328,6 +357,7 @@ pub(crate) mod test_support {
                     web_auth: Arc::new(self.web_auth),
                     leases: Arc::new(self.leases),
                     polls: Arc::new(self.polls),
+                    access: Arc::new(self.access),
                     clock: Arc::new(clock),
                     metrics: Arc::new(crate::ports::NoMetrics),
                 },
@@ -343,6 +373,9 @@ pub(crate) mod test_support {
                     meet_now: true,
                     events: self.events,
                     meetings_poll: std::time::Duration::from_secs(60),
+                    allow: crate::domain::access::AllowList::default(),
+                    admins: vec![ADMIN_EMAIL.into()],
+                    meeting_role: self.meeting_role,
                 },
             );
             app.bot

@@ -66,6 +66,10 @@ pub enum LoginError {
     Identity(String),
     #[error("Botper's database is unavailable; please try again in a moment.")]
     Unavailable,
+    #[error(
+        "Botper is not available to your account: this deployment is limited to certain organisations or addresses. Nothing was stored."
+    )]
+    NotAllowed,
 }
 
 impl From<AppError> for LoginError {
@@ -178,6 +182,16 @@ impl App {
             .whoami(tokens.access_token.clone())
             .await
             .map_err(|e| LoginError::Identity(clip(&e.to_string())))?;
+        // Outside the allow-list: refused before anything is stored (the tokens just
+        // issued are dropped; Webex lets them expire).
+        if !self
+            .settings
+            .allow
+            .allows(me.email.as_deref(), me.org_id.as_deref())
+        {
+            tracing::info!("a person outside the allow-list tried to connect; refused");
+            return Err(LoginError::NotAllowed);
+        }
         // Websocket mode: Webex cannot reach Botper, so no meetings webhook; the socket
         // holder polls the person's meetings instead.
         let polled = self.settings.events == super::EventsMode::Websocket;
@@ -403,6 +417,7 @@ mod tests {
             display_name: "Pat Doe".into(),
             email: Some("pat@example.com".into()),
             timezone: Some("Europe/Paris".into()),
+            org_id: None,
         }
     }
 

@@ -56,6 +56,15 @@ pub enum Command {
     Connect,
     /// Remove the person's grant.
     Disconnect,
+    /// `admin …` (what follows `admin`, parsed once the sender is known to be an admin, so
+    /// that a non-admin learns nothing from the answer).
+    Admin(String),
+    /// `export`: the person's data as files, in 1:1.
+    Export,
+    /// `forget me` (asks for confirmation), `forget me confirm` (erases).
+    ForgetMe {
+        confirm: bool,
+    },
     Help,
     /// A verb Botper does not know; the reply names it and lists the commands.
     Unknown(String),
@@ -120,6 +129,8 @@ pub enum ParseError {
     MeetingsWindow,
     #[error("`calendar` takes `reset` (or nothing, for your calendar's address)")]
     Calendar,
+    #[error("it is `forget me`, then `forget me confirm`")]
+    Forget,
 }
 
 /// One line of a message and what it asks for.
@@ -237,6 +248,9 @@ impl Command {
             Command::Status => "status",
             Command::Connect => "connect",
             Command::Disconnect => "disconnect",
+            Command::Admin(_) => "admin",
+            Command::Export => "export",
+            Command::ForgetMe { .. } => "forget",
             Command::Help => "help",
             Command::Unknown(_) => "unknown",
         }
@@ -335,6 +349,15 @@ impl Command {
             "status" => Ok(Command::Status),
             "connect" | "login" => Ok(Command::Connect),
             "disconnect" | "logout" => Ok(Command::Disconnect),
+            "admin" => Ok(Command::Admin(rest.to_owned())),
+            "export" if rest.is_empty() || rest.eq_ignore_ascii_case("my data") => {
+                Ok(Command::Export)
+            }
+            "forget" => match rest.to_lowercase().split_whitespace().collect::<Vec<_>>()[..] {
+                ["me"] => Ok(Command::ForgetMe { confirm: false }),
+                ["me", "confirm"] => Ok(Command::ForgetMe { confirm: true }),
+                _ => Err(ParseError::Forget),
+            },
             "" | "help" | "?" | "hi" | "hello" => Ok(Command::Help),
             _ => Ok(Command::Unknown(shorten(&verb, 40))),
         }

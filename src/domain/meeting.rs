@@ -623,7 +623,7 @@ fn prefix_ci(s: &str, prefix: &str) -> Option<usize> {
 }
 
 /// An address as typed, without `<…>` around it or a `mailto:` before it.
-fn bare_address(p: &str) -> &str {
+pub(crate) fn bare_address(p: &str) -> &str {
     let p = p.trim_start_matches('<').trim_end_matches('>');
     p.strip_prefix("mailto:").unwrap_or(p)
 }

@@ -4,10 +4,12 @@
 //! Nothing in here waits on anything: no async, no runtime, no HTTP and no database crate
 //! (`tests/architecture.rs` enforces it). "Now", randomness and ids come in as arguments.
 
+pub mod access;
 pub mod agenda;
 pub mod calendar;
 pub mod card;
 pub mod command;
+pub mod export;
 pub mod grant;
 pub mod ids;
 pub mod markdown;

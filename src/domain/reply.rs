@@ -51,6 +51,7 @@ pub const HELP: &str = "**Botper keeps your tasks and meetings.** Commands:\n\
 - `calendar`: a private address to subscribe to in your calendar app (tasks with a due date and your meetings); `calendar reset` replaces it\n\
 - `status`: whether your Webex account is connected\n\
 - `connect` / `disconnect`: let Botper create meetings for you and follow the ones you schedule anywhere (moved or cancelled, their tasks follow), or stop it\n\
+- `export`: everything Botper keeps about you, as files (in a 1:1 space); `forget me`: erase it all\n\
 - `help`: this list\n\n\
 Several lines run one command each; a bullet list under `task` adds one task per bullet.";
 
@@ -59,6 +60,19 @@ pub const WEBEX_MEETINGS_URL: &str = "https://web.webex.com/meetings";
 
 pub fn help() -> Reply {
     Reply::new(HELP)
+}
+
+pub const ADMIN_HELP: &str = "**Admin commands** (in a 1:1 space with me):\n\
+- `admin grant organizer bob@example.com` / `admin grant admin …`: give a role (stored for people who have not used Botper yet)\n\
+- `admin revoke organizer bob@example.com` / `admin revoke admin …`: take it back\n\
+- `admin roles`: who has which role\n\
+- `admin stats`: people, open tasks, connections, inbox and scheduler backlog\n\
+- `admin disconnect bob@example.com`: delete that person's Webex connection and meetings webhook\n\
+- `admin audit`: the last admin actions";
+
+/// `help` for an admin: the commands, then theirs.
+pub fn help_for_admin() -> Reply {
+    Reply::new(format!("{HELP}\n\n{ADMIN_HELP}"))
 }
 
 pub fn unknown(verb: &str) -> Reply {
@@ -113,7 +127,8 @@ pub fn parse_error(e: &ParseError) -> Reply {
         ParseError::RemindMeTitle(TaskTitleError::Empty)
         | ParseError::Agenda
         | ParseError::MeetingsWindow
-        | ParseError::Calendar => {
+        | ParseError::Calendar
+        | ParseError::Forget => {
             format!("I can't run that: {e}. Nothing changed.")
         }
         ParseError::Meeting(e) => format!(
@@ -1380,6 +1395,296 @@ fn link_target(url: &str) -> String {
 
 fn escape_code(s: &str) -> String {
     s.replace('`', "'")
+}
+
+pub fn admin_help() -> Reply {
+    Reply::new(ADMIN_HELP)
+}
+
+fn article(r: crate::domain::access::Role) -> &'static str {
+    use crate::domain::access::Role;
+    match r {
+        Role::Admin | Role::Organizer => "an",
+        Role::Member => "a",
+    }
+}
+
+pub fn admin_already(who: &str, role: crate::domain::access::Role) -> Reply {
+    Reply::new(format!(
+        "**{}** is already {} {role}.",
+        escape_inline(who),
+        article(role)
+    ))
+}
+
+pub fn admin_granted(
+    who: &str,
+    role: crate::domain::access::Role,
+    meetings: crate::domain::access::MeetingRole,
+) -> Reply {
+    use crate::domain::access::{MeetingRole, Role};
+    let extra = if role == Role::Organizer && meetings == MeetingRole::Organizer {
+        " and may create meetings through Botper"
+    } else {
+        ""
+    };
+    Reply::new(format!(
+        "**{}** is now {} {role}{extra}.",
+        escape_inline(who),
+        article(role)
+    ))
+}
+
+pub fn admin_configured(who: &str) -> Reply {
+    Reply::new(format!(
+        "**{}** is an admin by configuration (`BOTPER_ADMINS`): change it there.",
+        escape_inline(who)
+    ))
+}
+
+pub fn admin_not_having(who: &str, role: crate::domain::access::Role) -> Reply {
+    Reply::new(format!(
+        "**{}** is not {} {role}; nothing changed.",
+        escape_inline(who),
+        article(role)
+    ))
+}
+
+pub fn admin_revoked(who: &str, role: crate::domain::access::Role) -> Reply {
+    Reply::new(format!(
+        "**{}** is no longer {} {role}.",
+        escape_inline(who),
+        article(role)
+    ))
+}
+
+/// `admin roles`.
+pub fn admin_roles(
+    rows: &[crate::domain::access::RoleLine],
+    meetings: crate::domain::access::MeetingRole,
+) -> Reply {
+    use crate::domain::access::MeetingRole;
+    let who_meets = match meetings {
+        MeetingRole::Everyone => "everyone may create meetings (`BOTPER_MEETING_ROLE=everyone`)",
+        MeetingRole::Organizer => {
+            "only organizers and admins may create meetings (`BOTPER_MEETING_ROLE=organizer`)"
+        }
+    };
+    if rows.is_empty() {
+        return Reply::new(format!(
+            "No roles are given: everyone is a member; {who_meets}."
+        ));
+    }
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|l| match &l.granted {
+            None => format!(
+                "- **{}**: {} (`BOTPER_ADMINS`)",
+                escape_inline(&l.email),
+                l.role
+            ),
+            Some((by, when)) => format!(
+                "- **{}**: {} (by {}, {})",
+                escape_inline(&l.email),
+                l.role,
+                escape_inline(by),
+                escape_inline(when)
+            ),
+        })
+        .collect();
+    Reply::new(format!(
+        "Roles (everyone else is a member; {who_meets}):\n{}",
+        lines.join("\n")
+    ))
+}
+
+/// `admin stats`: (what, how many).
+pub fn admin_stats(rows: &[(&str, String)]) -> Reply {
+    Reply::new(
+        rows.iter()
+            .map(|(k, v)| format!("- {k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+pub fn admin_disconnected(who: &str) -> Reply {
+    Reply::new(format!(
+        "Disconnected **{}**: their Webex grant and meetings webhook are deleted (their tasks stay).",
+        escape_inline(who)
+    ))
+}
+
+pub fn admin_no_connection(who: &str) -> Reply {
+    Reply::new(format!(
+        "**{}** has no Webex connection with Botper.",
+        escape_inline(who)
+    ))
+}
+
+/// `admin audit`, newest first.
+pub fn admin_audit(entries: &[crate::domain::access::AuditLine]) -> Reply {
+    if entries.is_empty() {
+        return Reply::new("No admin actions yet.");
+    }
+    let lines: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "- {} **{}** `{}`{}: {}",
+                escape_inline(&e.at),
+                escape_inline(&e.actor),
+                escape_code(&e.action),
+                e.target
+                    .as_deref()
+                    .map(|t| format!(" {}", escape_inline(t)))
+                    .unwrap_or_default(),
+                escape_inline(&e.outcome)
+            )
+        })
+        .collect();
+    Reply::new(format!(
+        "The last admin actions, newest first:\n{}",
+        lines.join("\n")
+    ))
+}
+
+pub fn export_json_file(tasks: usize) -> Reply {
+    Reply::new(format!(
+        "Your data as Botper keeps it ({tasks} task(s), reminders, settings, connection), as JSON."
+    ))
+}
+
+pub fn export_csv_file() -> Reply {
+    Reply::new("Your tasks as CSV (for a spreadsheet).")
+}
+
+pub fn exported() -> Reply {
+    Reply::new(
+        "That is what Botper keeps about you (besides the titles of tasks you deleted and \
+         your undo history, which it keeps for `undo`). `forget me` erases all of it.",
+    )
+}
+
+// ----- access, roles, a person's data -------------------------------------------------
+
+/// The one refusal a space gets a day from someone outside the allow-list.
+pub fn not_allowed() -> Reply {
+    Reply::new(
+        "Sorry, Botper is not available to your account: this deployment is limited to \
+         certain organisations or addresses. Nothing you type here is kept. Ask whoever runs \
+         Botper for your company if you think this is wrong.",
+    )
+}
+
+pub fn admin_only() -> Reply {
+    Reply::new("Only Botper's admins can use `admin` commands.")
+}
+
+pub fn admin_in_private() -> Reply {
+    Reply::new("`admin` commands work only in a 1:1 space with me.")
+}
+
+pub fn admin_error(e: &crate::domain::access::AdminError) -> Reply {
+    use crate::domain::access::AdminError;
+    let text = match e {
+        AdminError::UnknownRole(r) => format!(
+            "“{}” is not a role: the roles are `organizer` and `admin` (everyone else is a member).",
+            escape_inline(r)
+        ),
+        AdminError::NotGrantable(_) => {
+            "Everyone is a member: grant `organizer` or `admin`, or revoke them.".to_owned()
+        }
+        AdminError::BadEmail(e) => format!(
+            "“{}” is not an email address. Try `admin grant organizer bob@example.com`.",
+            escape_inline(e)
+        ),
+        AdminError::Usage(u) => format!("Try `{u}`."),
+        AdminError::Unknown(v) => format!(
+            "`admin {}` is not an admin command.\n\n{ADMIN_HELP}",
+            escape_code(v)
+        ),
+    };
+    Reply::new(text)
+}
+
+/// Who to ask for the organizer role when meetings are reserved.
+pub fn meetings_reserved(admins: &[String]) -> Reply {
+    let who = if admins.is_empty() {
+        "whoever runs Botper for your company".to_owned()
+    } else {
+        admins
+            .iter()
+            .map(|a| escape_inline(a))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Reply::new(format!(
+        "Creating meetings through Botper is reserved to organizers, and you are not one. \
+         An admin can grant it: ask {who} (`admin grant organizer <your address>`). Your tasks \
+         and reminders work as before."
+    ))
+}
+
+pub fn forget_in_private() -> Reply {
+    Reply::new("`forget me` and `export` work only in a 1:1 space with me.")
+}
+
+pub fn forget_nothing() -> Reply {
+    Reply::new(
+        "Botper keeps nothing about you: no tasks, no reminders, no settings, no connection. There is nothing to forget.",
+    )
+}
+
+pub fn forget_asked(tasks: usize, connected: bool) -> Reply {
+    let conn = if connected {
+        ", your Webex connection (and its meetings webhook)"
+    } else {
+        ""
+    };
+    Reply::new(format!(
+        "This erases everything Botper keeps about you: your {} task(s), reminders, agenda, \
+         settings{conn}, your personal page's sessions and your calendar address. It cannot be \
+         undone (`export` first if you want a copy). Type `forget me confirm` within 10 \
+         minutes to go ahead.",
+        tasks
+    ))
+}
+
+pub fn forget_not_asked() -> Reply {
+    Reply::new(
+        "There is no request to forget you (or it is older than 10 minutes): type `forget me` \
+         first, then `forget me confirm`.",
+    )
+}
+
+pub fn forgotten(f: &crate::domain::access::ForgetSummary) -> Reply {
+    let mut parts = Vec::new();
+    let mut push = |n: u64, what: &str| {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    };
+    push(f.tasks, "task(s)");
+    push(f.jobs, "reminder/agenda job(s)");
+    push(u64::from(f.settings), "settings");
+    push(u64::from(f.grant), "Webex connection");
+    push(f.webhooks, "meetings webhook(s) at Webex");
+    push(f.sessions, "web session(s)");
+    push(u64::from(f.calendar), "calendar address");
+    push(u64::from(f.role), "role");
+    push(
+        f.inbox_rows,
+        "record(s) of your messages (only their ids are kept, to recognise a redelivery)",
+    );
+    Reply::new(format!(
+        "Done: Botper has forgotten you. Deleted: {}. If you type here again, you start afresh.",
+        if parts.is_empty() {
+            "nothing".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    ))
 }
 
 #[cfg(test)]

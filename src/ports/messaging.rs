@@ -29,6 +29,14 @@ pub struct IncomingMessage {
     pub mentioned_people: Vec<PersonId>,
 }
 
+/// A file sent with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
 /// A space with two people (`direct`) or more (`group`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoomType {
@@ -137,6 +145,12 @@ pub trait WebexMessaging: Send + Sync {
     /// `NotFound` when Webex does not show the bot that person; transient errors as usual.
     async fn person_email(&self, id: PersonId) -> Result<Option<String>, WebexError>;
 
+    /// `GET /people/{id}` → `orgId`: the person's organisation (for the allow-list).
+    ///
+    /// # Errors
+    /// As for [`WebexMessaging::person_email`].
+    async fn person_org(&self, id: PersonId) -> Result<Option<String>, WebexError>;
+
     /// The email addresses of a space's members (`GET /memberships?roomId=…`, every page,
     /// bot token), bots and monitors left out.
     ///
@@ -165,4 +179,16 @@ pub trait WebexMessaging: Send + Sync {
     /// `Ambiguous` when it may have been posted and Webex gives no way to check (a group
     /// space: a bot lists only messages that mention it).
     async fn send(&self, to: Destination, reply: Reply) -> Result<MessageId, WebexError>;
+
+    /// `POST /messages` as `multipart/form-data` with one file (Webex takes one per
+    /// message, up to 100 MB), the reply's Markdown as its text.
+    ///
+    /// # Errors
+    /// As for [`WebexMessaging::send`].
+    async fn send_file(
+        &self,
+        to: Destination,
+        reply: Reply,
+        file: Attachment,
+    ) -> Result<MessageId, WebexError>;
 }

@@ -5,6 +5,7 @@
 //! `#[cfg_attr(test, mockall::automock)]` placed *before* it; signatures use domain and port
 //! types only (no HTTP or database types); each port documents its error contract.
 
+pub mod access;
 pub mod clock;
 pub mod events;
 pub mod grants;
@@ -17,6 +18,7 @@ pub mod scheduler;
 pub mod tasks;
 pub mod webhooks;
 
+pub use access::{AccessStore, AuditEntry, Forgotten, PeopleStats, RoleGrant};
 pub use clock::{Clock, SystemClock};
 pub use events::{EVENTS_LEASE, Leases, MeetingPolls};
 pub use grants::{GrantSummary, RefreshClaim, TokenStore, WebAuthStore, WebSession};
@@ -26,7 +28,8 @@ pub use inbox::{
 };
 pub use meetings::{AdhocDraft, Meeting, MeetingDraft, WebexMeetings};
 pub use messaging::{
-    BotIdentity, CardSubmission, Destination, IncomingMessage, RoomType, WebexError, WebexMessaging,
+    Attachment, BotIdentity, CardSubmission, Destination, IncomingMessage, RoomType, WebexError,
+    WebexMessaging,
 };
 pub use metrics::{Metrics, NoMetrics};
 pub use oauth::{Identity, OAuthError, OAuthProvider};

@@ -14,6 +14,8 @@ pub struct Identity {
     pub display_name: String,
     pub email: Option<String>,
     pub timezone: Option<String>,
+    /// The person's Webex organisation (`orgId`), for the allow-list.
+    pub org_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 //! is asked for a connection inside that closure (`Db::run`). [`Db`] implements the store
 //! ports ([`crate::ports::TaskRepository`], [`crate::ports::Inbox`], …).
 
+mod access;
 mod connection;
 mod crypto;
 mod events;

@@ -161,3 +161,37 @@ diesel::table! {
         polled_at -> BigInt,
     }
 }
+
+diesel::table! {
+    roles (email) {
+        email -> Text,
+        role -> Text,
+        granted_by -> Text,
+        granted_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> BigInt,
+        actor -> Text,
+        action -> Text,
+        target -> Nullable<Text>,
+        outcome -> Text,
+    }
+}
+
+diesel::table! {
+    refusals (room_id, day) {
+        room_id -> Text,
+        day -> Text,
+        }
+}
+
+diesel::table! {
+    forget_requests (person_id) {
+        person_id -> Text,
+        requested_at -> BigInt,
+    }
+}

@@ -116,6 +116,15 @@ pub fn routes(
         .and(warp::cookie::optional::<String>(pages::SESSION_COOKIE))
         .and(with.clone())
         .then(pages::disconnect);
+    let export = warp::path("export.json")
+        .map(|| "export.json".to_owned())
+        .or(warp::path("export.csv").map(|| "export.csv".to_owned()))
+        .unify()
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(warp::cookie::optional::<String>(pages::SESSION_COOKIE))
+        .and(with.clone())
+        .then(pages::export);
     let calendar = warp::path!("calendar" / String)
         .and(warp::get())
         .and(warp::header::optional::<String>("if-none-match"))
@@ -132,6 +141,7 @@ pub fn routes(
         .or(test_meeting)
         .or(disconnect)
         .or(calendar)
+        .or(export)
         .with(warp::trace(|info| {
             tracing::info_span!("http", method = %info.method(), path = %calendar::logged_path(info.path()))
         }))

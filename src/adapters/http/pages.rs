@@ -279,6 +279,10 @@ fn home_page(h: &Home, shared: &Shared) -> Response {
              <h2>Open tasks</h2>{tasks}\
              <h2>Meetings in the next 7 days</h2>{meetings}\
              <h2>Your calendar</h2>{calendar}\
+             <h2>Your data</h2><p>Download everything Botper keeps about you: \
+             <a href=\"/export.json\" download>JSON</a> (tasks, reminders, settings, connection) \
+             or <a href=\"/export.csv\" download>your tasks as CSV</a>. Send <code>forget me</code> \
+             to the bot in your 1:1 space to erase it all.</p>\
              {disconnect}"
         ),
     ))
@@ -448,6 +452,7 @@ fn login_error_page(e: &LoginError) -> Response {
         LoginError::TokenExchange(_) => (StatusCode::BAD_GATEWAY, "Token exchange failed"),
         LoginError::Identity(_) => (StatusCode::BAD_GATEWAY, "Connection failed"),
         LoginError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Try again later"),
+        LoginError::NotAllowed => (StatusCode::FORBIDDEN, "Not available to your account"),
     };
     let detail = match e {
         LoginError::NotConfigured(what) => format!(
@@ -519,4 +524,45 @@ pub(crate) fn escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// `GET /export.json` and `/export.csv`: the person's data, with the page's session.
+pub(crate) async fn export(file: String, session: Option<String>, shared: Shared) -> Response {
+    let kind = match file.as_str() {
+        "export.json" => "json",
+        "export.csv" => "csv",
+        _ => return error_page(StatusCode::NOT_FOUND, "Not found", "No such file."),
+    };
+    let Some(s) = shared.app.web_session(session).await else {
+        return error_page(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            "Your session has ended: <a href=\"/auth/webex/login\">connect to Webex</a> again to download your data.",
+        );
+    };
+    match shared.app.export(&s.person).await {
+        Ok(e) => {
+            let (body, content_type, name) = if kind == "json" {
+                (e.json, "application/json", "botper-export.json")
+            } else {
+                (e.csv, "text/csv; charset=utf-8", "botper-tasks.csv")
+            };
+            let mut r = warp::reply::Response::new(body.into());
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_TYPE, content_type.parse().expect("static"));
+            h.insert(
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\"")
+                    .parse()
+                    .expect("ascii"),
+            );
+            h.insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+            r
+        }
+        Err(_) => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again later",
+            "Botper's database is unavailable; please try again in a moment.",
+        ),
+    }
 }

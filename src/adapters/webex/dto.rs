@@ -61,6 +61,8 @@ pub(crate) struct PersonDto {
     pub emails: Vec<String>,
     #[serde(default)]
     pub timezone: Option<String>,
+    #[serde(default)]
+    pub org_id: Option<String>,
 }
 
 /// A membership, as `GET /memberships` lists it (Messaging spec, `Membership`).
@@ -756,4 +758,6 @@ pub(crate) struct UserDto {
     pub emails: Vec<String>,
     #[serde(default)]
     pub timezone: Option<String>,
+    #[serde(default)]
+    pub org_id: Option<String>,
 }

@@ -11,7 +11,8 @@ use super::dto::{
 use super::{Repeat, WebexHttp, json};
 use crate::domain::{MessageId, PersonId, Reply, RoomId};
 use crate::ports::{
-    BotIdentity, CardSubmission, Destination, IncomingMessage, WebexError, WebexMessaging,
+    Attachment, BotIdentity, CardSubmission, Destination, IncomingMessage, WebexError,
+    WebexMessaging,
 };
 
 #[derive(Clone)]
@@ -74,6 +75,10 @@ impl WebexMessaging for WebexMessagingClient {
             .emails
             .into_iter()
             .find(|e| !e.is_empty()))
+    }
+
+    async fn person_org(&self, id: PersonId) -> Result<Option<String>, WebexError> {
+        Ok(self.person(&id).await?.org_id.filter(|o| !o.is_empty()))
     }
 
     #[tracing::instrument(name = "webex.room_member_emails", skip_all)]
@@ -161,25 +166,103 @@ impl WebexMessaging for WebexMessagingClient {
         let started = jiff::Timestamp::now();
         match post().await {
             Err(WebexError::Ambiguous(why)) => {
-                match self.find_sent(token, &to, &reply.markdown, started).await {
-                    Ok(Some(id)) => {
-                        tracing::info!(
-                            "the reply was posted despite the failed answer; not sent again"
-                        );
-                        Ok(id)
-                    }
-                    Ok(None) => {
-                        tracing::info!("the reply was not posted; sending it again");
-                        post().await
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot check whether the reply was posted");
-                        Err(WebexError::Ambiguous(why))
-                    }
-                }
+                self.resolve(token, &to, &reply, started, why, post).await
             }
             other => other,
         }
+    }
+
+    async fn send_file(
+        &self,
+        to: Destination,
+        reply: Reply,
+        file: Attachment,
+    ) -> Result<MessageId, WebexError> {
+        if file.bytes.len() > MAX_FILE_BYTES {
+            return Err(WebexError::Rejected {
+                status: 413,
+                message: format!("the file is over Webex's {} MB limit", MAX_FILE_BYTES >> 20),
+                tracking_id: None,
+            });
+        }
+        let token = self.token()?;
+        let post = || async {
+            let resp = self
+                .http
+                .send("POST /messages (file)", Repeat::OnlyIfUnprocessed, || {
+                    self.http
+                        .authed(Method::POST, "messages", token)
+                        .multipart(Self::file_form(&to, &reply, &file))
+                })
+                .await?;
+            Ok::<_, WebexError>(MessageId::new(
+                json::<CreatedDto>("POST /messages (file)", resp).await?.id,
+            ))
+        };
+        let started = jiff::Timestamp::now();
+        match post().await {
+            Err(WebexError::Ambiguous(why)) => {
+                self.resolve(token, &to, &reply, started, why, post).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// Webex's limit for one file on a message.
+const MAX_FILE_BYTES: usize = 100 * 1024 * 1024;
+
+impl WebexMessagingClient {
+    /// An ambiguous create: posted after all (found by its Markdown), or sent once more.
+    async fn resolve<F, Fut>(
+        &self,
+        token: &SecretString,
+        to: &Destination,
+        reply: &Reply,
+        started: jiff::Timestamp,
+        why: String,
+        post: F,
+    ) -> Result<MessageId, WebexError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<MessageId, WebexError>>,
+    {
+        match self.find_sent(token, to, &reply.markdown, started).await {
+            Ok(Some(id)) => {
+                tracing::info!("the reply was posted despite the failed answer; not sent again");
+                Ok(id)
+            }
+            Ok(None) => {
+                tracing::info!("the reply was not posted; sending it again");
+                post().await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check whether the reply was posted");
+                Err(WebexError::Ambiguous(why))
+            }
+        }
+    }
+}
+
+impl WebexMessagingClient {
+    /// `send_file`'s body: the destination, the Markdown, and the file.
+    fn file_form(to: &Destination, reply: &Reply, file: &Attachment) -> reqwest::multipart::Form {
+        let form = match to {
+            Destination::Room(r) => {
+                reqwest::multipart::Form::new().text("roomId", r.as_str().to_owned())
+            }
+            Destination::Person(p) => {
+                reqwest::multipart::Form::new().text("toPersonId", p.as_str().to_owned())
+            }
+        };
+        let part = reqwest::multipart::Part::bytes(file.bytes.clone())
+            .file_name(file.name.clone())
+            .mime_str(&file.content_type)
+            .unwrap_or_else(|_| {
+                reqwest::multipart::Part::bytes(file.bytes.clone()).file_name(file.name.clone())
+            });
+        form.text("markdown", reply.markdown.clone())
+            .part("files", part)
     }
 }
 

@@ -193,6 +193,7 @@ impl OAuthProvider for WebexOAuthClient {
             display_name: u.display_name.unwrap_or_default(),
             email: u.emails.into_iter().next(),
             timezone: u.timezone,
+            org_id: u.org_id,
         })
     }
 }

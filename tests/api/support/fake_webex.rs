@@ -39,15 +39,49 @@ pub struct Person {
     pub kind: &'static str,
 }
 
-/// A message the bot sent, as the fake received it.
+/// A message the bot sent, as the fake received it. For a `multipart/form-data` message,
+/// `body` is what Webex makes of it: the text fields, and `files` with the one file's URL.
 #[derive(Debug, Clone)]
 pub struct Sent {
     pub id: String,
     pub body: Value,
     pub token: String,
+    /// The uploaded file of a `multipart/form-data` message (none for a JSON message).
+    pub files: Vec<SentFile>,
+}
+
+/// A file uploaded with a message (the `files` part of a `multipart/form-data` body).
+#[derive(Clone)]
+pub struct SentFile {
+    /// The part's `filename`.
+    pub name: String,
+    /// The part's `Content-Type` (`application/octet-stream` when it had none).
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl SentFile {
+    /// The content as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
+impl std::fmt::Debug for SentFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentFile")
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
 }
 
 impl Sent {
+    /// The uploaded file, if the message had one.
+    pub fn file(&self) -> Option<&SentFile> {
+        self.files.first()
+    }
     pub fn markdown(&self) -> &str {
         self.body["markdown"].as_str().unwrap_or_default()
     }
@@ -634,6 +668,52 @@ impl FakeWebex {
         }
     }
 
+    // ----- POST /messages -------------------------------------------------------------
+
+    /// Checks and stores a message the bot (or a user) sends, as Webex does: `body` is the
+    /// JSON body, or what Webex makes of a multipart one (its fields, and `files` with the
+    /// uploaded file's URL); `files` are the uploaded files.
+    fn create_message(
+        &self,
+        s: &mut State,
+        sender: &Person,
+        uuid: &str,
+        body: Value,
+        files: Vec<SentFile>,
+        token: String,
+    ) -> Response {
+        // The spec's attachment schema is known to be wrong (it describes files); cards are
+        // checked against the documented card rules.
+        let mut for_spec = body.clone();
+        if let Some(o) = for_spec.as_object_mut() {
+            o.remove("attachments");
+        }
+        let checked = check(s, "POST", "/messages", &for_spec)
+            .and(validate_create_message(&body))
+            .and(validate_cards(&body).inspect_err(|why| {
+                s.violations.push(why.clone());
+            }));
+        if let Err(why) = checked {
+            return error(StatusCode::BAD_REQUEST, &why);
+        }
+        let id = webex_id("MESSAGE", uuid);
+        let mut stored = body.clone();
+        stored["id"] = json!(id);
+        stored["personId"] = json!(sender.id);
+        stored["personEmail"] = json!(sender.email);
+        stored["created"] = json!(iso(SystemTime::now()));
+        s.messages.insert(id.clone(), stored.clone());
+        s.message_order.push(id.clone());
+        self.socket_posted(s, sender, &stored);
+        s.sent.push(Sent {
+            id,
+            body,
+            token,
+            files,
+        });
+        ok(stored)
+    }
+
     // ----- OAuth ----------------------------------------------------------------------
 
     /// The person who "signs in" at `/authorize` from now on.
@@ -1152,53 +1232,57 @@ impl FakeWebex {
                     })
                 },
             );
+        // `POST /messages` takes JSON, or `multipart/form-data` for a message with a file:
+        // the body is read raw (bounded) and dispatched on its `Content-Type`.
+        let raw_body = warp::body::stream().then(read_bounded);
         let post_message = warp::path!("v1" / "messages")
             .and(warp::post())
             .and(auth)
-            .and(json_body)
+            .and(warp::header::optional::<String>("content-type"))
+            .and(raw_body)
             .and(with.clone())
             .then(
-                |auth: Option<String>, body: Option<Value>, f: FakeWebex| async move {
+                |auth: Option<String>,
+                 content_type: Option<String>,
+                 raw: Result<bytes::Bytes, String>,
+                 f: FakeWebex| async move {
                     if let Some(r) = f.fault("POST /messages", false).await {
                         return r;
                     }
                     let token = bearer(&auth).unwrap_or_default();
                     let uuid = f.next_uuid();
                     let signal = f.sent_signal.clone();
-                    let r = f.authed(auth, "POST /messages", |s, sender| {
-                        let Some(body) = body else {
-                            return error(StatusCode::BAD_REQUEST, "Malformed JSON");
-                        };
-                        // The spec's attachment schema is known to be wrong (it describes
-                        // files); cards are checked against the documented card rules.
-                        let mut for_spec = body.clone();
-                        if let Some(o) = for_spec.as_object_mut() {
-                            o.remove("attachments");
+                    let r = match content_type.filter(|ct| is_multipart(ct)) {
+                        None => {
+                            let body = raw
+                                .ok()
+                                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+                            f.authed(auth, "POST /messages", |s, sender| {
+                                let Some(body) = body else {
+                                    return error(StatusCode::BAD_REQUEST, "Malformed JSON");
+                                };
+                                f.create_message(s, &sender, &uuid, body, Vec::new(), token)
+                            })
                         }
-                        let checked = check(s, "POST", "/messages", &for_spec)
-                            .and(validate_create_message(&body))
-                            .and(validate_cards(&body).inspect_err(|why| {
-                                s.violations.push(why.clone());
-                            }));
-                        if let Err(why) = checked {
-                            return error(StatusCode::BAD_REQUEST, &why);
+                        Some(ct) => {
+                            let url = format!(
+                                "https://webexapis.com/v1/contents/{}",
+                                webex_id("CONTENT", &f.next_uuid())
+                            );
+                            let upload = raw.and_then(|b| message_upload(&ct, &b, &url));
+                            f.authed(auth, "POST /messages", |s, sender| match upload {
+                                Ok((body, files)) => {
+                                    f.create_message(s, &sender, &uuid, body, files, token)
+                                }
+                                Err(why) => {
+                                    let why =
+                                        format!("POST /messages (multipart/form-data): {why}");
+                                    s.violations.push(why.clone());
+                                    error(StatusCode::BAD_REQUEST, &why)
+                                }
+                            })
                         }
-                        let id = webex_id("MESSAGE", &uuid);
-                        let mut stored = body.clone();
-                        stored["id"] = json!(id);
-                        stored["personId"] = json!(sender.id);
-                        stored["personEmail"] = json!(sender.email);
-                        stored["created"] = json!(iso(SystemTime::now()));
-                        s.messages.insert(id.clone(), stored.clone());
-                        s.message_order.push(id.clone());
-                        f.socket_posted(s, &sender, &stored);
-                        s.sent.push(Sent {
-                            id,
-                            body,
-                            token: token.clone(),
-                        });
-                        ok(stored)
-                    });
+                    };
                     signal.notify_waiters();
                     if r.status().is_success() {
                         return f.after_applied("POST /messages", r);
@@ -1782,6 +1866,264 @@ fn check(s: &mut State, method: &str, path: &str, body: &Value) -> Result<(), St
 
 fn bearer(auth: &Option<String>) -> Option<String> {
     auth.as_deref()?.strip_prefix("Bearer ").map(str::to_owned)
+}
+
+/// The most of a `POST /messages` body the fake reads (a file may be 100 MB, plus the fields).
+const MESSAGE_BODY_LIMIT: usize = 110 * 1024 * 1024;
+/// Webex's limit on the file of a message.
+const FILE_LIMIT: usize = 100 * 1024 * 1024;
+
+/// A request body, read whole up to [`MESSAGE_BODY_LIMIT`] (past it, the rest is read and
+/// dropped, so that the client still gets the answer); `Err` says why there is none.
+async fn read_bounded<B: bytes::Buf>(
+    body: impl futures_util::Stream<Item = Result<B, warp::Error>>,
+) -> Result<bytes::Bytes, String> {
+    use futures_util::StreamExt as _;
+    let mut body = std::pin::pin!(body);
+    let mut whole = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| format!("the body could not be read: {e}"))?;
+        total += chunk.remaining();
+        if total <= MESSAGE_BODY_LIMIT {
+            bytes::BufMut::put(&mut whole, chunk);
+        }
+    }
+    if total > MESSAGE_BODY_LIMIT {
+        return Err(format!(
+            "the body is {total} bytes, over the {MESSAGE_BODY_LIMIT} the fake reads"
+        ));
+    }
+    Ok(whole.freeze())
+}
+
+/// Whether a `Content-Type` is `multipart/form-data` (with whatever parameters).
+fn is_multipart(content_type: &str) -> bool {
+    header_params(content_type)
+        .0
+        .eq_ignore_ascii_case("multipart/form-data")
+}
+
+/// What Webex makes of a `multipart/form-data` `POST /messages`: the JSON of its text fields
+/// (`roomId`, `toPersonId`, `toPersonEmail`, `parentId`, `text`, `markdown`) with
+/// `"files": [file_url]` when it has a file, and the file (the `files` part). `Err` says
+/// why Webex would refuse the request.
+fn message_upload(
+    content_type: &str,
+    body: &[u8],
+    file_url: &str,
+) -> Result<(Value, Vec<SentFile>), String> {
+    let boundary = header_params(content_type)
+        .1
+        .into_iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("boundary"))
+        .map(|(_, v)| v)
+        .filter(|b| !b.is_empty())
+        .ok_or("the Content-Type has no boundary")?;
+    let parts = parse_multipart(body, &boundary)
+        .map_err(|why| format!("the body does not parse: {why}"))?;
+    let mut fields = serde_json::Map::new();
+    let mut files = Vec::new();
+    for part in parts {
+        if part.name == "files" || part.filename.is_some() {
+            if part.name != "files" {
+                return Err(format!(
+                    "the file part is named {:?}; Webex takes a file in a part named \"files\"",
+                    part.name
+                ));
+            }
+            let Some(name) = part.filename else {
+                return Err("the files part has no filename".into());
+            };
+            if part.data.len() > FILE_LIMIT {
+                return Err(format!(
+                    "the file {name:?} is {} bytes, over Webex's 100 MB limit",
+                    part.data.len()
+                ));
+            }
+            files.push(SentFile {
+                name,
+                content_type: part
+                    .content_type
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+                bytes: part.data.to_vec(),
+            });
+            continue;
+        }
+        let value = std::str::from_utf8(part.data)
+            .map_err(|_| format!("the field {:?} is not UTF-8", part.name))?;
+        if fields.insert(part.name.clone(), json!(value)).is_some() {
+            return Err(format!("the field {:?} is given twice", part.name));
+        }
+    }
+    if files.len() > 1 {
+        return Err(format!(
+            "only one file per message ({} files parts)",
+            files.len()
+        ));
+    }
+    if !files.is_empty() {
+        fields.insert("files".into(), json!([file_url]));
+    }
+    Ok((Value::Object(fields), files))
+}
+
+/// One part of a `multipart/form-data` body.
+struct FormPart<'a> {
+    name: String,
+    filename: Option<String>,
+    content_type: Option<String>,
+    data: &'a [u8],
+}
+
+/// The parts of a `multipart/form-data` body (RFC 7578): each after a `--boundary` line,
+/// with `Content-Disposition: form-data; name="…"` (and `filename="…"` for a file) and an
+/// optional `Content-Type`; the body ends with `--boundary--`.
+fn parse_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<FormPart<'a>>, String> {
+    let delimiter = format!("--{boundary}").into_bytes();
+    let next_delimiter = [b"\r\n".as_slice(), &delimiter].concat();
+    let mut pos = if body.starts_with(&delimiter) {
+        0
+    } else {
+        // After a preamble.
+        find(body, &next_delimiter, 0).ok_or("no boundary line")? + 2
+    };
+    let mut parts = Vec::new();
+    loop {
+        pos += delimiter.len();
+        if body[pos..].starts_with(b"--") {
+            return Ok(parts);
+        }
+        while matches!(body.get(pos), Some(b' ' | b'\t')) {
+            pos += 1;
+        }
+        if !body[pos..].starts_with(b"\r\n") {
+            return Err("a boundary line does not end with CRLF".into());
+        }
+        pos += 2;
+        let (head, data_start) = if body[pos..].starts_with(b"\r\n") {
+            (&body[pos..pos], pos + 2)
+        } else {
+            let end = find(body, b"\r\n\r\n", pos).ok_or("a part's headers do not end")?;
+            (&body[pos..end], end + 4)
+        };
+        let data_end = find(body, &next_delimiter, data_start)
+            .ok_or("the body ends without a closing boundary")?;
+        let head = std::str::from_utf8(head).map_err(|_| "a part's headers are not UTF-8")?;
+        let mut disposition = None;
+        let mut content_type = None;
+        for line in head.split("\r\n") {
+            let (k, v) = line
+                .split_once(':')
+                .ok_or(format!("the part header {line:?} is not `Name: value`"))?;
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-disposition" => disposition = Some(v.trim()),
+                "content-type" => content_type = Some(v.trim().to_owned()),
+                _ => {}
+            }
+        }
+        let disposition = disposition.ok_or("a part has no Content-Disposition")?;
+        let (kind, params) = header_params(disposition);
+        if !kind.eq_ignore_ascii_case("form-data") {
+            return Err(format!(
+                "a part's Content-Disposition is {kind:?}, not form-data"
+            ));
+        }
+        let param = |key: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.clone())
+        };
+        let name = param("name").ok_or("a part's Content-Disposition has no name")?;
+        // RFC 5987 `filename*=UTF-8''…` wins over `filename`.
+        let filename = param("filename*")
+            .and_then(|v| Some(percent_decode(v.split_once("''")?.1)))
+            .or_else(|| param("filename"));
+        parts.push(FormPart {
+            name,
+            filename,
+            content_type,
+            data: &body[data_start..data_end],
+        });
+        pos = data_end + 2;
+    }
+}
+
+/// The first `needle` in `hay` at or after `from`.
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    let first = *needle.first()?;
+    let last_start = hay.len().checked_sub(needle.len())?;
+    let mut i = from;
+    while i <= last_start {
+        i += hay[i..=last_start].iter().position(|&b| b == first)?;
+        if hay[i..].starts_with(needle) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A header value's first token and its `; key=value` parameters (values unquoted).
+fn header_params(value: &str) -> (String, Vec<(String, String)>) {
+    let mut chars = value.chars().peekable();
+    let mut first = String::new();
+    while let Some(c) = chars.next_if(|c| *c != ';') {
+        first.push(c);
+    }
+    let mut params = Vec::new();
+    while chars.next() == Some(';') {
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && *c != ';') {
+            key.push(c);
+        }
+        let mut val = String::new();
+        if chars.next_if_eq(&'=').is_some() {
+            while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
+            if chars.next_if_eq(&'"').is_some() {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => val.extend(chars.next()),
+                        c => val.push(c),
+                    }
+                }
+                while chars.next_if(|c| *c != ';').is_some() {}
+            } else {
+                while let Some(c) = chars.next_if(|c| *c != ';') {
+                    val.push(c);
+                }
+                val = val.trim_end().to_owned();
+            }
+        }
+        params.push((key.trim().to_owned(), val));
+    }
+    (first.trim().to_owned(), params)
+}
+
+/// `%XX`-decodes `s` (lossy UTF-8).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The rules of `POST /messages` that the spec does not express: one destination, some
