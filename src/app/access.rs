@@ -263,8 +263,8 @@ impl App {
             AdminCommand::Disconnect(who) => {
                 match self.access.person_by_email(who.clone()).await? {
                     Some(person) => {
-                        let (_, jobs) = self.disconnect_all(&person).await?;
-                        let _ = jobs;
+                        // The grant and its webhooks only: their reminders are theirs.
+                        self.disconnect(&person).await?;
                         let t = reply::admin_disconnected(&who);
                         (
                             "disconnect".to_owned(),

@@ -94,6 +94,10 @@ pub enum TestMeetingError {
     BadTitle(String),
     #[error("Botper could not reach its database or Webex; please try again.")]
     Unavailable,
+    #[error(
+        "Creating meetings through Botper is reserved to organizers, and you are not one: ask one of Botper's admins to grant it."
+    )]
+    Reserved,
 }
 
 impl App {
@@ -266,6 +270,20 @@ impl App {
         }
         let title =
             MeetingTitle::parse(title).map_err(|e| TestMeetingError::BadTitle(e.to_string()))?;
+        if self.settings.meeting_role != crate::domain::access::MeetingRole::Everyone {
+            let email = match self.tokens.load(s.person.clone()).await {
+                Ok(g) => g.and_then(|g| g.email),
+                Err(_) => return Err(TestMeetingError::Unavailable),
+            };
+            if self
+                .meeting_refusal(email.as_deref())
+                .await
+                .map_err(|_| TestMeetingError::Unavailable)?
+                .is_some()
+            {
+                return Err(TestMeetingError::Reserved);
+            }
+        }
         let next = random_token(24);
         let rotated = self
             .web_auth

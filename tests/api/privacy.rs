@@ -135,7 +135,19 @@ async fn roles_gate_meetings_and_admins_manage_them(backend: Backend) {
     let bob = app.fake.add_person("Bob");
     let ann_room = app.fake.new_room_id();
     let bob_room = app.fake.new_room_id();
-    app.connect(&bob).await;
+    let (browser, html) = app.connect(&bob).await;
+    // The success page's test-meeting form is a way to create a meeting too.
+    let field = "name=\"csrf\" value=\"";
+    let at = html.find(field).expect("a CSRF field") + field.len();
+    let csrf = html[at..at + html[at..].find('"').unwrap()].to_owned();
+    let r = browser
+        .post(app.url("/meetings/test"))
+        .form(&[("csrf", csrf.as_str()), ("title", "Form meeting")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("reserved to organizers"));
 
     let r = app
         .ask(&bob, &bob_room, "meeting Standup tomorrow 9:00")
@@ -194,14 +206,24 @@ async fn roles_gate_meetings_and_admins_manage_them(backend: Backend) {
     let r = app.ask(&ann, &ann_room, "admin stats").await;
     assert!(r.contains("connected Webex accounts: 2"), "{r}");
     assert!(r.contains("open tasks: 2"), "{r}");
+    assert!(r.contains("inbox: ") && r.contains("scheduler: "), "{r}");
     let r = app
         .ask(&ann, &ann_room, "admin revoke organizer bob@example.com")
         .await;
     assert_eq!(r, "**bob@example.com** is no longer an organizer.");
+    app.ask(&bob, &bob_room, "task Call the bank tomorrow 9am")
+        .await;
+    app.ask(&bob, &bob_room, "remind 2 in 2h").await;
+    let jobs_before = app.db.count_rows("scheduled_jobs");
     let r = app
         .ask(&ann, &ann_room, "admin disconnect bob@example.com")
         .await;
     assert!(r.starts_with("Disconnected **bob@example.com**"), "{r}");
+    assert_eq!(
+        app.db.count_rows("scheduled_jobs"),
+        jobs_before,
+        "bob's reminders are his: only the grant goes"
+    );
     assert!(
         app.fake.webhooks().iter().all(|h| h.owner != bob.id),
         "bob's meetings webhooks deleted at Webex"

@@ -433,6 +433,7 @@ pub(crate) async fn test_meeting(
                 TestMeetingError::NoSession | TestMeetingError::BadCsrf => StatusCode::FORBIDDEN,
                 TestMeetingError::BadTitle(_) => StatusCode::BAD_REQUEST,
                 TestMeetingError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                TestMeetingError::Reserved => StatusCode::FORBIDDEN,
             };
             error_page(status, "Meeting not created", &escape(&e.to_string()))
         }
