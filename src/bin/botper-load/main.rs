@@ -77,6 +77,8 @@ struct Figures {
     reply_p99_ms: f64,
     reply_max_ms: f64,
     rss_peak_mb: f64,
+    /// CPU time (user + system) of the server process per answered command, in ms.
+    cpu_ms_per_command: f64,
     errors: u64,
     lost: usize,
     duplicated: usize,
@@ -141,6 +143,7 @@ fn main() -> anyhow::Result<()> {
         "reply_p99_ms": round(mine.reply_p99_ms),
         "reply_max_ms": round(mine.reply_max_ms),
         "rss_peak_mb": round(mine.rss_peak_mb),
+        "cpu_ms_per_command": round3(mine.cpu_ms_per_command),
         "errors": mine.errors,
         "lost": mine.lost,
         "duplicated": mine.duplicated,
@@ -160,6 +163,7 @@ fn main() -> anyhow::Result<()> {
         out["ceiling_ratio"] = json!(round(ratio));
         out["ceiling_commands_per_sec"] = json!(round(ceiling.commands_per_sec));
         out["ceiling_reply_p99_ms"] = json!(round(ceiling.reply_p99_ms));
+        out["ceiling_cpu_ms_per_command"] = json!(round3(ceiling.cpu_ms_per_command));
     }
     println!("{out}");
     if mine.lost > 0 || mine.duplicated > 0 {
@@ -176,9 +180,13 @@ fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 fn print_figures(f: &Figures) {
     println!(
-        "{}: {:.0} commands/s | ack p50 {:.2} ms p99 {:.2} ms | webhook->reply p50 {:.2} ms p99 {:.2} ms max {:.2} ms | peak RSS {:.1} MB | errors {} lost {} duplicated {}",
+        "{}: {:.0} commands/s | ack p50 {:.2} ms p99 {:.2} ms | webhook->reply p50 {:.2} ms p99 {:.2} ms max {:.2} ms | peak RSS {:.1} MB | CPU {:.3} ms/command | errors {} lost {} duplicated {}",
         f.name,
         f.commands_per_sec,
         f.ack_p50_ms,
@@ -187,6 +195,7 @@ fn print_figures(f: &Figures) {
         f.reply_p99_ms,
         f.reply_max_ms,
         f.rss_peak_mb,
+        f.cpu_ms_per_command,
         f.errors,
         f.lost,
         f.duplicated
@@ -338,6 +347,26 @@ impl Server {
         })
     }
 
+    /// User + system CPU seconds the process has used (Linux `/proc/<pid>/stat` fields 14
+    /// and 15, in the kernel's user-visible clock ticks, 100 a second).
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The command name (field 2) is in parentheses and may hold spaces: count after it.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return 0.0;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // `rest` starts at field 3 (state): utime is field 14, stime field 15.
+        let tick = |i: usize| {
+            fields
+                .get(i - 3)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (tick(14) + tick(15)) / 100.0
+    }
+
     /// Peak resident set size in MB (Linux `VmHWM`).
     fn rss_peak_mb(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -406,6 +435,8 @@ async fn run(args: &Args, target: Target) -> anyhow::Result<Figures> {
             .collect(),
     );
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+    // The server's CPU from here (start-up left out) to the last reply.
+    let cpu_before = server.cpu_seconds();
     let ack_ns: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
     let errors = Arc::new(AtomicU64::new(0));
     let client = reqwest::Client::builder()
@@ -501,6 +532,7 @@ async fn run(args: &Args, target: Target) -> anyhow::Result<Figures> {
     // Let stray duplicates arrive.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rss = server.rss_peak_mb();
+    let cpu = server.cpu_seconds() - cpu_before;
     tokio::task::spawn_blocking(move || server.stop()).await?;
 
     let first_send = sent_at
@@ -541,6 +573,11 @@ async fn run(args: &Args, target: Target) -> anyhow::Result<Figures> {
         reply_p99_ms: pct(&mut latencies, 0.99),
         reply_max_ms: pct(&mut latencies, 1.0),
         rss_peak_mb: rss,
+        cpu_ms_per_command: if answered > 0 {
+            cpu * 1000.0 / answered as f64
+        } else {
+            0.0
+        },
         errors: errors.load(Ordering::Relaxed) + replies.strays.load(Ordering::Relaxed),
         lost: n - answered,
         duplicated,
