@@ -332,7 +332,11 @@ impl App {
         let now = self.clock.now();
         if !confirm {
             let open = self.tasks.list_open(person.clone()).await?.len();
-            let done = self.tasks.list_done(person.clone(), 1).await?.len();
+            let done = self
+                .tasks
+                .list_done(person.clone(), super::export::MAX_DONE)
+                .await?
+                .len();
             let grant = match self.tokens.load(person.clone()).await {
                 Ok(g) => g.is_some(),
                 Err(StoreError::Sealed) => true,
@@ -345,7 +349,7 @@ impl App {
                 return Ok(reply::forget_nothing());
             }
             self.access.ask_forget(person.clone(), now).await?;
-            let all = open + self.tasks.list_done(person.clone(), 10_000).await?.len();
+            let all = open + done;
             return Ok(reply::forget_asked(all, grant));
         }
         if !self

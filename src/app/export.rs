@@ -11,7 +11,7 @@ use crate::ports::{Attachment, Destination, StoreError};
 use super::{App, AppError};
 
 /// At most this many done tasks are exported (all of them, in practice).
-const MAX_DONE: u32 = 100_000;
+pub(crate) const MAX_DONE: u32 = 100_000;
 
 /// A person's data, ready to send or download.
 pub struct Export {

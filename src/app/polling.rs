@@ -168,10 +168,7 @@ impl App {
                         .map(|l| l.fingerprint.clone())
                         .unwrap_or_default();
                     (
-                        key(
-                            "updated",
-                            format!("{id}@{owner}#poll.{}.{after}", before(id)),
-                        ),
+                        poll_change_key(id, owner, &before(id), &after),
                         changed(id, owner, false),
                     )
                 }
@@ -186,23 +183,19 @@ impl App {
                             key("deleted", format!("{id}@{owner}")),
                             changed(id, owner, true),
                         ),
-                        UserCall::Done(Ok(m)) => (
-                            key(
-                                "updated",
-                                format!(
-                                    "{id}@{owner}#poll.{}.{}",
-                                    before(id),
-                                    polling::fingerprint(
-                                        &m.title,
-                                        &m.web_link,
-                                        m.start,
-                                        m.end,
-                                        m.series_id.is_some()
-                                    )
-                                ),
-                            ),
-                            changed(id, owner, false),
-                        ),
+                        UserCall::Done(Ok(m)) => {
+                            let after = polling::fingerprint(
+                                &m.title,
+                                &m.web_link,
+                                m.start,
+                                m.end,
+                                m.series_id.is_some(),
+                            );
+                            (
+                                poll_change_key(id, owner, &before(id), &after),
+                                changed(id, owner, false),
+                            )
+                        }
                         UserCall::Done(Err(WebexError::RateLimited { retry_after })) => {
                             return Ok(PollOutcome::RateLimited(retry_after));
                         }
@@ -233,6 +226,11 @@ fn key(event: &str, data_id: String) -> DedupKey {
         event: event.into(),
         data_id,
     }
+}
+
+/// A change a poll saw: `meetings`/`updated` under `<id>@<owner>#poll.<before>.<after>`.
+fn poll_change_key(id: &str, owner: &PersonId, before: &str, after: &str) -> DedupKey {
+    key("updated", format!("{id}@{owner}#poll.{before}.{after}"))
 }
 
 fn changed(id: &str, owner: &PersonId, cancelled: bool) -> WebexEvent {

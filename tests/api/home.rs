@@ -5,12 +5,7 @@
 
 use crate::support::{Backend, spawn_app};
 
-/// The value of `<input … name="csrf" value="…">` on a page.
-fn csrf(html: &str) -> String {
-    let field = "name=\"csrf\" value=\"";
-    let at = html.find(field).expect("a CSRF field") + field.len();
-    html[at..at + html[at..].find('"').unwrap()].to_owned()
-}
+use crate::support::csrf;
 
 async fn the_personal_page_shows_tasks_meetings_and_the_calendar(b: Backend) {
     let app = spawn_app(b).await;

@@ -137,9 +137,7 @@ async fn roles_gate_meetings_and_admins_manage_them(backend: Backend) {
     let bob_room = app.fake.new_room_id();
     let (browser, html) = app.connect(&bob).await;
     // The success page's test-meeting form is a way to create a meeting too.
-    let field = "name=\"csrf\" value=\"";
-    let at = html.find(field).expect("a CSRF field") + field.len();
-    let csrf = html[at..at + html[at..].find('"').unwrap()].to_owned();
+    let csrf = crate::support::csrf(&html);
     let r = browser
         .post(app.url("/meetings/test"))
         .form(&[("csrf", csrf.as_str()), ("title", "Form meeting")])

@@ -539,3 +539,10 @@ impl botper::ports::Clock for ScaledClock {
             + jiff::SignedDuration::from_millis(skipped)
     }
 }
+
+/// The value of `<input … name="csrf" value="…">` on a page.
+pub fn csrf(html: &str) -> String {
+    let field = "name=\"csrf\" value=\"";
+    let at = html.find(field).expect("a CSRF field") + field.len();
+    html[at..at + html[at..].find('"').unwrap()].to_owned()
+}
