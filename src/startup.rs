@@ -287,15 +287,17 @@ pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Running> {
 
     let (mode, why) = config.events_mode();
     tracing::info!(mode = mode.as_str(), reason = %why, "events transport");
-    let events = match (
-        mode,
-        socket(
+    // The socket's HTTP client is built only in websocket mode.
+    let socket = match mode {
+        EventsMode::Websocket => socket(
             &config,
             tuning.retry.clone().unwrap_or_default(),
             tuning.socket,
             exporter_metrics.clone(),
         )?,
-    ) {
+        EventsMode::Webhooks => None,
+    };
+    let events = match (mode, socket) {
         (EventsMode::Websocket, Some(socket)) => {
             let socket = Arc::new(socket);
             let options = tuning
