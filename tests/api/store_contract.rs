@@ -49,6 +49,8 @@ contract!(
     dead_letters_are_listed_with_their_last_error,
     release_gives_the_item_back_without_counting_the_attempt,
     complete_and_claim_settles_one_and_takes_the_next,
+    workers_settling_at_once_each_get_their_own_next_item,
+    concurrent_changes_with_one_key_apply_once_and_the_others_stand,
     an_unreadable_item_becomes_a_dead_letter_and_blocks_nobody,
     a_renewed_lease_keeps_the_item,
     purge_deletes_old_settled_items,
@@ -1104,6 +1106,105 @@ async fn complete_and_claim_settles_one_and_takes_the_next(b: Backend) {
         .await
         .unwrap();
     assert!(none.is_none());
+}
+
+/// Workers that finish together settle and claim in one transaction (and, on SQLite, share
+/// a commit with whatever else is queued): each still gets an item of its own, a lost lease
+/// is only its worker's answer, and nothing is settled or claimed twice.
+async fn workers_settling_at_once_each_get_their_own_next_item(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    // 12 people with two items each: the second of each waits for the first.
+    for k in 0..12 {
+        for m in 0..2 {
+            db.enqueue(delivery(&format!("p{k}-{m}"), &format!("p{k}"), t0()))
+                .await
+                .unwrap();
+        }
+    }
+    let mut held = Vec::new();
+    for w in 0..12 {
+        let item = db
+            .claim(format!("w{w}"), LEASE, t0())
+            .await
+            .unwrap()
+            .unwrap();
+        held.push((format!("w{w}"), item));
+    }
+    let mut calls = Vec::new();
+    for (w, item) in &held {
+        let (db, w, id) = (db.clone(), w.clone(), item.id);
+        calls.push(tokio::spawn(async move {
+            db.complete_and_claim(id, w, t0(), LEASE).await
+        }));
+    }
+    // An intruder finishing someone else's item, in the same rush.
+    let (db2, stolen) = (db.clone(), held[0].1.id);
+    let intruder = tokio::spawn(async move {
+        db2.complete_and_claim(stolen, "intruder".into(), t0(), LEASE)
+            .await
+    });
+    let mut next_ids = Vec::new();
+    for c in calls {
+        if let Some(next) = c.await.unwrap().unwrap() {
+            next_ids.push(next.id);
+        }
+    }
+    assert!(matches!(
+        intruder.await.unwrap(),
+        Err(InboxError::LeaseLost(_))
+    ));
+    let claimed = next_ids.len();
+    next_ids.sort_unstable_by_key(|i| i.0);
+    next_ids.dedup();
+    assert_eq!(next_ids.len(), claimed, "no item handed to two workers");
+    assert_eq!(claimed, 12, "every person's second item was handed out");
+    let s = db.stats().await.unwrap();
+    assert_eq!((s.done, s.processing, s.pending), (12, 12, 0));
+}
+
+/// Changes running at once (on SQLite: in one shared transaction, each in a savepoint): the
+/// ones that repeat a recorded key roll back only their own work and replay the first
+/// outcome; the others all stand.
+async fn concurrent_changes_with_one_key_apply_once_and_the_others_stand(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let p = PersonId::from("p");
+    let mut handles = Vec::new();
+    for i in 0..24 {
+        let (db, p) = (db.clone(), p.clone());
+        handles.push(tokio::spawn(async move {
+            let (title, key) = if i % 2 == 0 {
+                ("shared".to_owned(), "inbox:shared".to_owned())
+            } else {
+                (format!("own {i}"), format!("inbox:own-{i}"))
+            };
+            let key = Some(IdempotencyKey::new(key));
+            (i, db.apply(p, create(&title), key, t0()).await.unwrap())
+        }));
+    }
+    let mut shared = Vec::new();
+    for h in handles {
+        let (i, outcome) = h.await.unwrap();
+        if i % 2 == 0 {
+            shared.push(number_of(&outcome));
+        }
+    }
+    shared.dedup();
+    assert_eq!(
+        shared.len(),
+        1,
+        "one outcome replayed for one key: {shared:?}"
+    );
+    let open = db.list_open(p.clone()).await.unwrap();
+    assert_eq!(open.len(), 13, "12 own tasks and the shared one, once");
+    let mut numbers: Vec<u32> = open.iter().map(|t| t.number.get()).collect();
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (1..=13).collect::<Vec<_>>(),
+        "no number lost to a rollback"
+    );
 }
 
 /// A webhook handler dropped mid-enqueue (its client went away) must not strand the batch:

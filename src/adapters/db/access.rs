@@ -257,7 +257,7 @@ impl AccessStore for Db {
         let email = email.map(|e| e.to_lowercase());
         let sqlite = !self.target().is_postgres();
         let report = self
-            .run(move |conn| {
+            .run_solo(move |conn| {
                 let report = conn.transaction::<_, DbError, _>(|conn| {
                     forget_in(conn, &person, email.as_deref())
                 })?;

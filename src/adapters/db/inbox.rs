@@ -289,27 +289,33 @@ impl ClaimedRow {
     }
 }
 
-/// Runs the claim; call it inside a transaction. On Postgres the planner is told not to
+/// Tunes the planner for [`claim_row`] until the end of the transaction: on Postgres the
+/// planner is told not to
 /// sort or bitmap-scan, and to plan with the actual parameters: with statistics taken while
 /// the inbox was small (a burst outruns autovacuum), or with the generic plan of the cached
 /// statement, it sorted or hash-joined every unsettled row (90 ms at 8 000 pending, seen
 /// under load) instead of walking `inbox_unsettled` in id order and stopping at the first
-/// claimable row (0.2 ms).
+/// claimable row (0.2 ms). Call it once per transaction, before the first claim.
+fn tune_claims(conn: &mut DbConnection) -> Result<(), DbError> {
+    use diesel::connection::SimpleConnection;
+    if let DbConnection::Postgres(pg) = conn {
+        pg.batch_execute(
+            "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; \
+             SET LOCAL plan_cache_mode = force_custom_plan",
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs the claim, inside a transaction tuned by [`tune_claims`].
 fn claim_row(
     conn: &mut DbConnection,
     worker: String,
     until: i64,
     now_ms: i64,
 ) -> Result<Option<ClaimedRow>, DbError> {
-    use diesel::connection::SimpleConnection;
     let sql = match conn {
-        DbConnection::Postgres(pg) => {
-            pg.batch_execute(
-                "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; \
-                 SET LOCAL plan_cache_mode = force_custom_plan",
-            )?;
-            CLAIM_POSTGRES
-        }
+        DbConnection::Postgres(_) => CLAIM_POSTGRES,
         DbConnection::Sqlite(_) => CLAIM_SQLITE,
     };
     let binds = vec![
@@ -365,6 +371,36 @@ fn complete_row(c: &mut DbConnection, id: i64, worker: &str, now_ms: i64) -> Que
             inbox::lease_until.eq(None::<i64>),
         ))
         .execute(c)
+}
+
+/// A worker's "done with this one, give me the next", waiting in the settle batch: the
+/// item, the worker, now and the next claim's lease end (UTC ms), and who waits.
+pub(crate) type PendingSettle = (
+    InboxId,
+    String,
+    i64,
+    i64,
+    tokio::sync::oneshot::Sender<Result<Option<InboxItem>, InboxError>>,
+);
+
+/// Completes each item and claims the next for its worker, all in the caller's transaction.
+/// A lost lease is that worker's answer alone (its complete changed nothing).
+fn settle_all(
+    conn: &mut DbConnection,
+    batch: &[(InboxId, String, i64, i64)],
+) -> Result<Vec<Result<Option<InboxItem>, DbError>>, DbError> {
+    tune_claims(conn)?;
+    let mut out = Vec::with_capacity(batch.len());
+    for (id, worker, now_ms, until) in batch {
+        if complete_row(conn, id.0, worker, *now_ms)? != 1 {
+            out.push(Err(DbError::Other(anyhow::Error::new(LeaseLostMarker(
+                *id,
+            )))));
+            continue;
+        }
+        out.push(Ok(claim_item(conn, worker, *until, *now_ms)?));
+    }
+    Ok(out)
 }
 
 /// A delivery waiting in the enqueue batch.
@@ -446,10 +482,6 @@ fn settle(
 #[error("lease lost on {0:?}")]
 struct LeaseLostMarker(InboxId);
 
-fn is_lease_lost(e: &DbError) -> bool {
-    matches!(e, DbError::Other(err) if err.downcast_ref::<LeaseLostMarker>().is_some())
-}
-
 impl From<DbError> for InboxError {
     fn from(e: DbError) -> Self {
         match e {
@@ -519,6 +551,76 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Settles the waiting workers' items and claims their next ones in one transaction.
+    /// If that fails for another reason than a lost lease, each item is completed on its
+    /// own (no claim: the worker claims again later), so one bad claim cannot hold
+    /// finished work back.
+    async fn flush_settle_batch(&self) {
+        let batch = self.settle_batch.clone();
+        let senders = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let answered = senders.clone();
+        let ran = Arc::new(AtomicBool::new(false));
+        let ran_in_job = ran.clone();
+        let flushed = self
+            .run(move |conn| {
+                ran_in_job.store(true, Ordering::Relaxed);
+                let taken = std::mem::take(&mut *batch.lock().unwrap_or_else(|p| p.into_inner()));
+                let mut work = Vec::with_capacity(taken.len());
+                {
+                    let mut txs = answered.lock().unwrap_or_else(|p| p.into_inner());
+                    for (id, worker, now_ms, until, tx) in taken {
+                        work.push((id, worker, now_ms, until));
+                        txs.push(tx);
+                    }
+                }
+                match conn.transaction::<_, DbError, _>(|conn| settle_all(conn, &work)) {
+                    Ok(results) => Ok(results),
+                    Err(e) => {
+                        tracing::warn!(error = %e, items = work.len(), "settling together failed; settling each alone");
+                        Ok(work
+                            .iter()
+                            .map(|(id, worker, now_ms, _)| {
+                                settle(conn, *id, worker, |c, id, w| complete_row(c, id, w, *now_ms))
+                                    .map(|()| None)
+                            })
+                            .collect())
+                    }
+                }
+            })
+            .await;
+        let txs = std::mem::take(&mut *senders.lock().unwrap_or_else(|p| p.into_inner()));
+        match flushed {
+            Ok(results) => {
+                for (tx, r) in txs.into_iter().zip(results) {
+                    let _ = tx.send(r.map_err(Into::into));
+                }
+            }
+            Err(e) => {
+                let unavailable = matches!(e, DbError::Unavailable(_));
+                for tx in txs {
+                    let _ = tx.send(Err(if unavailable {
+                        InboxError::Unavailable(anyhow::anyhow!("the database is unavailable"))
+                    } else {
+                        InboxError::Unexpected(anyhow::anyhow!("settling the item failed: {e}"))
+                    }));
+                }
+            }
+        }
+        if !ran.load(Ordering::Relaxed) {
+            // The job never reached the database (it was down): fail what is waiting, so
+            // no worker waits forever; each retries its settle.
+            let stranded =
+                std::mem::take(&mut *self.settle_batch.lock().unwrap_or_else(|p| p.into_inner()));
+            for (.., tx) in stranded {
+                let _ = tx.send(Err(InboxError::Unavailable(anyhow::anyhow!(
+                    "the database is unavailable"
+                ))));
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Inbox for Db {
     #[tracing::instrument(name = "db.inbox.enqueue", skip_all)]
@@ -557,24 +659,20 @@ impl Inbox for Db {
     ) -> Result<Option<InboxItem>, InboxError> {
         let now_ms = millis(now);
         let until = now_ms.saturating_add(lease.as_millis() as i64);
-        self.run(move |conn| {
-            // One commit for both: half the log writes of two.
-            conn.transaction::<_, DbError, _>(|conn| {
-                settle(conn, id, &worker, |c, id, w| complete_row(c, id, w, now_ms))?;
-                claim_item(conn, &worker, until, now_ms)
-            })
-            .or_else(|e| match e {
-                // The lease was lost: nothing was settled, nothing claimed.
-                e @ DbError::Other(_) if is_lease_lost(&e) => Err(e),
-                // The claim failed: settle alone; the worker claims again later.
-                _ => {
-                    settle(conn, id, &worker, |c, id, w| complete_row(c, id, w, now_ms))?;
-                    Ok(None)
-                }
-            })
-        })
-        .await
-        .map_err(Into::into)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // Workers finishing at the same time settle and claim in one transaction: one
+        // commit, one round of planner settings, one trip to the database for all of them.
+        let first = {
+            let mut batch = self.settle_batch.lock().unwrap_or_else(|p| p.into_inner());
+            batch.push((id, worker, now_ms, until, tx));
+            batch.len() == 1
+        };
+        if first {
+            let db = self.clone();
+            tokio::spawn(async move { db.flush_settle_batch().await });
+        }
+        rx.await
+            .map_err(|_| InboxError::Unexpected(anyhow::anyhow!("the settle batch was dropped")))?
     }
 
     #[tracing::instrument(name = "db.inbox.claim", skip_all)]
@@ -587,7 +685,10 @@ impl Inbox for Db {
         let now_ms = millis(now);
         let until = now_ms.saturating_add(lease.as_millis() as i64);
         self.run(move |conn| {
-            conn.transaction::<_, DbError, _>(|conn| claim_item(conn, &worker, until, now_ms))
+            conn.transaction::<_, DbError, _>(|conn| {
+                tune_claims(conn)?;
+                claim_item(conn, &worker, until, now_ms)
+            })
         })
         .await
         .map_err(Into::into)

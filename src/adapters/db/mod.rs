@@ -45,20 +45,28 @@ enum Exec {
     Single(Arc<JobQueue>),
 }
 
+/// The most jobs the SQLite thread runs in one transaction.
+const MAX_GROUP: usize = 32;
+
 /// The SQLite thread's work: two lanes, so that storing a webhook delivery (which Webex is
 /// waiting on) goes before queued worker statements.
 pub(crate) struct JobQueue {
-    lanes: std::sync::Mutex<(
-        std::collections::VecDeque<Job>,
-        std::collections::VecDeque<Job>,
-    )>,
+    lanes: std::sync::Mutex<Lanes>,
     ready: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Lanes {
+    urgent: std::collections::VecDeque<Job>,
+    normal: std::collections::VecDeque<Job>,
+    /// The thread waits for work: a push must wake it (otherwise it will look anyway).
+    sleeping: bool,
 }
 
 impl JobQueue {
     fn new() -> Self {
         Self {
-            lanes: std::sync::Mutex::new(Default::default()),
+            lanes: std::sync::Mutex::new(Lanes::default()),
             ready: std::sync::Condvar::new(),
         }
     }
@@ -66,12 +74,16 @@ impl JobQueue {
     fn push(&self, job: Job, urgent: bool) {
         let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
         if urgent {
-            lanes.0.push_back(job);
+            lanes.urgent.push_back(job);
         } else {
-            lanes.1.push_back(job);
+            lanes.normal.push_back(job);
         }
+        let wake = lanes.sleeping;
+        lanes.sleeping = false;
         drop(lanes);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
     }
 
     /// The next job, urgent first; `None` after a second without work (so the thread can
@@ -79,22 +91,156 @@ impl JobQueue {
     fn pop(&self) -> Option<Job> {
         let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some(j) = lanes.0.pop_front().or_else(|| lanes.1.pop_front()) {
+            if let Some(j) = lanes
+                .urgent
+                .pop_front()
+                .or_else(|| lanes.normal.pop_front())
+            {
                 return Some(j);
             }
+            lanes.sleeping = true;
             let (next, timeout) = self
                 .ready
                 .wait_timeout(lanes, Duration::from_secs(1))
                 .unwrap_or_else(|p| p.into_inner());
             lanes = next;
-            if timeout.timed_out() && lanes.0.is_empty() && lanes.1.is_empty() {
+            if timeout.timed_out() && lanes.urgent.is_empty() && lanes.normal.is_empty() {
+                lanes.sleeping = false;
                 return None;
             }
         }
     }
+
+    /// The next waiting job that may join a shared transaction, urgent first, without
+    /// waiting.
+    fn try_pop_joinable(&self) -> Option<Job> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        let lanes = &mut *lanes;
+        let lane = if lanes.urgent.is_empty() {
+            &mut lanes.normal
+        } else {
+            &mut lanes.urgent
+        };
+        if lane.front().is_some_and(|j| !j.solo) {
+            lane.pop_front()
+        } else {
+            None
+        }
+    }
 }
 
-type Job = Box<dyn FnOnce(&mut Slot) + Send>;
+/// What a job runs on: the connection (inside a savepoint of a shared transaction when
+/// `grouped`), or the reason there is none.
+enum Run<'a> {
+    Conn(&'a mut connection::Managed, bool),
+    NoConn(DbError),
+}
+
+/// Answers a job's caller once it is known whether the job's work was committed.
+type Answer = Box<dyn FnOnce(bool) + Send>;
+
+struct Job {
+    /// Runs outside any shared transaction (a checkpoint, migrations).
+    solo: bool,
+    work: Box<dyn FnOnce(Run<'_>) -> Answer + Send>,
+}
+
+/// Runs `first` and, while it runs, whatever joins it: the jobs waiting when it ends
+/// (urgent first, up to [`MAX_GROUP`]) share its transaction, each in a savepoint of its own
+/// (a failing job undoes only its own work), and their callers are answered only after the
+/// commit: what a caller is told was stored, was. One commit for many jobs writes each page
+/// they share once to the WAL instead of once per job. A job that arrives while the group
+/// runs joins it, so a webhook's delivery waits for one job and a commit, not for a queue.
+fn run_group(slot: &mut Slot, queue: &JobQueue, first: Job) {
+    use diesel::connection::{Connection, TransactionManager};
+    type Tm = <DbConnection as Connection>::TransactionManager;
+    if first.solo {
+        return run_alone(slot, first);
+    }
+    // Alone unless someone else is waiting: no transaction of our own around it.
+    let Some(second) = queue.try_pop_joinable() else {
+        return run_alone(slot, first);
+    };
+    let m = match slot.connection() {
+        Ok(m) => m,
+        Err(_) => {
+            run_alone(slot, first);
+            return run_alone(slot, second);
+        }
+    };
+    if Tm::begin_transaction(&mut m.conn).is_err() {
+        run_alone(slot, first);
+        return run_alone(slot, second);
+    }
+    let mut answers = Vec::with_capacity(MAX_GROUP);
+    let mut next = Some(first);
+    let mut pending = Some(second);
+    let mut panicked = false;
+    while let Some(job) = next.take() {
+        let run = std::panic::AssertUnwindSafe(|| (job.work)(Run::Conn(m, true)));
+        match std::panic::catch_unwind(run) {
+            Ok(answer) => answers.push(answer),
+            Err(_) => {
+                panicked = true;
+                break;
+            }
+        }
+        if m.dead {
+            break;
+        }
+        next = pending.take().or_else(|| {
+            if answers.len() < MAX_GROUP {
+                queue.try_pop_joinable()
+            } else {
+                None
+            }
+        });
+    }
+    let committed = if panicked || m.dead {
+        false
+    } else {
+        match Tm::commit_transaction(&mut m.conn) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, jobs = answers.len(), "a shared transaction did not commit; its callers are told so");
+                false
+            }
+        }
+    };
+    if !committed {
+        // Whatever state the transaction is in, a fresh connection has none of it.
+        tracing::error!(panicked, "database work rolled back; reconnecting");
+        slot.conn = None;
+    }
+    for answer in answers {
+        answer(committed);
+    }
+    // Jobs taken but not run (after a panic or a dead connection) run on their own.
+    for job in pending.into_iter().chain(next) {
+        run_alone(slot, job);
+    }
+}
+
+/// Runs one job in its own transaction(s), as it asks.
+fn run_alone(slot: &mut Slot, job: Job) {
+    let answer = match slot.connection() {
+        Ok(m) => {
+            let run = std::panic::AssertUnwindSafe(|| (job.work)(Run::Conn(m, false)));
+            match std::panic::catch_unwind(run) {
+                Ok(answer) => answer,
+                Err(_) => {
+                    // The job dropped its reply channel (its caller gets an error); the
+                    // thread and its other callers carry on.
+                    tracing::error!("a database job panicked; reconnecting");
+                    slot.conn = None;
+                    return;
+                }
+            }
+        }
+        Err(e) => (job.work)(Run::NoConn(DbError::Unavailable(anyhow::Error::new(e)))),
+    };
+    answer(true);
+}
 
 /// The SQLite thread's connection, opened (and re-opened) on demand.
 struct Slot {
@@ -166,6 +312,9 @@ pub struct Db {
     _alive: Arc<()>,
     /// Deliveries waiting to be written together (see `Inbox::enqueue`).
     enqueue_batch: Arc<std::sync::Mutex<Vec<inbox::PendingEnqueue>>>,
+    /// Workers' "done, give me the next" waiting to run together (see
+    /// `Inbox::complete_and_claim`).
+    settle_batch: Arc<std::sync::Mutex<Vec<inbox::PendingSettle>>>,
     target: DbTarget,
     /// When the database was last found unreachable (ms since the epoch; 0 = never).
     /// Calls within [`FAIL_FAST`] of it fail at once instead of each waiting for a
@@ -247,15 +396,7 @@ impl Db {
                     // Ends when every handle to this store is gone.
                     loop {
                         match jobs.pop() {
-                            Some(job) => {
-                                // A panicking job drops its reply channel (its caller gets
-                                // an error); the thread and its other callers carry on.
-                                let run = std::panic::AssertUnwindSafe(|| job(&mut slot));
-                                if std::panic::catch_unwind(run).is_err() {
-                                    tracing::error!("a database job panicked; reconnecting");
-                                    slot.conn = None;
-                                }
-                            }
+                            Some(job) => run_group(&mut slot, &jobs, job),
                             None if weak.upgrade().is_none() => return,
                             None => {}
                         }
@@ -274,6 +415,7 @@ impl Db {
             exec,
             _alive: alive,
             enqueue_batch: Arc::new(std::sync::Mutex::new(Vec::new())),
+            settle_batch: Arc::new(std::sync::Mutex::new(Vec::new())),
             target,
             sealer: None,
             down_since: Arc::new(AtomicI64::new(0)),
@@ -292,7 +434,7 @@ impl Db {
 
     /// Applies pending migrations (embedded in the binary) for this backend.
     pub async fn migrate(&self) -> anyhow::Result<usize> {
-        self.run(|conn| {
+        self.run_solo(|conn| {
             let applied = match conn {
                 DbConnection::Postgres(pg) => {
                     pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
@@ -319,7 +461,17 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
-        self.run_lane(false, f).await
+        self.run_lane(Lane::Normal, f).await
+    }
+
+    /// [`Db::run`] outside any shared transaction (SQLite runs queued jobs together, each in
+    /// a savepoint): for what cannot run inside a transaction, like a checkpoint.
+    pub(crate) async fn run_solo<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_lane(Lane::Solo, f).await
     }
 
     /// [`Db::run`] ahead of queued work (SQLite), for what a caller is waiting on.
@@ -328,10 +480,10 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
-        self.run_lane(true, f).await
+        self.run_lane(Lane::Urgent, f).await
     }
 
-    async fn run_lane<T, F>(&self, urgent: bool, f: F) -> Result<T, DbError>
+    async fn run_lane<T, F>(&self, lane: Lane, f: F) -> Result<T, DbError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
@@ -365,22 +517,38 @@ impl Db {
             }
             Exec::Single(queue) => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                let job: Job = Box::new(move |slot: &mut Slot| {
+                let work = move |run: Run<'_>| -> Answer {
                     let _entered = span.enter();
-                    let result = match slot.connection() {
-                        Ok(m) => {
+                    let result = match run {
+                        Run::Conn(m, grouped) => {
                             down_since.store(0, Ordering::Relaxed);
-                            let r = f(&mut m.conn);
+                            let r = if grouped {
+                                diesel::Connection::transaction::<T, DbError, _>(&mut m.conn, f)
+                            } else {
+                                f(&mut m.conn)
+                            };
                             settle(m, r)
                         }
-                        Err(e) => {
+                        Run::NoConn(e) => {
                             down_since.store(now_ms(), Ordering::Relaxed);
-                            Err(DbError::Unavailable(anyhow::Error::new(e)))
+                            Err(e)
                         }
                     };
-                    let _ = tx.send(result);
-                });
-                queue.push(job, urgent);
+                    Box::new(move |committed| {
+                        let result = match result {
+                            Ok(_) if !committed => Err(DbError::Unavailable(anyhow::anyhow!(
+                                "the database did not commit the work"
+                            ))),
+                            other => other,
+                        };
+                        let _ = tx.send(result);
+                    })
+                };
+                let job = Job {
+                    solo: lane == Lane::Solo,
+                    work: Box::new(work),
+                };
+                queue.push(job, lane == Lane::Urgent);
                 rx.await
                     .map_err(|_| DbError::Other(anyhow::anyhow!("the database thread stopped")))?
             }
@@ -394,6 +562,13 @@ impl Db {
         })
         .await
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Normal,
+    Urgent,
+    Solo,
 }
 
 /// How long after an unreachable database calls fail without trying.
@@ -412,4 +587,158 @@ pub(crate) fn millis(t: jiff::Timestamp) -> i64 {
 pub(crate) fn from_millis(ms: i64) -> Result<jiff::Timestamp, DbError> {
     jiff::Timestamp::from_millisecond(ms)
         .map_err(|e| DbError::Other(anyhow::anyhow!("bad timestamp {ms} in the database: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    fn depth(conn: &mut DbConnection) -> u32 {
+        use diesel::connection::{Connection, TransactionManager};
+        <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth()
+            .ok()
+            .flatten()
+            .map_or(0, |d| d.get())
+    }
+
+    /// Jobs queued while the SQLite thread is busy run together in one transaction, each in
+    /// a savepoint: a failing one undoes only its own write; a solo job runs outside it;
+    /// every caller hears only after the commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_sqlite_jobs_share_a_transaction_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(
+            DbTarget::Sqlite(dir.path().join("g.db")),
+            &PoolOptions::default(),
+        )
+        .unwrap();
+        db.run(|c| {
+            c.batch_execute("CREATE TABLE t (v INTEGER NOT NULL)")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        // Hold the thread until every job below is queued.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let blocker = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.run(move |_| {
+                    held.recv().ok();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut jobs = Vec::new();
+        for v in 0..6i64 {
+            let db = db.clone();
+            jobs.push(tokio::spawn(async move {
+                db.run(move |c| {
+                    diesel::sql_query(format!("INSERT INTO t (v) VALUES ({v})")).execute(c)?;
+                    let d = depth(c);
+                    if v == 3 {
+                        return Err(DbError::Other(anyhow::anyhow!("job 3 fails after writing")));
+                    }
+                    Ok(d)
+                })
+                .await
+            }));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let solo = {
+            let db = db.clone();
+            tokio::spawn(async move { db.run_solo(|c| Ok(depth(c))).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for (v, j) in jobs.into_iter().enumerate() {
+            match j.await.unwrap() {
+                Ok(d) => assert_eq!(d, 2, "job {v} ran in a savepoint of a shared transaction"),
+                Err(e) => {
+                    assert_eq!(v, 3);
+                    assert!(e.to_string().contains("job 3"), "{e}");
+                }
+            }
+        }
+        assert_eq!(solo.await.unwrap().unwrap(), 0, "a solo job runs outside");
+        let rows: Vec<Count> = db
+            .run(|c| Ok(diesel::sql_query("SELECT count(*) AS n FROM t").load(c)?))
+            .await
+            .unwrap();
+        assert_eq!(rows[0].n, 5, "only the failing job's write was undone");
+    }
+
+    /// A job that panics inside a shared transaction: the others are told their work was
+    /// not committed (it was not), and the store carries on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_in_a_shared_transaction_commits_nothing_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(
+            DbTarget::Sqlite(dir.path().join("p.db")),
+            &PoolOptions::default(),
+        )
+        .unwrap();
+        db.run(|c| {
+            c.batch_execute("CREATE TABLE t (v INTEGER NOT NULL)")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let blocker = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.run(move |_| {
+                    held.recv().ok();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let first = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.run(|c| {
+                    diesel::sql_query("INSERT INTO t (v) VALUES (1)").execute(c)?;
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let boom = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.run(|c| -> Result<(), DbError> {
+                    diesel::sql_query("INSERT INTO t (v) VALUES (2)").execute(c)?;
+                    panic!("a bug in a job")
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        let first = first.await.unwrap();
+        assert!(matches!(first, Err(DbError::Unavailable(_))), "{first:?}");
+        assert!(boom.await.unwrap().is_err());
+        let rows: Vec<Count> = db
+            .run(|c| Ok(diesel::sql_query("SELECT count(*) AS n FROM t").load(c)?))
+            .await
+            .unwrap();
+        assert_eq!(rows[0].n, 0, "nothing of the group was committed");
+    }
 }

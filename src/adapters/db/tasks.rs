@@ -172,12 +172,14 @@ fn record(
             task_history::created_at.eq(millis(at)),
         ))
         .execute(conn)?;
-    diesel::delete(
-        task_history::table
-            .filter(task_history::owner.eq(owner))
-            .filter(task_history::seq.le(seq - HISTORY_KEPT)),
-    )
-    .execute(conn)?;
+    if seq > HISTORY_KEPT {
+        diesel::delete(
+            task_history::table
+                .filter(task_history::owner.eq(owner))
+                .filter(task_history::seq.le(seq - HISTORY_KEPT)),
+        )
+        .execute(conn)?;
+    }
     Ok(())
 }
 
@@ -540,15 +542,21 @@ fn is_unique_violation(e: &DbError) -> bool {
     ))
 }
 
+/// Applies `op` and records its outcome under `key`, in one transaction. With
+/// `look_first`, an outcome already recorded under the key is replayed instead; without it
+/// the lookup is skipped (a statement saved on the common path) and a recorded key shows
+/// up as a unique violation on the insert, which rolls the change back: the caller then
+/// runs again with `look_first`.
 fn apply_once(
     conn: &mut DbConnection,
     owner: &str,
     op: &TaskOp,
     key: Option<&str>,
     at: Timestamp,
+    look_first: bool,
 ) -> Result<TaskOutcome, DbError> {
     conn.transaction::<_, DbError, _>(|conn| {
-        if let Some(key) = key {
+        if let Some(key) = key.filter(|_| look_first) {
             let recorded: Option<String> = task_effects::table
                 .filter(task_effects::effect_key.eq(key))
                 .select(task_effects::outcome)
@@ -584,10 +592,13 @@ impl TaskRepository for Db {
     ) -> Result<TaskOutcome, StoreError> {
         self.run(move |conn| {
             let key = key.as_ref().map(IdempotencyKey::as_str);
-            match apply_once(conn, owner.as_str(), &op, key, at) {
-                // A concurrent transaction filed the same meeting or recorded the same key
-                // first: run again, and the second run sees what the first one wrote.
-                Err(e) if is_unique_violation(&e) => apply_once(conn, owner.as_str(), &op, key, at),
+            match apply_once(conn, owner.as_str(), &op, key, at, false) {
+                // The key was recorded before (a retry of the same item), or a concurrent
+                // transaction filed the same meeting or recorded the same key first: run
+                // again, and the second run sees what the first one wrote.
+                Err(e) if is_unique_violation(&e) => {
+                    apply_once(conn, owner.as_str(), &op, key, at, true)
+                }
                 other => other,
             }
         })
