@@ -8,13 +8,15 @@
 use diesel::QueryResult;
 use diesel::RunQueryDsl;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Text, Untyped};
+use diesel::sql_types::{BigInt, Nullable, Text, Untyped};
 
 use super::connection::MultiBackend;
 
 pub(crate) enum Bind {
     Text(String),
     BigInt(i64),
+    NullableText(Option<String>),
+    NullableBigInt(Option<i64>),
 }
 
 /// `parts[0] bind[0] parts[1] bind[1] … parts[n]`.
@@ -48,6 +50,10 @@ impl QueryFragment<MultiBackend> for CachedSql {
             match self.binds.get(i) {
                 Some(Bind::Text(s)) => out.push_bind_param::<Text, _>(s)?,
                 Some(Bind::BigInt(n)) => out.push_bind_param::<BigInt, _>(n)?,
+                Some(Bind::NullableText(s)) => out.push_bind_param::<Nullable<Text>, _>(s)?,
+                Some(Bind::NullableBigInt(n)) => {
+                    out.push_bind_param::<Nullable<BigInt>, _>(n)?;
+                }
                 None => {}
             }
         }

@@ -139,6 +139,12 @@ struct Before<'a> {
     remind: Option<Timestamp>,
 }
 
+#[derive(diesel::QueryableByName)]
+struct Seq {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+}
+
 /// Remembers a change for `undo`, and forgets the ones older than the last
 /// [`HISTORY_KEPT`].
 fn record(
@@ -154,24 +160,33 @@ fn record(
         due: before_due,
         remind: before_remind,
     } = before;
-    let last: Option<i64> = task_history::table
-        .filter(task_history::owner.eq(owner))
-        .select(diesel::dsl::max(task_history::seq))
-        .first(conn)?;
-    let seq = last.unwrap_or(0) + 1;
-    diesel::insert_into(task_history::table)
-        .values((
-            task_history::owner.eq(owner),
-            task_history::seq.eq(seq),
-            task_history::kind.eq(kind),
-            task_history::number.eq(number.get() as i32),
-            task_history::before_title.eq(before_title),
-            task_history::before_due_at.eq(before_due.map(|d| millis(d.at))),
-            task_history::before_due_has_time.eq(before_due.map(|d| i16::from(d.has_time))),
-            task_history::before_remind_at.eq(before_remind.map(millis)),
-            task_history::created_at.eq(millis(at)),
-        ))
-        .execute(conn)?;
+    // The next number and the insert in one statement.
+    const INSERT: &[&str] = &[
+        "INSERT INTO task_history (owner, seq, kind, number, before_title, before_due_at, \
+         before_due_has_time, before_remind_at, created_at) \
+         SELECT ",
+        ", COALESCE(MAX(seq), 0) + 1, ",
+        ", ",
+        ", ",
+        ", ",
+        ", ",
+        ", ",
+        ", ",
+        " FROM task_history WHERE owner = ",
+        " RETURNING seq",
+    ];
+    let binds = vec![
+        Bind::Text(owner.to_owned()),
+        Bind::Text(kind.to_owned()),
+        Bind::BigInt(i64::from(number.get())),
+        Bind::NullableText(before_title.map(str::to_owned)),
+        Bind::NullableBigInt(before_due.map(|d| millis(d.at))),
+        Bind::NullableBigInt(before_due.map(|d| i64::from(d.has_time))),
+        Bind::NullableBigInt(before_remind.map(millis)),
+        Bind::BigInt(millis(at)),
+        Bind::Text(owner.to_owned()),
+    ];
+    let seq = CachedSql::new(INSERT, binds).get_result::<Seq>(conn)?.seq;
     if seq > HISTORY_KEPT {
         diesel::delete(
             task_history::table
