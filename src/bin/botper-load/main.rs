@@ -5,6 +5,7 @@
 //! cargo run --release --bin botper-load -- --requests 5000 --concurrency 32
 //! cargo run --release --bin botper-load -- --requests 5000 --rate 1000 --ceiling
 //! cargo run --release --bin botper-load -- --scale
+//! cargo run --release --bin botper-load -- --scale --scale-rows 30000 --scale-commands 50
 //! cargo run --release --bin botper-load -- --reminders 10000
 //! ```
 //! The last line of a run is one JSON object with the figures.
@@ -26,6 +27,8 @@ use clap::Parser;
 use serde_json::json;
 
 const SECRET: &str = "load-webhook-secret";
+/// The `BOTPER_TOKEN_KEY` Botper runs with (and `--scale` seals its grants with).
+const TOKEN_KEY: &str = "bG9hZC10ZXN0LWtleS10aGlydHktdHdvLWJ5dGVzISE=";
 
 #[derive(Parser, Debug, Clone)]
 #[command(name = "botper-load", about = "End-to-end load benchmark of Botper")]
@@ -42,9 +45,13 @@ struct Args {
     /// Distinct people sending (commands are spread over them round robin).
     #[arg(long, default_value_t = 500)]
     people: usize,
-    /// Botper's inbox workers.
-    #[arg(long, default_value_t = 8)]
-    workers: usize,
+    /// Botper's inbox workers (default: the service's own default for the store).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Botper processes on the same database, deliveries spread over them round robin
+    /// (Postgres; each is a full instance with its own workers).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
     /// Also run the ceiling (a minimal server: signature, two Webex calls) and print ratios.
     #[arg(long)]
     ceiling: bool,
@@ -54,18 +61,57 @@ struct Args {
     /// Run Botper on this database (default: DATABASE_URL, else a fresh embedded SQLite file).
     #[arg(long)]
     database_url: Option<String>,
-    /// Instead of a load run: `list` with 1k vs 1M rows in the tasks table, and its plan.
+    /// Instead of a load run: a company's size on one machine. The store-level `list` with
+    /// 1k vs --scale-rows rows and its plan; then the real binary on that store: start-up,
+    /// idle RSS, `list` and `agenda` latency, and --scale-due reminders due at once.
     #[arg(long)]
     scale: bool,
-    /// Rows for --scale's large table.
+    /// --scale: tasks in all (the large table).
     #[arg(long, default_value_t = 1_000_000)]
     scale_rows: usize,
+    /// --scale: people owning them [default: --scale-rows / 10].
+    #[arg(long)]
+    scale_people: Option<usize>,
+    /// --scale: people with a connected (OAuth) grant [default: --scale-rows / 100].
+    #[arg(long)]
+    scale_grants: Option<usize>,
+    /// --scale: scheduled reminders, at most one a person [default: --scale-rows / 10].
+    #[arg(long)]
+    scale_reminders: Option<usize>,
+    /// --scale: of those, how many come due during the run [default: 1000, at most all].
+    #[arg(long)]
+    scale_due: Option<usize>,
+    /// --scale: spread the due reminders evenly over this many seconds (0: all at the same
+    /// moment, as reminders set for the same whole minute are).
+    #[arg(long, default_value_t = 0.0)]
+    scale_due_window_secs: f64,
+    /// --scale: `list` commands and `agenda` commands timed (each).
+    #[arg(long, default_value_t = 300)]
+    scale_commands: usize,
+    /// --scale: keep the store at the end (its path or database is printed), to look into.
+    #[arg(long)]
+    scale_keep: bool,
+    /// Every fake Webex call answers after this many ms (a real Webex takes 100 or more).
+    /// With --scale: only while the due reminders are delivered.
+    #[arg(long, default_value_t = 0.0)]
+    webex_latency_ms: f64,
+    /// Extra environment for the botper binary, `NAME=value` (repeatable), e.g.
+    /// `BOTPER_DONE_RETENTION_DAYS=30`.
+    #[arg(long, value_name = "NAME=value", value_parser = parse_env)]
+    server_env: Vec<(String, String)>,
     /// Instead of a load run: this many reminders, seeded to come due at the same second,
     /// delivered by the scheduler (lag after the due second, reminders/s).
     #[arg(long)]
     reminders: Option<usize>,
     #[arg(long, hide = true)]
     serve_ceiling: Option<String>,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not NAME=value")),
+    }
 }
 
 struct Figures {
@@ -98,8 +144,12 @@ fn main() -> anyhow::Result<()> {
         ));
         return Ok(());
     }
+    if !(args.webex_latency_ms.is_finite() && args.webex_latency_ms >= 0.0) {
+        bail!("--webex-latency-ms must be 0 or more");
+    }
     if args.scale {
-        return rt.block_on(scale::run(args.database_url.clone(), args.scale_rows));
+        let botper = botper_binary(&args)?;
+        return rt.block_on(scale::run(&args, botper));
     }
     if args.requests == 0 || args.people == 0 || args.concurrency == 0 {
         bail!("--requests, --people and --concurrency must be at least 1");
@@ -114,21 +164,27 @@ fn main() -> anyhow::Result<()> {
         }
         _ => None,
     };
+    fake::set_latency(Duration::from_secs_f64(args.webex_latency_ms / 1e3));
     if let Some(n) = args.reminders {
         if n == 0 {
             bail!("--reminders must be at least 1");
         }
         return rt.block_on(reminders::run(&args, botper, n));
     }
+    if args.instances == 0 || (args.instances > 1 && args.database_url.is_none()) {
+        bail!("--instances must be at least 1, and more than 1 needs --database-url (Postgres)");
+    }
     println!(
-        "botper-load: {} commands from {} people, {}; Botper with {} workers on {}",
+        "botper-load: {} commands from {} people, {}; {} Botper instance(s) with {} workers on {}",
         args.requests,
         args.people,
         match args.rate {
             Some(r) => format!("at {r}/s"),
             None => format!("{} in flight", args.concurrency),
         },
-        args.workers,
+        args.instances,
+        args.workers
+            .map_or_else(|| "the default".to_owned(), |w| w.to_string()),
         args.database_url
             .as_deref()
             .map_or("a fresh SQLite file", |_| "a fresh Postgres database")
@@ -147,6 +203,7 @@ fn main() -> anyhow::Result<()> {
         "errors": mine.errors,
         "lost": mine.lost,
         "duplicated": mine.duplicated,
+        "instances": args.instances,
     });
     if args.ceiling {
         let ceiling = rt.block_on(run(&args, Target::Ceiling))?;
@@ -239,6 +296,8 @@ enum Target {
 struct Server {
     child: Child,
     addr: String,
+    /// When the process was spawned (start-up is measured from here).
+    spawned: Instant,
     _dir: TempDir,
 }
 
@@ -278,14 +337,12 @@ impl Server {
                     .env("WEBEX_WEBHOOK_SECRET", SECRET)
                     .env("WEBEX_API_BASE_URL", webex_base)
                     .env("BOTPER_BIND", "127.0.0.1:0")
-                    .env("BOTPER_WORKERS", args.workers.to_string())
                     .env("BOTPER_RATE_LIMIT_PER_MINUTE", "0")
                     .env("BOTPER_EVENTS", "webhooks")
-                    .env(
-                        "BOTPER_TOKEN_KEY",
-                        "bG9hZC10ZXN0LWtleS10aGlydHktdHdvLWJ5dGVzISE=",
-                    )
+                    .env("BOTPER_TOKEN_KEY", TOKEN_KEY)
                     .env("RUST_LOG", "warn,botper=info")
+                    .envs(args.workers.map(|w| ("BOTPER_WORKERS", w.to_string())))
+                    .envs(args.server_env.iter().map(|(k, v)| (k, v)))
                     .env(
                         "DATABASE_URL",
                         args.database_url
@@ -300,6 +357,7 @@ impl Server {
                 c
             }
         };
+        let spawned = Instant::now();
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -343,6 +401,7 @@ impl Server {
         Ok(Self {
             child,
             addr,
+            spawned,
             _dir: dir,
         })
     }
@@ -369,11 +428,20 @@ impl Server {
 
     /// Peak resident set size in MB (Linux `VmHWM`).
     fn rss_peak_mb(&self) -> f64 {
+        self.status_mb("VmHWM:")
+    }
+
+    /// Resident set size now, in MB (Linux `VmRSS`).
+    fn rss_mb(&self) -> f64 {
+        self.status_mb("VmRSS:")
+    }
+
+    fn status_mb(&self, field: &str) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
             .map_or(0.0, |kb| kb / 1024.0)
     }
@@ -395,7 +463,12 @@ impl Server {
 }
 
 fn envelope(i: usize, people: usize) -> Vec<u8> {
-    let person = format!("load-person-{}", i % people);
+    envelope_from(i, &format!("load-person-{}", i % people))
+}
+
+/// The `messages`/`created` delivery of command i (message `load-msg-<i>` in room
+/// `load-room-<i>`), sent by `person`.
+fn envelope_from(i: usize, person: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "id": "load-webhook", "name": "load", "resource": "messages", "event": "created",
         "orgId": "load-org", "createdBy": fake::BOT_ID, "appId": "load-app", "ownedBy": "creator",
@@ -419,10 +492,25 @@ async fn run(args: &Args, target: Target) -> anyhow::Result<Figures> {
     let replies = Arc::new(fake::Replies::new(n, started));
     let fake_addr = fake::start(replies.clone(), args.people).await;
     let base = format!("http://{fake_addr}/v1");
-    let args2 = args.clone();
-    let server =
-        tokio::task::spawn_blocking(move || Server::start(&target, &args2, &base)).await??;
-    let url = format!("{}/webex/webhook", server.addr);
+    // One server, or (`--instances`) several Botper processes on the same database.
+    let count = match target {
+        Target::Botper(_) => args.instances.max(1),
+        Target::Ceiling => 1,
+    };
+    let target = Arc::new(target);
+    let mut servers = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (args2, base, target) = (args.clone(), base.clone(), target.clone());
+        servers.push(
+            tokio::task::spawn_blocking(move || Server::start(&target, &args2, &base)).await??,
+        );
+    }
+    let urls: Arc<Vec<String>> = Arc::new(
+        servers
+            .iter()
+            .map(|s| format!("{}/webex/webhook", s.addr))
+            .collect(),
+    );
 
     // Everything a delivery needs is ready before the clock matters.
     let bodies: Arc<Vec<(Vec<u8>, String)>> = Arc::new(
@@ -436,7 +524,7 @@ async fn run(args: &Args, target: Target) -> anyhow::Result<Figures> {
     );
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
     // The server's CPU from here (start-up left out) to the last reply.
-    let cpu_before = server.cpu_seconds();
+    let cpu_before: f64 = servers.iter().map(Server::cpu_seconds).sum();
     let ack_ns: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
     let errors = Arc::new(AtomicU64::new(0));
     let client = reqwest::Client::builder()
@@ -444,29 +532,29 @@ async fn run(args: &Args, target: Target) -> anyhow::Result<Figures> {
         .build()?;
 
     let send = {
-        let (bodies, sent_at, ack_ns, errors, client, url) = (
+        let (bodies, sent_at, ack_ns, errors, client, urls) = (
             bodies.clone(),
             sent_at.clone(),
             ack_ns.clone(),
             errors.clone(),
             client.clone(),
-            url.clone(),
+            urls.clone(),
         );
         move |i: usize| {
-            let (bodies, sent_at, ack_ns, errors, client, url) = (
+            let (bodies, sent_at, ack_ns, errors, client, urls) = (
                 bodies.clone(),
                 sent_at.clone(),
                 ack_ns.clone(),
                 errors.clone(),
                 client.clone(),
-                url.clone(),
+                urls.clone(),
             );
             async move {
                 let (body, sig) = &bodies[i];
                 let t0 = started.elapsed().as_nanos() as u64;
                 sent_at[i].store(t0.max(1), Ordering::Relaxed);
                 let r = client
-                    .post(&url)
+                    .post(&urls[i % urls.len()])
                     .header("content-type", "application/json")
                     .header("x-spark-signature", sig)
                     .body(body.clone())
@@ -531,9 +619,12 @@ async fn run(args: &Args, target: Target) -> anyhow::Result<Figures> {
     }
     // Let stray duplicates arrive.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let rss = server.rss_peak_mb();
-    let cpu = server.cpu_seconds() - cpu_before;
-    tokio::task::spawn_blocking(move || server.stop()).await?;
+    // The peak of the largest instance; the CPU of all of them.
+    let rss = servers.iter().map(Server::rss_peak_mb).fold(0.0, f64::max);
+    let cpu = servers.iter().map(Server::cpu_seconds).sum::<f64>() - cpu_before;
+    for server in servers {
+        tokio::task::spawn_blocking(move || server.stop()).await?;
+    }
 
     let first_send = sent_at
         .iter()
