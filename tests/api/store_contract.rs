@@ -50,6 +50,7 @@ contract!(
     release_gives_the_item_back_without_counting_the_attempt,
     complete_and_claim_settles_one_and_takes_the_next,
     workers_settling_at_once_each_get_their_own_next_item,
+    the_done_purge_takes_every_old_done_task_in_batches_and_nothing_else,
     concurrent_changes_with_one_key_apply_once_and_the_others_stand,
     an_unreadable_item_becomes_a_dead_letter_and_blocks_nobody,
     a_renewed_lease_keeps_the_item,
@@ -1251,6 +1252,37 @@ async fn a_dropped_enqueue_does_not_strand_the_next_ones() {
         })
         .await
     );
+}
+
+/// More old done tasks than one purge batch (1 000): all go, in several trips; open tasks
+/// and recently done ones stay.
+async fn the_done_purge_takes_every_old_done_task_in_batches_and_nothing_else(b: Backend) {
+    use botper::ports::AccessStore;
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    let old = t0().as_millisecond() - 90 * 86_400_000;
+    let recent = t0().as_millisecond() - 86_400_000;
+    let rows = |from: u32, to: u32, done: u8, done_at: &str| {
+        (from..=to)
+            .map(|n| format!("('p{}', {n}, 't{n}', {done}, 0, {done_at})", n % 7))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let sql = format!(
+        "INSERT INTO tasks (owner, number, title, done, created_at, done_at) VALUES {}, {}, {}",
+        rows(1, 2_345, 1, &old.to_string()),
+        rows(2_346, 2_350, 1, &recent.to_string()),
+        rows(2_351, 2_360, 0, "NULL"),
+    );
+    exec_raw(&tdb, &sql);
+    let cutoff = t0() - jiff::SignedDuration::from_hours(30 * 24);
+    assert_eq!(db.purge_done(cutoff).await.unwrap(), 2_345);
+    assert_eq!(
+        tdb.count_rows("tasks"),
+        15,
+        "recent done and open tasks stay"
+    );
+    assert_eq!(db.purge_done(cutoff).await.unwrap(), 0);
 }
 
 fn exec_raw(tdb: &TestDb, sql: &str) {

@@ -285,18 +285,32 @@ impl AccessStore for Db {
     }
 
     async fn purge_done(&self, before: Timestamp) -> Result<u64, StoreError> {
+        // In batches, each its own trip to the database: a first purge of a large table
+        // (300 000 rows: 720 ms on SQLite) does not hold the database thread, and the
+        // commands typed meanwhile, for all of that time.
+        const BATCH: i64 = 1_000;
+        const PURGE: &[&str] = &[
+            "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks \
+             WHERE done = 1 AND done_at < ",
+            " LIMIT ",
+            ")",
+        ];
         let cutoff = millis(before);
-        Ok(self
-            .run(move |conn| {
-                let n = diesel::delete(
-                    tasks::table
-                        .filter(tasks::done.eq(1))
-                        .filter(tasks::done_at.lt(cutoff)),
-                )
-                .execute(conn)?;
-                Ok(n as u64)
-            })
-            .await?)
+        let mut total = 0u64;
+        loop {
+            let n = self
+                .run(move |conn| {
+                    Ok(
+                        CachedSql::new(PURGE, vec![Bind::BigInt(cutoff), Bind::BigInt(BATCH)])
+                            .execute(conn)?,
+                    )
+                })
+                .await?;
+            total += n as u64;
+            if (n as i64) < BATCH {
+                return Ok(total);
+            }
+        }
     }
 }
 
