@@ -58,7 +58,14 @@ impl App {
                     );
                     return Ok(());
                 }
-                let (here, _) = self.here(owner).await?;
+                let here = if reply::reminder_shows_a_moment(&task, late.is_some()) {
+                    self.here(owner).await?.0
+                } else {
+                    crate::domain::reply::Here {
+                        tz: jiff::tz::TimeZone::UTC,
+                        now,
+                    }
+                };
                 self.messaging
                     .send(to, reply::reminder(owner, &task, &here, late))
                     .await?;

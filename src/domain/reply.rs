@@ -421,6 +421,14 @@ pub fn card_outcome(
 
 /// The reminder a person gets in their 1:1 space, with Done / Snooze 1h / Tomorrow
 /// buttons. `late` is when it was due, if it comes late (Botper was not running).
+/// Whether [`reminder`] shows a moment, and so needs the person's zone: a meeting's start,
+/// a due date, or the time a late reminder was due. A plain "remind me" task shows none, so
+/// firing it does not look the zone up (a settings read, a grant, perhaps a Webex call).
+pub fn reminder_shows_a_moment(task: &Task, late: bool) -> bool {
+    late || task.due.is_some()
+        || (task.remind_at.is_none() && task.meeting.as_ref().is_some_and(|m| m.start.is_some()))
+}
+
 pub fn reminder(
     owner: &PersonId,
     task: &Task,
@@ -1717,6 +1725,45 @@ mod tests {
             cancelled: false,
         });
         t
+    }
+
+    /// A plain reminder's text is the same in every zone, so firing it needs no zone; one
+    /// with a due date, a meeting start or a late note does.
+    #[test]
+    fn only_a_reminder_that_shows_a_moment_needs_the_zone() {
+        let owner = PersonId::new("p");
+        let now: Timestamp = "2026-12-04T08:00:00Z".parse().unwrap();
+        let paris = Here {
+            tz: jiff::tz::TimeZone::get("Europe/Paris").unwrap(),
+            now,
+        };
+        let utc = Here {
+            tz: jiff::tz::TimeZone::UTC,
+            now,
+        };
+        let mut plain = task(4, "Call the plumber");
+        plain.remind_at = Some(now);
+        assert!(!reminder_shows_a_moment(&plain, false));
+        assert_eq!(
+            reminder(&owner, &plain, &paris, None),
+            reminder(&owner, &plain, &utc, None)
+        );
+        assert!(
+            reminder_shows_a_moment(&plain, true),
+            "late: says when it was due"
+        );
+        let mut due = plain.clone();
+        due.due = Some(crate::domain::task::Due {
+            at: "2026-12-04T16:00:00Z".parse().unwrap(),
+            has_time: true,
+        });
+        assert!(reminder_shows_a_moment(&due, false));
+        assert_ne!(
+            reminder(&owner, &due, &paris, None),
+            reminder(&owner, &due, &utc, None)
+        );
+        let meeting = meeting_task("Review", "2026-12-04T14:00:00Z");
+        assert!(reminder_shows_a_moment(&meeting, false));
     }
 
     #[test]
