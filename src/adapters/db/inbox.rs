@@ -502,50 +502,49 @@ impl Db {
         let batch = self.enqueue_batch.clone();
         let ran = Arc::new(AtomicBool::new(false));
         let ran_in_job = ran.clone();
+        // The waiters are answered here, after the job's work is committed (on SQLite the
+        // job may share a transaction with others, committed after the job returns).
+        let senders = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let taken_senders = senders.clone();
         let flushed = self
             .run_urgent(move |conn| {
                 ran_in_job.store(true, Ordering::Relaxed);
                 let taken = std::mem::take(&mut *batch.lock().unwrap_or_else(|p| p.into_inner()));
-                let (rows, senders): (Vec<PendingRow>, Vec<_>) = taken.into_iter().unzip();
-                let written = conn.transaction::<_, DbError, _>(|conn| {
+                let (rows, txs): (Vec<PendingRow>, Vec<_>) = taken.into_iter().unzip();
+                *taken_senders.lock().unwrap_or_else(|p| p.into_inner()) = txs;
+                conn.transaction::<_, DbError, _>(|conn| {
                     rows.iter()
                         .map(|r| insert_row(conn, r))
                         .collect::<Result<Vec<_>, _>>()
-                });
-                match written {
-                    Ok(results) => {
-                        for (tx, r) in senders.into_iter().zip(results) {
-                            let _ = tx.send(Ok(r));
-                        }
-                        Ok(())
-                    }
-                    Err(e) => {
-                        let unavailable = matches!(e, DbError::Unavailable(_));
-                        for tx in senders {
-                            let _ = tx.send(Err(if unavailable {
-                                InboxError::Unavailable(anyhow::anyhow!(
-                                    "the database is unavailable"
-                                ))
-                            } else {
-                                InboxError::Unexpected(anyhow::anyhow!(
-                                    "storing the delivery failed"
-                                ))
-                            }));
-                        }
-                        Err(e)
-                    }
-                }
+                })
             })
             .await;
-        if let Err(e) = flushed
-            && !ran.load(Ordering::Relaxed)
-        {
-            // The batch never reached the database (it was down): fail what is waiting, so
-            // nobody waits forever.
-            let stranded =
-                std::mem::take(&mut *self.enqueue_batch.lock().unwrap_or_else(|p| p.into_inner()));
-            for (_, tx) in stranded {
-                let _ = tx.send(Err(InboxError::Unavailable(anyhow::anyhow!("{e}"))));
+        let txs = std::mem::take(&mut *senders.lock().unwrap_or_else(|p| p.into_inner()));
+        match flushed {
+            Ok(results) => {
+                for (tx, r) in txs.into_iter().zip(results) {
+                    let _ = tx.send(Ok(r));
+                }
+            }
+            Err(e) => {
+                let unavailable = matches!(e, DbError::Unavailable(_));
+                for tx in txs {
+                    let _ = tx.send(Err(if unavailable {
+                        InboxError::Unavailable(anyhow::anyhow!("the database is unavailable"))
+                    } else {
+                        InboxError::Unexpected(anyhow::anyhow!("storing the delivery failed"))
+                    }));
+                }
+                if !ran.load(Ordering::Relaxed) {
+                    // The batch never reached the database (it was down): fail what is
+                    // waiting, so nobody waits forever.
+                    let stranded = std::mem::take(
+                        &mut *self.enqueue_batch.lock().unwrap_or_else(|p| p.into_inner()),
+                    );
+                    for (_, tx) in stranded {
+                        let _ = tx.send(Err(InboxError::Unavailable(anyhow::anyhow!("{e}"))));
+                    }
+                }
             }
         }
     }

@@ -168,7 +168,19 @@ fn run_group(slot: &mut Slot, queue: &JobQueue, first: Job) {
             return run_alone(slot, second);
         }
     };
-    if Tm::begin_transaction(&mut m.conn).is_err() {
+    // IMMEDIATE: the write lock up front, where the busy timeout applies, so another process
+    // writing the file (`botper chat`) cannot turn a later write of the group into
+    // SQLITE_BUSY_SNAPSHOT.
+    let begun = match &mut m.conn {
+        DbConnection::Sqlite(lite) => {
+            diesel::connection::AnsiTransactionManager::begin_transaction_sql(
+                lite,
+                "BEGIN IMMEDIATE",
+            )
+        }
+        other => Tm::begin_transaction(other),
+    };
+    if begun.is_err() {
         run_alone(slot, first);
         return run_alone(slot, second);
     }
@@ -176,6 +188,7 @@ fn run_group(slot: &mut Slot, queue: &JobQueue, first: Job) {
     let mut next = Some(first);
     let mut pending = Some(second);
     let mut panicked = false;
+    let mut broken = false;
     while let Some(job) = next.take() {
         let run = std::panic::AssertUnwindSafe(|| (job.work)(Run::Conn(m, true)));
         match std::panic::catch_unwind(run) {
@@ -185,7 +198,12 @@ fn run_group(slot: &mut Slot, queue: &JobQueue, first: Job) {
                 break;
             }
         }
-        if m.dead {
+        // SQLite ends the whole transaction on some errors (a full disk, I/O, memory): the
+        // job's savepoint rollback then finds none, and what ran so far is gone. Stop there:
+        // nothing of the group is committed, and the jobs after it must not run outside it.
+        let depth = Tm::transaction_manager_status_mut(&mut m.conn).transaction_depth();
+        if m.dead || !matches!(depth, Ok(Some(d)) if d.get() == 1) {
+            broken = true;
             break;
         }
         next = pending.take().or_else(|| {
@@ -196,7 +214,7 @@ fn run_group(slot: &mut Slot, queue: &JobQueue, first: Job) {
             }
         });
     }
-    let committed = if panicked || m.dead {
+    let committed = if panicked || broken {
         false
     } else {
         match Tm::commit_transaction(&mut m.conn) {
@@ -209,7 +227,7 @@ fn run_group(slot: &mut Slot, queue: &JobQueue, first: Job) {
     };
     if !committed {
         // Whatever state the transaction is in, a fresh connection has none of it.
-        tracing::error!(panicked, "database work rolled back; reconnecting");
+        tracing::error!(panicked, broken, "database work rolled back; reconnecting");
         slot.conn = None;
     }
     for answer in answers {
@@ -678,6 +696,64 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows[0].n, 5, "only the failing job's write was undone");
+    }
+
+    /// A webhook's delivery that shares a transaction which then does not commit is not
+    /// acknowledged: the caller hears an error, and the inbox holds nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_delivery_in_a_failed_shared_transaction_is_not_acknowledged() {
+        use crate::ports::{DedupKey, Inbox, NewDelivery, WebexEvent};
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(
+            DbTarget::Sqlite(dir.path().join("e.db")),
+            &PoolOptions::default(),
+        )
+        .unwrap();
+        db.migrate().await.unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let blocker = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.run(move |_| {
+                    held.recv().ok();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let delivery = NewDelivery::now(
+            DedupKey {
+                resource: "messages".into(),
+                event: "created".into(),
+                data_id: "m1".into(),
+            },
+            WebexEvent::MessageCreated {
+                message_id: "m1".into(),
+                room_id: "r".into(),
+                person_id: "p".into(),
+            },
+            jiff::Timestamp::now(),
+        );
+        let enqueued = {
+            let db = db.clone();
+            tokio::spawn(async move { db.enqueue(delivery).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let boom = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.run(|_| -> Result<(), DbError> { panic!("a bug in a job") })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        assert!(boom.await.unwrap().is_err());
+        let acked = enqueued.await.unwrap();
+        assert!(acked.is_err(), "acknowledged but rolled back: {acked:?}");
+        assert_eq!(db.stats().await.unwrap().pending, 0);
     }
 
     /// A job that panics inside a shared transaction: the others are told their work was

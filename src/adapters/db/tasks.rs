@@ -610,8 +610,11 @@ impl TaskRepository for Db {
             match apply_once(conn, owner.as_str(), &op, key, at, false) {
                 // The key was recorded before (a retry of the same item), or a concurrent
                 // transaction filed the same meeting or recorded the same key first: run
-                // again, and the second run sees what the first one wrote.
-                Err(e) if is_unique_violation(&e) => {
+                // again, and the second run sees what the first one wrote. With a key, any
+                // failure runs again with the lookup: a replay of a change that already
+                // happened may fail before it reaches the insert (an `undo` whose history
+                // moved on), and must replay the recorded outcome instead.
+                Err(e) if key.is_some() || is_unique_violation(&e) => {
                     apply_once(conn, owner.as_str(), &op, key, at, true)
                 }
                 other => other,
