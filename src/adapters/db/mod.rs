@@ -113,13 +113,15 @@ impl JobQueue {
 
     /// The next waiting job that may join a shared transaction, urgent first, without
     /// waiting.
-    fn try_pop_joinable(&self) -> Option<Job> {
+    fn try_pop_joinable(&self, urgent_only: bool) -> Option<Job> {
         let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
         let lanes = &mut *lanes;
-        let lane = if lanes.urgent.is_empty() {
-            &mut lanes.normal
-        } else {
+        let lane = if !lanes.urgent.is_empty() {
             &mut lanes.urgent
+        } else if urgent_only {
+            return None;
+        } else {
+            &mut lanes.normal
         };
         if lane.front().is_some_and(|j| !j.solo) {
             lane.pop_front()
@@ -142,11 +144,15 @@ type Answer = Box<dyn FnOnce(bool) + Send>;
 struct Job {
     /// Runs outside any shared transaction (a checkpoint, migrations).
     solo: bool,
+    /// Someone is waiting on it (a webhook's delivery): once it is in a group, the group
+    /// takes no more ordinary jobs and commits as soon as it can.
+    urgent: bool,
     work: Box<dyn FnOnce(Run<'_>) -> Answer + Send>,
 }
 
 /// Runs `first` and, while it runs, whatever joins it: the jobs waiting when it ends
-/// (urgent first, up to [`MAX_GROUP`]) share its transaction, each in a savepoint of its own
+/// (urgent first, up to [`MAX_GROUP`]; once an urgent job is in, only urgent ones) share
+/// its transaction, each in a savepoint of its own
 /// (a failing job undoes only its own work), and their callers are answered only after the
 /// commit: what a caller is told was stored, was. One commit for many jobs writes each page
 /// they share once to the WAL instead of once per job. A job that arrives while the group
@@ -158,7 +164,7 @@ fn run_group(slot: &mut Slot, queue: &JobQueue, first: Job) {
         return run_alone(slot, first);
     }
     // Alone unless someone else is waiting: no transaction of our own around it.
-    let Some(second) = queue.try_pop_joinable() else {
+    let Some(second) = queue.try_pop_joinable(first.urgent) else {
         return run_alone(slot, first);
     };
     let m = match slot.connection() {
@@ -189,7 +195,9 @@ fn run_group(slot: &mut Slot, queue: &JobQueue, first: Job) {
     let mut pending = Some(second);
     let mut panicked = false;
     let mut broken = false;
+    let mut urgent = false;
     while let Some(job) = next.take() {
+        urgent |= job.urgent;
         let run = std::panic::AssertUnwindSafe(|| (job.work)(Run::Conn(m, true)));
         match std::panic::catch_unwind(run) {
             Ok(answer) => answers.push(answer),
@@ -208,7 +216,7 @@ fn run_group(slot: &mut Slot, queue: &JobQueue, first: Job) {
         }
         next = pending.take().or_else(|| {
             if answers.len() < MAX_GROUP {
-                queue.try_pop_joinable()
+                queue.try_pop_joinable(urgent)
             } else {
                 None
             }
@@ -564,6 +572,7 @@ impl Db {
                 };
                 let job = Job {
                     solo: lane == Lane::Solo,
+                    urgent: lane == Lane::Urgent,
                     work: Box::new(work),
                 };
                 queue.push(job, lane == Lane::Urgent);
@@ -742,8 +751,9 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let boom = {
             let db = db.clone();
+            // Urgent too, so that it joins the delivery's transaction.
             tokio::spawn(async move {
-                db.run(|_| -> Result<(), DbError> { panic!("a bug in a job") })
+                db.run_urgent(|_| -> Result<(), DbError> { panic!("a bug in a job") })
                     .await
             })
         };
