@@ -494,6 +494,16 @@ impl From<DbError> for InboxError {
     }
 }
 
+/// What each waiter of a batch hears when the batch's job failed: an outage, or `what`.
+fn batch_failure(e: &DbError, what: &str) -> InboxError {
+    match e {
+        DbError::Unavailable(_) => {
+            InboxError::Unavailable(anyhow::anyhow!("the database is unavailable"))
+        }
+        DbError::Other(_) => InboxError::Unexpected(anyhow::anyhow!("{what}")),
+    }
+}
+
 impl Db {
     /// Writes the waiting deliveries in one transaction and answers each waiter. (On SQLite
     /// flushes commit in the order they were queued; on Postgres two flushes may commit in
@@ -527,13 +537,8 @@ impl Db {
                 }
             }
             Err(e) => {
-                let unavailable = matches!(e, DbError::Unavailable(_));
                 for tx in txs {
-                    let _ = tx.send(Err(if unavailable {
-                        InboxError::Unavailable(anyhow::anyhow!("the database is unavailable"))
-                    } else {
-                        InboxError::Unexpected(anyhow::anyhow!("storing the delivery failed"))
-                    }));
+                    let _ = tx.send(Err(batch_failure(&e, "storing the delivery failed")));
                 }
                 if !ran.load(Ordering::Relaxed) {
                     // The batch never reached the database (it was down): fail what is
@@ -596,13 +601,9 @@ impl Db {
                 }
             }
             Err(e) => {
-                let unavailable = matches!(e, DbError::Unavailable(_));
                 for tx in txs {
-                    let _ = tx.send(Err(if unavailable {
-                        InboxError::Unavailable(anyhow::anyhow!("the database is unavailable"))
-                    } else {
-                        InboxError::Unexpected(anyhow::anyhow!("settling the item failed: {e}"))
-                    }));
+                    let what = format!("settling the item failed: {e}");
+                    let _ = tx.send(Err(batch_failure(&e, &what)));
                 }
             }
         }

@@ -637,24 +637,24 @@ mod tests {
             .map_or(0, |d| d.get())
     }
 
-    /// Jobs queued while the SQLite thread is busy run together in one transaction, each in
-    /// a savepoint: a failing one undoes only its own write; a solo job runs outside it;
-    /// every caller hears only after the commit.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn queued_sqlite_jobs_share_a_transaction_and_fail_alone() {
+    /// A store on a fresh SQLite file (the directory lives as long as the first value).
+    fn sqlite_store() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(
-            DbTarget::Sqlite(dir.path().join("g.db")),
+            DbTarget::Sqlite(dir.path().join("store.db")),
             &PoolOptions::default(),
         )
         .unwrap();
-        db.run(|c| {
-            c.batch_execute("CREATE TABLE t (v INTEGER NOT NULL)")?;
-            Ok(())
-        })
-        .await
-        .unwrap();
-        // Hold the thread until every job below is queued.
+        (dir, db)
+    }
+
+    /// Keeps the database thread busy until the sender is used, so jobs queue up behind it.
+    async fn hold_the_thread(
+        db: &Db,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<(), DbError>>,
+    ) {
         let (release, held) = std::sync::mpsc::channel::<()>();
         let blocker = {
             let db = db.clone();
@@ -667,6 +667,23 @@ mod tests {
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
+        (release, blocker)
+    }
+
+    /// Jobs queued while the SQLite thread is busy run together in one transaction, each in
+    /// a savepoint: a failing one undoes only its own write; a solo job runs outside it;
+    /// every caller hears only after the commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_sqlite_jobs_share_a_transaction_and_fail_alone() {
+        let (_dir, db) = sqlite_store();
+        db.run(|c| {
+            c.batch_execute("CREATE TABLE t (v INTEGER NOT NULL)")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        // Hold the thread until every job below is queued.
+        let (release, blocker) = hold_the_thread(&db).await;
         let mut jobs = Vec::new();
         for v in 0..6i64 {
             let db = db.clone();
@@ -712,25 +729,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_delivery_in_a_failed_shared_transaction_is_not_acknowledged() {
         use crate::ports::{DedupKey, Inbox, NewDelivery, WebexEvent};
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(
-            DbTarget::Sqlite(dir.path().join("e.db")),
-            &PoolOptions::default(),
-        )
-        .unwrap();
+        let (_dir, db) = sqlite_store();
         db.migrate().await.unwrap();
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let blocker = {
-            let db = db.clone();
-            tokio::spawn(async move {
-                db.run(move |_| {
-                    held.recv().ok();
-                    Ok(())
-                })
-                .await
-            })
-        };
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (release, blocker) = hold_the_thread(&db).await;
         let delivery = NewDelivery::now(
             DedupKey {
                 resource: "messages".into(),
@@ -770,30 +771,14 @@ mod tests {
     /// not committed (it was not), and the store carries on.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panic_in_a_shared_transaction_commits_nothing_and_says_so() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(
-            DbTarget::Sqlite(dir.path().join("p.db")),
-            &PoolOptions::default(),
-        )
-        .unwrap();
+        let (_dir, db) = sqlite_store();
         db.run(|c| {
             c.batch_execute("CREATE TABLE t (v INTEGER NOT NULL)")?;
             Ok(())
         })
         .await
         .unwrap();
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let blocker = {
-            let db = db.clone();
-            tokio::spawn(async move {
-                db.run(move |_| {
-                    held.recv().ok();
-                    Ok(())
-                })
-                .await
-            })
-        };
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (release, blocker) = hold_the_thread(&db).await;
         let first = {
             let db = db.clone();
             tokio::spawn(async move {
