@@ -49,6 +49,7 @@ contract!(
     dead_letters_are_listed_with_their_last_error,
     release_gives_the_item_back_without_counting_the_attempt,
     complete_and_claim_settles_one_and_takes_the_next,
+    a_claim_first_made_on_an_empty_inbox_walks_past_busy_people,
     workers_settling_at_once_each_get_their_own_next_item,
     the_done_purge_takes_every_old_done_task_in_batches_and_nothing_else,
     concurrent_changes_with_one_key_apply_once_and_the_others_stand,
@@ -1077,6 +1078,53 @@ async fn web_sessions_expire(b: Backend) {
             .unwrap(),
         None
     );
+}
+
+/// The claim's plan is made once per connection (Postgres) — here while the inbox is empty —
+/// and still finds the one claimable item behind hundreds whose person is busy, in order.
+async fn a_claim_first_made_on_an_empty_inbox_walks_past_busy_people(b: Backend) {
+    let tdb = TestDb::new(b);
+    let db = tdb.open().await;
+    assert!(db.claim("w".into(), LEASE, t0()).await.unwrap().is_none());
+    for m in 0..40 {
+        for k in 0..5 {
+            db.enqueue(delivery(&format!("p{k}-{m}"), &format!("p{k}"), t0()))
+                .await
+                .unwrap();
+        }
+    }
+    let mut heads = Vec::new();
+    for k in 0..5 {
+        let item = db
+            .claim(format!("w{k}"), LEASE, t0())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(&item.event, WebexEvent::MessageCreated { message_id, .. } if message_id.as_str() == format!("p{k}-0")),
+            "{:?}",
+            item.event
+        );
+        heads.push(item);
+    }
+    assert!(db.claim("w".into(), LEASE, t0()).await.unwrap().is_none());
+    db.enqueue(delivery("late", "newcomer", t0()))
+        .await
+        .unwrap();
+    let late = db.claim("w".into(), LEASE, t0()).await.unwrap().unwrap();
+    assert!(
+        matches!(&late.event, WebexEvent::MessageCreated { message_id, .. } if message_id.as_str() == "late")
+    );
+    let next = db
+        .complete_and_claim(heads[3].id, "w3".into(), t0(), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&next.event, WebexEvent::MessageCreated { message_id, .. } if message_id.as_str() == "p3-1")
+    );
+    let s = db.stats().await.unwrap();
+    assert_eq!((s.pending, s.processing, s.done), (194, 6, 1));
 }
 
 async fn complete_and_claim_settles_one_and_takes_the_next(b: Backend) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -22,9 +22,9 @@ use crate::ports::{
     Pacing, RoomType, WebexEvent,
 };
 
-/// The claim: the oldest due item (or one whose lease expired) whose person has no older
-/// unsettled item. Binds: worker, lease end, now, now. On Postgres the row lock is skipped
-/// when another instance holds it.
+/// The claim on SQLite: the oldest due item (or one whose lease expired) whose person has no
+/// older unsettled item. Binds: worker, lease end, now, now. Postgres runs the same claim
+/// inside `botper_settle` (migration 14), skipping rows another instance holds locked.
 const CLAIM_HEAD: &str =
     "UPDATE inbox SET state = 'processing', attempts = attempts + 1, lease_owner = ";
 const CLAIM_LEASE: &str = ", lease_until = ";
@@ -32,23 +32,11 @@ const CLAIM_WHERE: &str = " WHERE id = (SELECT i.id FROM inbox i \
     WHERE i.state IN ('pending', 'processing') \
       AND ((i.state = 'pending' AND i.available_at <= ";
 const CLAIM_EXPIRED: &str = ") OR (i.state = 'processing' AND i.lease_until < ";
-const CLAIM_TAIL_POSTGRES: &str = ")) \
-      AND NOT EXISTS (SELECT 1 FROM inbox o \
-        WHERE o.order_key = i.order_key AND o.id < i.id AND o.state IN ('pending', 'processing')) \
-    ORDER BY i.id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-RETURNING id, payload, attempts, received_at";
 const CLAIM_TAIL_SQLITE: &str = ")) \
       AND NOT EXISTS (SELECT 1 FROM inbox o \
         WHERE o.order_key = i.order_key AND o.id < i.id AND o.state IN ('pending', 'processing')) \
     ORDER BY i.id LIMIT 1) \
 RETURNING id, payload, attempts, received_at";
-const CLAIM_POSTGRES: &[&str] = &[
-    CLAIM_HEAD,
-    CLAIM_LEASE,
-    CLAIM_WHERE,
-    CLAIM_EXPIRED,
-    CLAIM_TAIL_POSTGRES,
-];
 const CLAIM_SQLITE: &[&str] = &[
     CLAIM_HEAD,
     CLAIM_LEASE,
@@ -289,49 +277,27 @@ impl ClaimedRow {
     }
 }
 
-/// Tunes the planner for [`claim_row`] until the end of the transaction: on Postgres the
-/// planner is told not to
-/// sort or bitmap-scan, and to plan with the actual parameters: with statistics taken while
-/// the inbox was small (a burst outruns autovacuum), or with the generic plan of the cached
-/// statement, it sorted or hash-joined every unsettled row (90 ms at 8 000 pending, seen
-/// under load) instead of walking `inbox_unsettled` in id order and stopping at the first
-/// claimable row (0.2 ms). Call it once per transaction, before the first claim.
-fn tune_claims(conn: &mut DbConnection) -> Result<(), DbError> {
-    use diesel::connection::SimpleConnection;
-    if let DbConnection::Postgres(pg) = conn {
-        pg.batch_execute(
-            "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; \
-             SET LOCAL plan_cache_mode = force_custom_plan",
-        )?;
-    }
-    Ok(())
-}
-
-/// Runs the claim, inside a transaction tuned by [`tune_claims`].
+/// Runs the claim (SQLite).
 fn claim_row(
     conn: &mut DbConnection,
     worker: String,
     until: i64,
     now_ms: i64,
 ) -> Result<Option<ClaimedRow>, DbError> {
-    let sql = match conn {
-        DbConnection::Postgres(_) => CLAIM_POSTGRES,
-        DbConnection::Sqlite(_) => CLAIM_SQLITE,
-    };
     let binds = vec![
         Bind::Text(worker),
         Bind::BigInt(until),
         Bind::BigInt(now_ms),
         Bind::BigInt(now_ms),
     ];
-    Ok(CachedSql::new(sql, binds)
+    Ok(CachedSql::new(CLAIM_SQLITE, binds)
         .get_result::<ClaimedRow>(conn)
         .optional()?)
 }
 
-/// Claims the next item and decodes it. A row that cannot be decoded (written by a newer
-/// version, or damaged) is parked as a dead letter with the reason, in the same transaction,
-/// and the claim moves on: it must not block its person's later items.
+/// Claims the next item and decodes it (SQLite). A row that cannot be decoded (written by a
+/// newer version, or damaged) is parked as a dead letter with the reason, in the same
+/// transaction, and the claim moves on: it must not block its person's later items.
 fn claim_item(
     conn: &mut DbConnection,
     worker: &str,
@@ -342,21 +308,98 @@ fn claim_item(
         let Some(row) = claim_row(conn, worker.to_owned(), until, now_ms)? else {
             return Ok(None);
         };
-        let id = row.id;
-        match row.into_item() {
-            Ok(item) => return Ok(Some(item)),
-            Err(e) => {
-                tracing::error!(item = id, error = %e, "inbox item cannot be read; parked as a dead letter");
-                diesel::update(inbox::table.filter(inbox::id.eq(id)))
-                    .set((
-                        inbox::state.eq("dead"),
-                        inbox::last_error.eq(Some(format!("cannot be read: {e}"))),
-                        inbox::settled_at.eq(Some(now_ms)),
-                        inbox::lease_owner.eq(None::<String>),
-                        inbox::lease_until.eq(None::<i64>),
-                    ))
-                    .execute(conn)?;
-            }
+        if let Some(item) = decode_or_park(conn, row, now_ms)? {
+            return Ok(Some(item));
+        }
+    }
+    Ok(None)
+}
+
+/// The claimed row's item, or `None` when it cannot be read: then it is parked as a dead
+/// letter with the reason.
+fn decode_or_park(
+    conn: &mut DbConnection,
+    row: ClaimedRow,
+    now_ms: i64,
+) -> Result<Option<InboxItem>, DbError> {
+    let id = row.id;
+    match row.into_item() {
+        Ok(item) => Ok(Some(item)),
+        Err(e) => {
+            tracing::error!(item = id, error = %e, "inbox item cannot be read; parked as a dead letter");
+            diesel::update(inbox::table.filter(inbox::id.eq(id)))
+                .set((
+                    inbox::state.eq("dead"),
+                    inbox::last_error.eq(Some(format!("cannot be read: {e}"))),
+                    inbox::settled_at.eq(Some(now_ms)),
+                    inbox::lease_owner.eq(None::<String>),
+                    inbox::lease_until.eq(None::<i64>),
+                ))
+                .execute(conn)?;
+            Ok(None)
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct SettledRow {
+    #[diesel(sql_type = Bool)]
+    completed: bool,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    payload: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    attempts: Option<i32>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    received_at: Option<i64>,
+}
+
+/// Postgres: completes `done` (when given, and only if `worker` still holds it) and claims
+/// the next item for `worker`, in one statement and one round trip: `botper_settle`
+/// (migration 14), which runs the claim with its planner settings. The statement is its own
+/// transaction. A lost lease is `LeaseLost`, and then nothing is claimed.
+fn settle_postgres(
+    conn: &mut DbConnection,
+    done: Option<InboxId>,
+    worker: &str,
+    now_ms: i64,
+    until: i64,
+) -> Result<Option<InboxItem>, DbError> {
+    const SETTLE: &[&str] = &[
+        "SELECT completed, id, payload, attempts, received_at FROM botper_settle(",
+        ", ",
+        ", ",
+        ", ",
+        ")",
+    ];
+    let mut done = done;
+    for _ in 0..16 {
+        let binds = vec![
+            Bind::NullableBigInt(done.map(|d| d.0)),
+            Bind::Text(worker.to_owned()),
+            Bind::BigInt(now_ms),
+            Bind::BigInt(until),
+        ];
+        let row: SettledRow = CachedSql::new(SETTLE, binds).get_result(conn)?;
+        if let Some(id) = done.take()
+            && !row.completed
+        {
+            return Err(DbError::Other(anyhow::Error::new(LeaseLostMarker(id))));
+        }
+        let (Some(id), Some(payload), Some(attempts), Some(received_at)) =
+            (row.id, row.payload, row.attempts, row.received_at)
+        else {
+            return Ok(None);
+        };
+        let claimed = ClaimedRow {
+            id,
+            payload,
+            attempts,
+            received_at,
+        };
+        if let Some(item) = decode_or_park(conn, claimed, now_ms)? {
+            return Ok(Some(item));
         }
     }
     Ok(None)
@@ -383,13 +426,12 @@ pub(crate) type PendingSettle = (
     tokio::sync::oneshot::Sender<Result<Option<InboxItem>, InboxError>>,
 );
 
-/// Completes each item and claims the next for its worker, all in the caller's transaction.
-/// A lost lease is that worker's answer alone (its complete changed nothing).
+/// Completes each item and claims the next for its worker, all in the caller's transaction
+/// (SQLite). A lost lease is that worker's answer alone (its complete changed nothing).
 fn settle_all(
     conn: &mut DbConnection,
     batch: &[(InboxId, String, i64, i64)],
 ) -> Result<Vec<Result<Option<InboxItem>, DbError>>, DbError> {
-    tune_claims(conn)?;
     let mut out = Vec::with_capacity(batch.len());
     for (id, worker, now_ms, until) in batch {
         if complete_row(conn, id.0, worker, *now_ms)? != 1 {
@@ -482,6 +524,20 @@ fn settle(
 #[error("lease lost on {0:?}")]
 struct LeaseLostMarker(InboxId);
 
+fn is_lease_lost(e: &DbError) -> bool {
+    matches!(e, DbError::Other(e) if e.downcast_ref::<LeaseLostMarker>().is_some())
+}
+
+/// Completes the item without claiming (the worker claims again later).
+fn complete_alone(
+    conn: &mut DbConnection,
+    id: InboxId,
+    worker: &str,
+    now_ms: i64,
+) -> Result<Option<InboxItem>, DbError> {
+    settle(conn, id, worker, |c, id, w| complete_row(c, id, w, now_ms)).map(|()| None)
+}
+
 impl From<DbError> for InboxError {
     fn from(e: DbError) -> Self {
         match e {
@@ -522,11 +578,16 @@ impl Db {
                 let taken = std::mem::take(&mut *batch.lock().unwrap_or_else(|p| p.into_inner()));
                 let (rows, txs): (Vec<PendingRow>, Vec<_>) = taken.into_iter().unzip();
                 *taken_senders.lock().unwrap_or_else(|p| p.into_inner()) = txs;
-                conn.transaction::<_, DbError, _>(|conn| {
-                    rows.iter()
-                        .map(|r| insert_row(conn, r))
-                        .collect::<Result<Vec<_>, _>>()
-                })
+                match rows.as_slice() {
+                    // One statement is a transaction of its own (on Postgres that saves
+                    // the round trips of BEGIN and COMMIT).
+                    [one] => insert_row(conn, one).map(|r| vec![r]),
+                    _ => conn.transaction::<_, DbError, _>(|conn| {
+                        rows.iter()
+                            .map(|r| insert_row(conn, r))
+                            .collect::<Result<Vec<_>, _>>()
+                    }),
+                }
             })
             .await;
         let txs = std::mem::take(&mut *senders.lock().unwrap_or_else(|p| p.into_inner()));
@@ -578,16 +639,34 @@ impl Db {
                         txs.push(tx);
                     }
                 }
-                match conn.transaction::<_, DbError, _>(|conn| settle_all(conn, &work)) {
+                // Postgres: one statement per item, each its own transaction (a round trip
+                // each; a transaction around them would add two).
+                let together = match conn {
+                    DbConnection::Postgres(_) => {
+                        return Ok(work
+                            .iter()
+                            .map(|(id, worker, now_ms, until)| {
+                                match settle_postgres(conn, Some(*id), worker, *now_ms, *until) {
+                                    Err(e) if !is_lease_lost(&e) => {
+                                        tracing::warn!(error = %e, item = id.0, "settling and claiming failed; settling alone");
+                                        complete_alone(conn, *id, worker, *now_ms)
+                                    }
+                                    other => other,
+                                }
+                            })
+                            .collect());
+                    }
+                    DbConnection::Sqlite(_) => {
+                        conn.transaction::<_, DbError, _>(|conn| settle_all(conn, &work))
+                    }
+                };
+                match together {
                     Ok(results) => Ok(results),
                     Err(e) => {
                         tracing::warn!(error = %e, items = work.len(), "settling together failed; settling each alone");
                         Ok(work
                             .iter()
-                            .map(|(id, worker, now_ms, _)| {
-                                settle(conn, *id, worker, |c, id, w| complete_row(c, id, w, *now_ms))
-                                    .map(|()| None)
-                            })
+                            .map(|(id, worker, now_ms, _)| complete_alone(conn, *id, worker, *now_ms))
                             .collect())
                     }
                 }
@@ -684,11 +763,11 @@ impl Inbox for Db {
     ) -> Result<Option<InboxItem>, InboxError> {
         let now_ms = millis(now);
         let until = now_ms.saturating_add(lease.as_millis() as i64);
-        self.run(move |conn| {
-            conn.transaction::<_, DbError, _>(|conn| {
-                tune_claims(conn)?;
-                claim_item(conn, &worker, until, now_ms)
-            })
+        self.run(move |conn| match conn {
+            DbConnection::Postgres(_) => settle_postgres(conn, None, &worker, now_ms, until),
+            DbConnection::Sqlite(_) => {
+                conn.transaction::<_, DbError, _>(|conn| claim_item(conn, &worker, until, now_ms))
+            }
         })
         .await
         .map_err(Into::into)

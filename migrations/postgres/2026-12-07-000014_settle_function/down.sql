@@ -1,0 +1,1 @@
+DROP FUNCTION botper_settle(BIGINT, TEXT, BIGINT, BIGINT);
