@@ -124,10 +124,13 @@ impl r2d2::ManageConnection for Manager {
                 // WAL lets readers run beside the writer; NORMAL sync keeps every committed
                 // transaction across a process crash (not across power loss); the busy
                 // timeout covers a second process (e.g. `botper chat`) on the same file.
+                // Temporary data (the sub-journal of each job's savepoint in a shared
+                // transaction, sorts) stays in memory: no temporary file opened, written and
+                // removed per transaction, and no copy of a person's rows in one.
                 c.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-                     PRAGMA secure_delete = ON;",
+                     PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
                 )
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(c))
