@@ -226,6 +226,9 @@ async fn the_same_key_replays_the_first_outcome(b: Backend) {
     let tdb = TestDb::new(b);
     let db = tdb.open().await;
     let p = PersonId::from("p");
+    db.apply(p.clone(), create("before"), None, t0())
+        .await
+        .unwrap();
     let key = IdempotencyKey::new("inbox:1");
     let first = db
         .apply(p.clone(), create("once"), Some(key.clone()), t0())
@@ -235,8 +238,12 @@ async fn the_same_key_replays_the_first_outcome(b: Backend) {
         .apply(p.clone(), create("once"), Some(key.clone()), t0())
         .await
         .unwrap();
+    assert!(
+        matches!(&first, TaskOutcome::Created(t) if t.number == n(2)),
+        "{first:?}"
+    );
     assert_eq!(first, again);
-    assert_eq!(db.list_open(p.clone()).await.unwrap().len(), 1);
+    assert_eq!(db.list_open(p.clone()).await.unwrap().len(), 2);
     // Deleting under a key: the replay still says "deleted", not "no such task".
     let dk = IdempotencyKey::new("inbox:2");
     let d1 = db
