@@ -131,10 +131,11 @@ impl Config {
         // Workers are async tasks that hold a database connection only for a statement and
         // wait on Webex most of the time, so more of them overlap more Webex calls: 32 did
         // ~18 % more than 8 on SQLite (queued statements share one commit) and ~22 % more
-        // on Postgres with the same 8 connections (docs/performance.md).
+        // on Postgres with the same 8 connections (docs/performance.md; the pool's default
+        // 10 keeps 2 of them for webhook deliveries).
         let workers = number(&var, "BOTPER_WORKERS", 32, 1, 256)?;
         let lease_secs = number(&var, "BOTPER_LEASE_SECS", 60, 2, 3600)?;
-        let db_pool_size = number(&var, "BOTPER_DB_POOL_SIZE", 8, 1, 128)?;
+        let db_pool_size = number(&var, "BOTPER_DB_POOL_SIZE", 10, 1, 128)?;
         let retention_days = number(&var, "BOTPER_INBOX_RETENTION_DAYS", 7, 1, 3650)?;
         let per_minute = number(&var, "BOTPER_RATE_LIMIT_PER_MINUTE", 30, 0, 100_000)?;
         let burst = number(&var, "BOTPER_RATE_LIMIT_BURST", 10, 1, 100_000)?;
@@ -468,7 +469,10 @@ mod tests {
         ];
         let pg = config(&pg).unwrap();
         assert_eq!(pg.workers, 32, "Postgres");
-        assert_eq!(pg.db_pool_size, 8, "connections stay 8: workers share them");
+        assert_eq!(
+            pg.db_pool_size, 10,
+            "8 for the workers to share, 2 for deliveries"
+        );
         let set = [
             ("DATABASE_URL", "postgres://u@h/db"),
             ("BOTPER_TOKEN_KEY", key),

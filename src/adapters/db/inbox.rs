@@ -356,9 +356,14 @@ struct SettledRow {
 }
 
 /// Postgres: completes `done` (when given, and only if `worker` still holds it) and claims
-/// the next item for `worker`, in one statement and one round trip: `botper_settle`
-/// (migration 14), which runs the claim with its planner settings. The statement is its own
-/// transaction. A lost lease is `LeaseLost`, and then nothing is claimed.
+/// the next item for `worker`, in one round trip: `botper_settle` (migration 14), which
+/// runs the claim with its planner settings. Each call is its own transaction. A lost lease
+/// is `LeaseLost`, and then nothing is claimed.
+///
+/// Once `done` is completed (committed), a later failure — parking an unreadable item, or
+/// claiming past it — is not the caller's error: the item is settled, and the answer is
+/// "nothing claimed" (the worker claims again). An item whose parking failed stays under
+/// this worker's lease until it expires, and is then claimed and parked again.
 fn settle_postgres(
     conn: &mut DbConnection,
     done: Option<InboxId>,
@@ -366,6 +371,38 @@ fn settle_postgres(
     now_ms: i64,
     until: i64,
 ) -> Result<Option<InboxItem>, DbError> {
+    let mut done = done;
+    let mut settled = false;
+    for _ in 0..16 {
+        let step = settle_postgres_once(conn, done.take(), worker, now_ms, until);
+        match step {
+            Ok(Step::Claimed(item)) => return Ok(Some(item)),
+            Ok(Step::Nothing) => return Ok(None),
+            Ok(Step::Parked) => settled = true,
+            Err(e) if settled && !is_lease_lost(&e) => {
+                tracing::warn!(error = %e, "the item is settled; claiming the next one failed");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+enum Step {
+    Claimed(InboxItem),
+    Nothing,
+    /// `done` (if any) is settled, and the claimed row could not be read: it is parked.
+    Parked,
+}
+
+fn settle_postgres_once(
+    conn: &mut DbConnection,
+    done: Option<InboxId>,
+    worker: &str,
+    now_ms: i64,
+    until: i64,
+) -> Result<Step, DbError> {
     const SETTLE: &[&str] = &[
         "SELECT completed, id, payload, attempts, received_at FROM botper_settle(",
         ", ",
@@ -373,36 +410,39 @@ fn settle_postgres(
         ", ",
         ")",
     ];
-    let mut done = done;
-    for _ in 0..16 {
-        let binds = vec![
-            Bind::NullableBigInt(done.map(|d| d.0)),
-            Bind::Text(worker.to_owned()),
-            Bind::BigInt(now_ms),
-            Bind::BigInt(until),
-        ];
-        let row: SettledRow = CachedSql::new(SETTLE, binds).get_result(conn)?;
-        if let Some(id) = done.take()
-            && !row.completed
-        {
-            return Err(DbError::Other(anyhow::Error::new(LeaseLostMarker(id))));
-        }
-        let (Some(id), Some(payload), Some(attempts), Some(received_at)) =
-            (row.id, row.payload, row.attempts, row.received_at)
-        else {
-            return Ok(None);
-        };
-        let claimed = ClaimedRow {
-            id,
-            payload,
-            attempts,
-            received_at,
-        };
-        if let Some(item) = decode_or_park(conn, claimed, now_ms)? {
-            return Ok(Some(item));
-        }
+    let binds = vec![
+        Bind::NullableBigInt(done.map(|d| d.0)),
+        Bind::Text(worker.to_owned()),
+        Bind::BigInt(now_ms),
+        Bind::BigInt(until),
+    ];
+    let row: SettledRow = CachedSql::new(SETTLE, binds).get_result(conn)?;
+    if let Some(id) = done
+        && !row.completed
+    {
+        return Err(DbError::Other(anyhow::Error::new(LeaseLostMarker(id))));
     }
-    Ok(None)
+    let (Some(id), Some(payload), Some(attempts), Some(received_at)) =
+        (row.id, row.payload, row.attempts, row.received_at)
+    else {
+        return Ok(Step::Nothing);
+    };
+    let claimed = ClaimedRow {
+        id,
+        payload,
+        attempts,
+        received_at,
+    };
+    match decode_or_park(conn, claimed, now_ms) {
+        Ok(Some(item)) => Ok(Step::Claimed(item)),
+        Ok(None) => Ok(Step::Parked),
+        Err(e) if done.is_some() => {
+            // `done` is committed whatever happened to the parking.
+            tracing::warn!(error = %e, "the item is settled; parking an unreadable one failed");
+            Ok(Step::Nothing)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn complete_row(c: &mut DbConnection, id: i64, worker: &str, now_ms: i64) -> QueryResult<usize> {
@@ -617,7 +657,8 @@ impl Db {
 }
 
 impl Db {
-    /// Settles the waiting workers' items and claims their next ones in one transaction.
+    /// Settles the waiting workers' items and claims their next ones, in one transaction on
+    /// SQLite, with one `botper_settle` call each on Postgres.
     /// If that fails for another reason than a lost lease, each item is completed on its
     /// own (no claim: the worker claims again later), so one bad claim cannot hold
     /// finished work back.
@@ -639,9 +680,9 @@ impl Db {
                         txs.push(tx);
                     }
                 }
-                // Postgres: one statement per item, each its own transaction (a round trip
-                // each; a transaction around them would add two).
                 let together = match conn {
+                    // Each call is its own transaction; a transaction around them would add
+                    // two round trips.
                     DbConnection::Postgres(_) => {
                         return Ok(work
                             .iter()
@@ -739,8 +780,9 @@ impl Inbox for Db {
         let now_ms = millis(now);
         let until = now_ms.saturating_add(lease.as_millis() as i64);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        // Workers finishing at the same time settle and claim in one transaction: one
-        // commit, one round of planner settings, one trip to the database for all of them.
+        // Workers finishing at the same time settle together: one trip to the database
+        // for all of them — on SQLite one transaction (one commit), on Postgres one call of
+        // `botper_settle` each, one after another on one connection.
         let first = {
             let mut batch = self.settle_batch.lock().unwrap_or_else(|p| p.into_inner());
             batch.push((id, worker, now_ms, until, tx));

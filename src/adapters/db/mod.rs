@@ -346,6 +346,11 @@ pub struct Db {
     /// Calls within [`FAIL_FAST`] of it fail at once instead of each waiting for a
     /// connection: webhooks get their 503 immediately during an outage.
     down_since: Arc<AtomicI64>,
+    /// Postgres: how many connections the workers' and other routine calls may hold at once;
+    /// the rest of the pool stays free for what a caller waits on (a webhook's delivery), so
+    /// 32 workers on 8 connections cannot make Webex's delivery wait (nor park a blocking
+    /// thread each on the pool).
+    routine_permits: Option<Arc<tokio::sync::Semaphore>>,
     /// Seals tokens; `None` until a token key is given (grants then cannot be stored).
     sealer: Option<crypto::Sealer>,
 }
@@ -381,7 +386,7 @@ pub struct PoolOptions {
 impl Default for PoolOptions {
     fn default() -> Self {
         Self {
-            max_size: 8,
+            max_size: 10,
             connection_timeout: Duration::from_secs(2),
         }
     }
@@ -442,6 +447,11 @@ impl Db {
             _alive: alive,
             enqueue_batch: Arc::new(std::sync::Mutex::new(Vec::new())),
             settle_batch: Arc::new(std::sync::Mutex::new(Vec::new())),
+            routine_permits: target.is_postgres().then(|| {
+                Arc::new(tokio::sync::Semaphore::new(routine_permits(
+                    options.max_size,
+                )))
+            }),
             target,
             sealer: None,
             down_since: Arc::new(AtomicI64::new(0)),
@@ -500,7 +510,8 @@ impl Db {
         self.run_lane(Lane::Solo, f).await
     }
 
-    /// [`Db::run`] ahead of queued work (SQLite), for what a caller is waiting on.
+    /// [`Db::run`] ahead of queued work (SQLite) or on the connections kept free of routine
+    /// calls (Postgres), for what a caller is waiting on.
     pub(crate) async fn run_urgent<T, F>(&self, f: F) -> Result<T, DbError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
@@ -525,7 +536,18 @@ impl Db {
         match &self.exec {
             Exec::Pool(pool) => {
                 let pool = pool.clone();
+                let permit = match (&self.routine_permits, lane) {
+                    (Some(permits), Lane::Normal | Lane::Solo) => Some(
+                        permits
+                            .clone()
+                            .acquire_owned()
+                            .await
+                            .map_err(|e| DbError::Other(anyhow::Error::new(e)))?,
+                    ),
+                    _ => None,
+                };
                 tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
                     let _entered = span.enter();
                     let mut pooled = match pool.get() {
                         Ok(p) => p,
@@ -598,6 +620,14 @@ enum Lane {
     Solo,
 }
 
+/// Connections kept for urgent calls (webhook deliveries) on Postgres.
+const URGENT_RESERVE: u32 = 2;
+
+/// How many of a pool of `size` routine calls may hold at once (at least one).
+fn routine_permits(size: u32) -> usize {
+    size.saturating_sub(URGENT_RESERVE).max(1) as usize
+}
+
 /// How long after an unreachable database calls fail without trying.
 const FAIL_FAST: Duration = Duration::from_millis(500);
 
@@ -635,6 +665,13 @@ mod tests {
             .ok()
             .flatten()
             .map_or(0, |d| d.get())
+    }
+
+    #[test]
+    fn routine_calls_leave_two_connections_for_deliveries() {
+        assert_eq!(routine_permits(8), 6);
+        assert_eq!(routine_permits(3), 1);
+        assert_eq!(routine_permits(1), 1, "a pool of one is shared");
     }
 
     /// A store on a fresh SQLite file (the directory lives as long as the first value).
