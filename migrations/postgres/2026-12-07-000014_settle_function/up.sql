@@ -19,7 +19,7 @@
 -- written as NOT EXISTS, a plan made while the inbox was empty scanned the whole index for
 -- every row (6 s at 8 000 pending). So every other way is switched off while the function
 -- runs, and the plan is made once per connection and kept until the table's statistics
--- change (autovacuum's ANALYZE): planning it on every call, with the values, cost 0.3 ms of
+-- change (autovacuum's ANALYZE or VACUUM): planning it on every call, with the values, cost 0.3 ms of
 -- the server's CPU per command (pgbench).
 CREATE FUNCTION botper_settle(p_id BIGINT, p_worker TEXT, p_now BIGINT, p_until BIGINT)
 RETURNS TABLE (completed BOOLEAN, id BIGINT, payload TEXT, attempts INTEGER, received_at BIGINT)

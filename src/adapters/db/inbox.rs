@@ -371,15 +371,17 @@ fn settle_postgres(
     now_ms: i64,
     until: i64,
 ) -> Result<Option<InboxItem>, DbError> {
+    // Whether `done` is completed: then a later failure is no longer the caller's.
+    let settled = done.is_some();
     let mut done = done;
-    let mut settled = false;
+    let mut past_first = false;
     for _ in 0..16 {
         let step = settle_postgres_once(conn, done.take(), worker, now_ms, until);
         match step {
             Ok(Step::Claimed(item)) => return Ok(Some(item)),
             Ok(Step::Nothing) => return Ok(None),
-            Ok(Step::Parked) => settled = true,
-            Err(e) if settled && !is_lease_lost(&e) => {
+            Ok(Step::Parked) => past_first = true,
+            Err(e) if settled && past_first => {
                 tracing::warn!(error = %e, "the item is settled; claiming the next one failed");
                 return Ok(None);
             }

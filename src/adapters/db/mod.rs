@@ -537,13 +537,21 @@ impl Db {
             Exec::Pool(pool) => {
                 let pool = pool.clone();
                 let permit = match (&self.routine_permits, lane) {
-                    (Some(permits), Lane::Normal | Lane::Solo) => Some(
-                        permits
+                    (Some(permits), Lane::Normal | Lane::Solo) => {
+                        let permit = permits
                             .clone()
                             .acquire_owned()
                             .await
-                            .map_err(|e| DbError::Other(anyhow::Error::new(e)))?,
-                    ),
+                            .map_err(|e| DbError::Other(anyhow::Error::new(e)))?;
+                        // The database may have gone away while this call waited its turn.
+                        let last_down = down_since.load(Ordering::Relaxed);
+                        if last_down != 0 && now_ms() - last_down < FAIL_FAST.as_millis() as i64 {
+                            return Err(DbError::Unavailable(anyhow::anyhow!(
+                                "the database was unreachable moments ago"
+                            )));
+                        }
+                        Some(permit)
+                    }
                     _ => None,
                 };
                 tokio::task::spawn_blocking(move || {
@@ -604,8 +612,9 @@ impl Db {
         }
     }
 
+    /// Readiness: ahead of routine work, so a busy store still answers `/readyz`.
     pub(crate) async fn ping_db(&self) -> Result<(), DbError> {
-        self.run(|conn| {
+        self.run_urgent(|conn| {
             use diesel::r2d2::R2D2Connection;
             conn.ping().map_err(|e| DbError::Unavailable(e.into()))
         })
