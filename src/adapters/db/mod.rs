@@ -527,12 +527,7 @@ impl Db {
     {
         let span = tracing::Span::current();
         let down_since = self.down_since.clone();
-        let last_down = down_since.load(Ordering::Relaxed);
-        if last_down != 0 && now_ms() - last_down < FAIL_FAST.as_millis() as i64 {
-            return Err(DbError::Unavailable(anyhow::anyhow!(
-                "the database was unreachable moments ago"
-            )));
-        }
+        failing_fast(&down_since)?;
         match &self.exec {
             Exec::Pool(pool) => {
                 let pool = pool.clone();
@@ -544,12 +539,7 @@ impl Db {
                             .await
                             .map_err(|e| DbError::Other(anyhow::Error::new(e)))?;
                         // The database may have gone away while this call waited its turn.
-                        let last_down = down_since.load(Ordering::Relaxed);
-                        if last_down != 0 && now_ms() - last_down < FAIL_FAST.as_millis() as i64 {
-                            return Err(DbError::Unavailable(anyhow::anyhow!(
-                                "the database was unreachable moments ago"
-                            )));
-                        }
+                        failing_fast(&down_since)?;
                         Some(permit)
                     }
                     _ => None,
@@ -639,6 +629,17 @@ fn routine_permits(size: u32) -> usize {
 
 /// How long after an unreachable database calls fail without trying.
 const FAIL_FAST: Duration = Duration::from_millis(500);
+
+/// `Unavailable` without trying when the database was unreachable moments ago.
+fn failing_fast(down_since: &AtomicI64) -> Result<(), DbError> {
+    let last_down = down_since.load(Ordering::Relaxed);
+    if last_down != 0 && now_ms() - last_down < FAIL_FAST.as_millis() as i64 {
+        return Err(DbError::Unavailable(anyhow::anyhow!(
+            "the database was unreachable moments ago"
+        )));
+    }
+    Ok(())
+}
 
 /// Wall-clock milliseconds, for bookkeeping columns (`updated_at`) and the outage circuit;
 /// business times come from the `Clock` port.
