@@ -12,6 +12,19 @@ fn load() -> Command {
     c
 }
 
+/// Runs `cmd`, asserts it succeeded (showing its output if not, prefixed with `what`), and
+/// returns the JSON summary on its last line.
+fn run_to_json(cmd: &mut Command, what: &str) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    last_json(&out.stdout)
+}
+
 fn last_json(stdout: &[u8]) -> serde_json::Value {
     let text = String::from_utf8_lossy(stdout);
     let last = text.lines().last().unwrap_or_default();
@@ -20,8 +33,8 @@ fn last_json(stdout: &[u8]) -> serde_json::Value {
 
 #[test]
 fn a_tiny_load_run_answers_every_command_once_and_prints_its_figures() {
-    let out = load()
-        .args([
+    let v = run_to_json(
+        load().args([
             "--requests",
             "60",
             "--concurrency",
@@ -29,15 +42,9 @@ fn a_tiny_load_run_answers_every_command_once_and_prints_its_figures() {
             "--people",
             "7",
             "--ceiling",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ]),
+        "botper-load",
     );
-    let v = last_json(&out.stdout);
     assert_eq!(v["lost"], 0);
     assert_eq!(v["duplicated"], 0);
     assert_eq!(v["errors"], 0);
@@ -61,19 +68,13 @@ fn a_tiny_load_run_answers_every_command_once_and_prints_its_figures() {
 /// answered once.
 #[test]
 fn instances_sharing_a_postgres_database_answer_every_command_once() {
-    let out = load()
-        .args(["--requests", "90", "--concurrency", "6", "--people", "9"])
-        .args(["--instances", "3", "--database-url"])
-        .arg(crate::support::admin_url())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let v = run_to_json(
+        load()
+            .args(["--requests", "90", "--concurrency", "6", "--people", "9"])
+            .args(["--instances", "3", "--database-url"])
+            .arg(crate::support::admin_url()),
+        "botper-load",
     );
-    let v = last_json(&out.stdout);
     assert_eq!(v["instances"], 3, "{v}");
     assert_eq!(
         (v["lost"].as_u64(), v["duplicated"].as_u64()),
@@ -105,14 +106,7 @@ fn a_small_company_run_uses_an_index_and_delivers_each_due_reminder_once_on_sqli
         if let Some(url) = &db {
             cmd.args(["--database-url", url]);
         }
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{db:?}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v = last_json(&out.stdout);
+        let v = run_to_json(&mut cmd, &format!("{db:?}"));
         assert_eq!(v["index_used"], true, "{v}");
         assert_eq!(v["rows_large"], 30000);
         assert_eq!(v["store"], if db.is_some() { "postgres" } else { "sqlite" });
@@ -154,17 +148,10 @@ fn a_small_company_run_uses_an_index_and_delivers_each_due_reminder_once_on_sqli
 
 #[test]
 fn a_tiny_reminder_run_delivers_each_reminder_once_and_not_early() {
-    let out = load()
-        .args(["--reminders", "30", "--people", "7"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let v = run_to_json(
+        load().args(["--reminders", "30", "--people", "7"]),
+        "botper-load",
     );
-    let v = last_json(&out.stdout);
     assert_eq!(v["delivered"], 30, "{v}");
     assert_eq!(v["lost"], 0);
     assert_eq!(v["duplicated"], 0);

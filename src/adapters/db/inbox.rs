@@ -824,7 +824,7 @@ impl Inbox for Db {
         now: Timestamp,
     ) -> Result<(), InboxError> {
         let now_ms = millis(now);
-        self.run(move |conn| settle(conn, id, &worker, |c, id, w| complete_row(c, id, w, now_ms)))
+        self.run(move |conn| complete_alone(conn, id, &worker, now_ms).map(|_| ()))
             .await
             .map_err(Into::into)
     }

@@ -695,6 +695,18 @@ mod tests {
         (dir, db)
     }
 
+    /// [`sqlite_store`] with an empty table `t (v INTEGER NOT NULL)` for jobs to write.
+    async fn sqlite_store_with_table_t() -> (tempfile::TempDir, Db) {
+        let (dir, db) = sqlite_store();
+        db.run(|c| {
+            c.batch_execute("CREATE TABLE t (v INTEGER NOT NULL)")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        (dir, db)
+    }
+
     /// Keeps the database thread busy until the sender is used, so jobs queue up behind it.
     async fn hold_the_thread(
         db: &Db,
@@ -722,13 +734,7 @@ mod tests {
     /// every caller hears only after the commit.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_sqlite_jobs_share_a_transaction_and_fail_alone() {
-        let (_dir, db) = sqlite_store();
-        db.run(|c| {
-            c.batch_execute("CREATE TABLE t (v INTEGER NOT NULL)")?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+        let (_dir, db) = sqlite_store_with_table_t().await;
         // Hold the thread until every job below is queued.
         let (release, blocker) = hold_the_thread(&db).await;
         let mut jobs = Vec::new();
@@ -818,13 +824,7 @@ mod tests {
     /// not committed (it was not), and the store carries on.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panic_in_a_shared_transaction_commits_nothing_and_says_so() {
-        let (_dir, db) = sqlite_store();
-        db.run(|c| {
-            c.batch_execute("CREATE TABLE t (v INTEGER NOT NULL)")?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+        let (_dir, db) = sqlite_store_with_table_t().await;
         let (release, blocker) = hold_the_thread(&db).await;
         let first = {
             let db = db.clone();
