@@ -130,7 +130,8 @@ impl r2d2::ManageConnection for Manager {
                 c.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-                     PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
+                     PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY; \
+                     PRAGMA journal_size_limit = 67108864;",
                 )
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(c))
