@@ -195,4 +195,27 @@ mod tests {
             "Postgres at postgres://bob@db/botper?sslmode=require"
         );
     }
+
+    /// The bundled SQLite is built as `.cargo/config.toml` asks: no memory statistics (a
+    /// global lock around every allocation) and multi-thread mode (no lock per call).
+    #[test]
+    fn sqlite_is_built_without_needless_locks() {
+        #[derive(diesel::QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let mut c = diesel::SqliteConnection::establish(":memory:").unwrap();
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(&mut c)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        assert!(options.iter().any(|o| o == "THREADSAFE=2"), "{options:?}");
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
 }
