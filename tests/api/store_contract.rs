@@ -1490,3 +1490,40 @@ async fn meeting_poll_snapshots_replace_and_forget(b: Backend) {
     assert_eq!(db.seen(p.clone()).await.unwrap(), None);
     assert_eq!(tdb.count_rows("meeting_polls"), 0);
 }
+
+/// Postgres: a settle's own transaction commits without waiting for the WAL flush (migration
+/// 15), and only it: the setting ends with that transaction, so a delivery or a change on the
+/// same connection afterwards commits synchronously.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_settle_alone_commits_asynchronously() {
+    use diesel::connection::SimpleConnection;
+    let tdb = TestDb::new(Backend::Postgres);
+    let db = tdb.open().await;
+    db.enqueue(delivery("s1", "p", t0())).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        synchronous_commit: String,
+    }
+    let mut c = diesel::PgConnection::establish(&tdb.url).unwrap();
+    let show = |c: &mut diesel::PgConnection| {
+        diesel::sql_query("SHOW synchronous_commit")
+            .get_result::<Setting>(c)
+            .unwrap()
+            .synchronous_commit
+    };
+    assert_eq!(show(&mut c), "on");
+    c.batch_execute("BEGIN").unwrap();
+    let now = t0().as_millisecond();
+    diesel::sql_query(format!(
+        "SELECT * FROM botper_settle(NULL, 'w', {now}, {})",
+        now + 60_000
+    ))
+    .execute(&mut c)
+    .unwrap();
+    assert_eq!(show(&mut c), "off", "inside the settle's transaction");
+    c.batch_execute("COMMIT").unwrap();
+    assert_eq!(show(&mut c), "on", "after it");
+    // The call claimed the delivery (its commit counted as any other).
+    assert_eq!(db.stats().await.unwrap().processing, 1);
+}
