@@ -357,8 +357,9 @@ struct SettledRow {
 
 /// Postgres: completes `done` (when given, and only if `worker` still holds it) and claims
 /// the next item for `worker`, in one round trip: `botper_settle` (migration 14), which
-/// runs the claim with its planner settings. Each call is its own transaction. A lost lease
-/// is `LeaseLost`, and then nothing is claimed.
+/// runs the claim with its planner settings. Each call is its own transaction, committed
+/// without waiting for the WAL flush (migration 15, docs/reliability.md). A lost lease is
+/// `LeaseLost`, and then nothing is claimed.
 ///
 /// Once `done` is completed (committed), a later failure — parking an unreadable item, or
 /// claiming past it — is not the caller's error: the item is settled, and the answer is
