@@ -16,7 +16,7 @@ mod sql;
 mod tasks;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -300,13 +300,13 @@ impl Slot {
 /// Under steady writes a passive checkpoint never catches up: the writer appends while it
 /// copies, so the log is never wholly copied, SQLite never starts it over, and it grows
 /// without bound (1.2 GB after 8 s at saturation, every commit a new page of the file).
-/// So after a pass that found new frames, the writer's own thread finishes the job between
-/// two of its jobs: it copies what was appended during the pass (little: the pass did the
-/// rest), after which the next commit writes the log from its start again.
-fn checkpointer(manager: connection::Manager, alive: std::sync::Weak<()>, queue: Arc<JobQueue>) {
+/// So after a pass that found new frames, it asks the writer's own thread to finish the job
+/// (`tail`): after its current group of jobs, that thread copies what was appended during
+/// the pass (little: the pass did the rest), and the next commit writes the log from its
+/// start again. A flag, not a queued job, so that it never splits a group.
+fn checkpointer(manager: connection::Manager, alive: std::sync::Weak<()>, tail: Arc<AtomicBool>) {
     use diesel::RunQueryDsl;
     use r2d2::ManageConnection;
-    let tail_pending = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut conn = None;
     let mut last = None;
     let mut pause = CHECKPOINT_IDLE;
@@ -337,24 +337,19 @@ fn checkpointer(manager: connection::Manager, alive: std::sync::Weak<()>, queue:
         if pass.log > CHECKPOINT_BUSY_FRAMES {
             pause = CHECKPOINT_BUSY;
         }
-        if !tail_pending.swap(true, Ordering::AcqRel) {
-            let pending = tail_pending.clone();
-            let work = move |run: Run<'_>| -> Answer {
-                if let Run::Conn(m, _) = run
-                    && let Err(e) = m.conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")
-                {
-                    tracing::warn!(error = %e, "SQLite checkpoint on the writer failed");
-                }
-                pending.store(false, Ordering::Release);
-                Box::new(|_| {})
-            };
-            let job = Job {
-                solo: true,
-                urgent: false,
-                work: Box::new(work),
-            };
-            queue.push(job, false);
-        }
+        tail.store(true, Ordering::Release);
+    }
+}
+
+/// On the writer's thread, when the checkpointer asked: copies the rest of the log.
+fn finish_checkpoint(slot: &mut Slot, tail: &AtomicBool) {
+    if !tail.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    if let Some(m) = slot.conn.as_mut()
+        && let Err(e) = m.conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")
+    {
+        tracing::warn!(error = %e, "SQLite checkpoint on the writer failed");
     }
 }
 
@@ -481,13 +476,18 @@ impl Db {
                 conn: None,
             };
             let (jobs, weak) = (queue.clone(), Arc::downgrade(&alive));
+            let tail = Arc::new(AtomicBool::new(false));
+            let asked = tail.clone();
             std::thread::Builder::new()
                 .name("botper-sqlite".into())
                 .spawn(move || {
                     // Ends when every handle to this store is gone.
                     loop {
                         match jobs.pop() {
-                            Some(job) => run_group(&mut slot, &jobs, job),
+                            Some(job) => {
+                                run_group(&mut slot, &jobs, job);
+                                finish_checkpoint(&mut slot, &asked);
+                            }
                             None if weak.upgrade().is_none() => return,
                             None => {}
                         }
@@ -495,10 +495,10 @@ impl Db {
                 })
                 .context("cannot start the database thread")?;
             let manager = connection::Manager::new(target.clone());
-            let (weak, jobs) = (Arc::downgrade(&alive), queue.clone());
+            let weak = Arc::downgrade(&alive);
             std::thread::Builder::new()
                 .name("botper-checkpoint".into())
-                .spawn(move || checkpointer(manager, weak, jobs))
+                .spawn(move || checkpointer(manager, weak, tail))
                 .context("cannot start the checkpoint thread")?;
             Exec::Single(queue)
         };
@@ -784,7 +784,7 @@ mod tests {
                 .map_or(0, |b| u32::from_be_bytes(b.try_into().unwrap()))
         };
         let before = restarts();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..4)
             .map(|_| {
                 let (db, stop) = (db.clone(), stop.clone());
