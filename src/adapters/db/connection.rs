@@ -197,7 +197,9 @@ mod tests {
     }
 
     /// The bundled SQLite is built as `.cargo/config.toml` asks: no memory statistics (a
-    /// global lock around every allocation) and multi-thread mode (no lock per call).
+    /// global lock around every allocation), multi-thread mode (no lock per call) and
+    /// plans that never depend on a bound value (a cached statement is not prepared again
+    /// when its `LIMIT` or a value compared with a partial index's condition changes).
     #[test]
     fn sqlite_is_built_without_needless_locks() {
         #[derive(diesel::QueryableByName)]
@@ -217,5 +219,6 @@ mod tests {
             options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
             "{options:?}"
         );
+        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "{options:?}");
     }
 }

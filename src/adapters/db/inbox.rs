@@ -448,15 +448,22 @@ fn settle_postgres_once(
     }
 }
 
+/// Marks the item `worker` holds done; 0 rows when the lease was lost. Hand-written, so
+/// that it is prepared once (diesel prepares each `UPDATE` of its own on every call).
 fn complete_row(c: &mut DbConnection, id: i64, worker: &str, now_ms: i64) -> QueryResult<usize> {
-    diesel::update(held!(id, worker))
-        .set((
-            inbox::state.eq("done"),
-            inbox::settled_at.eq(Some(now_ms)),
-            inbox::lease_owner.eq(None::<String>),
-            inbox::lease_until.eq(None::<i64>),
-        ))
-        .execute(c)
+    const COMPLETE: &[&str] = &[
+        "UPDATE inbox SET state = 'done', settled_at = ",
+        ", lease_owner = NULL, lease_until = NULL \
+         WHERE id = ",
+        " AND state = 'processing' AND lease_owner = ",
+        "",
+    ];
+    let binds = vec![
+        Bind::BigInt(now_ms),
+        Bind::BigInt(id),
+        Bind::Text(worker.to_owned()),
+    ];
+    CachedSql::new(COMPLETE, binds).execute(c)
 }
 
 /// A worker's "done with this one, give me the next", waiting in the settle batch: the

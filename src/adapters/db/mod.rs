@@ -965,4 +965,112 @@ mod tests {
             .unwrap();
         assert_eq!(rows[0].n, 0, "nothing of the group was committed");
     }
+
+    /// A command's path through the store — its delivery stored, claimed, the task changes
+    /// of the busy commands, `list`, settled with the next item claimed — prepares each
+    /// statement once per connection: the second round reuses them all. (Diesel never caches
+    /// an `UPDATE` of its own: those are hand-written.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_busy_path_prepares_each_statement_once() {
+        use crate::domain::{TaskNumber, TaskOp, TaskTitle};
+        use crate::ports::{
+            DedupKey, IdempotencyKey, Inbox, NewDelivery, TaskRepository, WebexEvent,
+        };
+        use diesel::connection::{Connection, InstrumentationEvent};
+        use std::collections::HashSet;
+        use std::sync::Mutex;
+
+        #[derive(Default)]
+        struct Seen {
+            cached: HashSet<String>,
+            run: Vec<String>,
+        }
+        let (_dir, db) = sqlite_store();
+        db.migrate().await.unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let log = seen.clone();
+        db.run_solo(move |c| {
+            c.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                let mut log = log.lock().unwrap();
+                match event {
+                    InstrumentationEvent::CacheQuery { sql, .. } => {
+                        log.cached.insert(sql.to_owned());
+                    }
+                    InstrumentationEvent::StartQuery { query, .. } => {
+                        let text = query.to_string();
+                        let sql = text.split(" -- binds: ").next().unwrap_or("").to_owned();
+                        log.run.push(sql);
+                    }
+                    _ => {}
+                }
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+
+        let now = jiff::Timestamp::now();
+        let me = crate::domain::PersonId::new("p");
+        let title = |t: &str| TaskTitle::parse(t).unwrap();
+        let n = |k: u32| TaskNumber::new(k).unwrap();
+        for round in 0..2 {
+            let key = |op: &str| Some(IdempotencyKey::new(format!("inbox:{round}.{op}")));
+            let id = format!("m{round}");
+            db.enqueue(NewDelivery::now(
+                DedupKey {
+                    resource: "messages".into(),
+                    event: "created".into(),
+                    data_id: id.clone(),
+                },
+                WebexEvent::MessageCreated {
+                    message_id: id.as_str().into(),
+                    room_id: "room".into(),
+                    person_id: me.clone(),
+                },
+                now,
+            ))
+            .await
+            .unwrap();
+            let item = db
+                .claim("w".into(), Duration::from_secs(60), now)
+                .await
+                .unwrap()
+                .expect("the delivery is claimed");
+            let create = |t: &str| TaskOp::Create {
+                title: title(t),
+                meeting: None,
+                due: None,
+                remind_at: None,
+            };
+            let first = 2 * round + 1;
+            for (op, name) in [
+                (create("one"), "create1"),
+                (create("two"), "create2"),
+                (TaskOp::Complete(n(first)), "done"),
+                (TaskOp::Edit(n(first + 1), title("two, renamed")), "edit"),
+                (TaskOp::Delete(n(first + 1)), "delete"),
+                (TaskOp::Complete(n(99)), "missing"),
+            ] {
+                db.apply(me.clone(), op, key(name), now).await.unwrap();
+            }
+            db.list_open(me.clone()).await.unwrap();
+            db.task(me.clone(), n(first)).await.unwrap();
+            db.complete_and_claim(item.id, "w".into(), now, Duration::from_secs(60))
+                .await
+                .unwrap();
+            if round == 0 {
+                seen.lock().unwrap().run.clear();
+            }
+        }
+        let seen = seen.lock().unwrap();
+        let control = ["BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK"];
+        let again: Vec<&String> = seen
+            .run
+            .iter()
+            .filter(|sql| !control.iter().any(|c| sql.starts_with(c)))
+            .filter(|sql| !seen.cached.contains(*sql))
+            .collect();
+        assert!(seen.run.len() > 10, "the round ran: {:?}", seen.run);
+        assert!(again.is_empty(), "prepared again on every call: {again:#?}");
+    }
 }

@@ -97,6 +97,44 @@ fn load_task(
         .transpose()
 }
 
+/// `done`, `delete` and `edit`: one column of one task, through the statement cache
+/// (diesel prepares each `UPDATE` of its own again on every call). Binds: the new value,
+/// owner, number.
+const MARK_DONE: &[&str] = &[
+    "UPDATE tasks SET done = 1, done_at = ",
+    " WHERE owner = ",
+    " AND number = ",
+    "",
+];
+const MARK_DELETED: &[&str] = &[
+    "UPDATE tasks SET deleted_at = ",
+    " WHERE owner = ",
+    " AND number = ",
+    "",
+];
+const SET_TITLE: &[&str] = &[
+    "UPDATE tasks SET title = ",
+    " WHERE owner = ",
+    " AND number = ",
+    "",
+];
+
+fn set_one(
+    conn: &mut DbConnection,
+    sql: &'static [&'static str],
+    value: Bind,
+    owner: &str,
+    n: TaskNumber,
+) -> Result<(), DbError> {
+    let binds = vec![
+        value,
+        Bind::Text(owner.to_owned()),
+        Bind::BigInt(i64::from(n.get())),
+    ];
+    CachedSql::new(sql, binds).execute(conn)?;
+    Ok(())
+}
+
 /// The task filed for a meeting, deleted ones included: a meeting whose task the person
 /// deleted is handled, and must not be filed again.
 fn task_for_meeting(
@@ -373,13 +411,7 @@ fn apply_op(
             None => Ok(TaskOutcome::NotFound(n)),
             Some(t) if t.done => Ok(TaskOutcome::AlreadyDone(t)),
             Some(mut t) => {
-                diesel::update(
-                    tasks::table
-                        .filter(tasks::owner.eq(owner))
-                        .filter(tasks::number.eq(n.get() as i32)),
-                )
-                .set((tasks::done.eq(1i16), tasks::done_at.eq(Some(millis(at)))))
-                .execute(conn)?;
+                set_one(conn, MARK_DONE, Bind::BigInt(millis(at)), owner, n)?;
                 record(conn, owner, "completed", n, Before::default(), at)?;
                 if may_remind(&t) {
                     super::scheduler::sync_reminder(conn, owner, n, None, at)?;
@@ -392,13 +424,7 @@ fn apply_op(
             None => Ok(TaskOutcome::NotFound(n)),
             Some(t) => {
                 // A tombstone: the number stays taken, the meeting stays handled.
-                diesel::update(
-                    tasks::table
-                        .filter(tasks::owner.eq(owner))
-                        .filter(tasks::number.eq(n.get() as i32)),
-                )
-                .set(tasks::deleted_at.eq(Some(millis(at))))
-                .execute(conn)?;
+                set_one(conn, MARK_DELETED, Bind::BigInt(millis(at)), owner, n)?;
                 record(conn, owner, "deleted", n, Before::default(), at)?;
                 if may_remind(&t) {
                     super::scheduler::sync_reminder(conn, owner, n, None, at)?;
@@ -409,13 +435,13 @@ fn apply_op(
         TaskOp::Edit(n, title) => match load_task(conn, owner, n)? {
             None => Ok(TaskOutcome::NotFound(n)),
             Some(mut t) => {
-                diesel::update(
-                    tasks::table
-                        .filter(tasks::owner.eq(owner))
-                        .filter(tasks::number.eq(n.get() as i32)),
-                )
-                .set(tasks::title.eq(title.as_str()))
-                .execute(conn)?;
+                set_one(
+                    conn,
+                    SET_TITLE,
+                    Bind::Text(title.as_str().to_owned()),
+                    owner,
+                    n,
+                )?;
                 let before = Before {
                     title: Some(t.title.as_str()),
                     ..Before::default()
