@@ -32,8 +32,11 @@ pub struct HttpSettings {
     pub exporter: Option<Arc<PromMetrics>>,
 }
 
-#[derive(Clone)]
-pub(crate) struct Shared {
+/// What every route reads. One reference count: warp clones its whole filter tree, and
+/// each route's copy of this, for every request.
+pub(crate) type Shared = Arc<SharedParts>;
+
+pub(crate) struct SharedParts {
     pub app: App,
     pub settings: Arc<HttpSettings>,
 }
@@ -43,10 +46,10 @@ pub fn routes(
     app: App,
     settings: HttpSettings,
 ) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
-    let shared = Shared {
+    let shared: Shared = Arc::new(SharedParts {
         app,
         settings: Arc::new(settings),
-    };
+    });
     let with = warp::any().map(move || shared.clone());
 
     let healthz = warp::path!("healthz")
