@@ -753,7 +753,7 @@ impl Db {
 
 #[async_trait]
 impl Inbox for Db {
-    #[tracing::instrument(name = "db.inbox.enqueue", skip_all)]
+    #[tracing::instrument(level = "debug", name = "db.inbox.enqueue", skip_all)]
     async fn enqueue(&self, d: NewDelivery) -> Result<Enqueued, InboxError> {
         let row = PendingRow {
             payload: encode_payload(&d.event, d.pacing)?,
@@ -806,7 +806,7 @@ impl Inbox for Db {
             .map_err(|_| InboxError::Unexpected(anyhow::anyhow!("the settle batch was dropped")))?
     }
 
-    #[tracing::instrument(name = "db.inbox.claim", skip_all)]
+    #[tracing::instrument(level = "debug", name = "db.inbox.claim", skip_all)]
     async fn claim(
         &self,
         worker: String,

@@ -202,7 +202,7 @@ fn reminder_jobs(conn: &mut DbConnection, owner: &str) -> Result<u32, DbError> {
 
 #[async_trait]
 impl Scheduler for Db {
-    #[tracing::instrument(name = "db.scheduler.fire_due", skip_all)]
+    #[tracing::instrument(level = "debug", name = "db.scheduler.fire_due", skip_all)]
     async fn fire_due(&self, now: Timestamp, limit: u32) -> Result<u32, StoreError> {
         self.run(move |conn| fire_batch(conn, now, limit.max(1)))
             .await

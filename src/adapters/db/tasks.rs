@@ -728,7 +728,7 @@ fn apply_once(
 
 #[async_trait]
 impl TaskRepository for Db {
-    #[tracing::instrument(name = "db.tasks.apply", skip_all)]
+    #[tracing::instrument(level = "debug", name = "db.tasks.apply", skip_all)]
     async fn apply(
         &self,
         owner: PersonId,
@@ -757,7 +757,7 @@ impl TaskRepository for Db {
         .map_err(Into::into)
     }
 
-    #[tracing::instrument(name = "db.tasks.list_open", skip_all)]
+    #[tracing::instrument(level = "debug", name = "db.tasks.list_open", skip_all)]
     async fn list_open(&self, owner: PersonId) -> Result<Vec<Task>, StoreError> {
         self.run(move |conn| {
             tasks::table
@@ -799,7 +799,7 @@ impl TaskRepository for Db {
             .map_err(Into::into)
     }
 
-    #[tracing::instrument(name = "db.tasks.find_by_meeting", skip_all)]
+    #[tracing::instrument(level = "debug", name = "db.tasks.find_by_meeting", skip_all)]
     async fn find_by_meeting(
         &self,
         owner: PersonId,

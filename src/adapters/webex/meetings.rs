@@ -33,7 +33,7 @@ fn convert(m: MeetingDto) -> Result<Meeting, WebexError> {
 
 #[async_trait]
 impl WebexMeetings for WebexMeetingsClient {
-    #[tracing::instrument(name = "webex.create_meeting", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.create_meeting", skip_all)]
     async fn create(&self, token: AccessToken, d: MeetingDraft) -> Result<Meeting, WebexError> {
         let token = bearer(&token);
         let body = CreateMeeting {
@@ -64,7 +64,7 @@ impl WebexMeetings for WebexMeetingsClient {
         convert(json("POST /meetings", resp).await?)
     }
 
-    #[tracing::instrument(name = "webex.create_adhoc_meeting", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.create_adhoc_meeting", skip_all)]
     async fn create_adhoc(&self, token: AccessToken, d: AdhocDraft) -> Result<Meeting, WebexError> {
         let token = bearer(&token);
         let body = CreateMeeting {
@@ -92,7 +92,7 @@ impl WebexMeetings for WebexMeetingsClient {
         convert(json("POST /meetings", resp).await?)
     }
 
-    #[tracing::instrument(name = "webex.get_meeting", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.get_meeting", skip_all)]
     async fn get(&self, token: AccessToken, id: String) -> Result<Meeting, WebexError> {
         let token = bearer(&token);
         let path = format!("meetings/{}", urlencode(&id));
@@ -105,7 +105,7 @@ impl WebexMeetings for WebexMeetingsClient {
         convert(json("GET /meetings/{id}", resp).await?)
     }
 
-    #[tracing::instrument(name = "webex.find_meeting_by_tag", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.find_meeting_by_tag", skip_all)]
     async fn find_by_tag(
         &self,
         token: AccessToken,
@@ -135,7 +135,7 @@ impl WebexMeetings for WebexMeetingsClient {
             .transpose()
     }
 
-    #[tracing::instrument(name = "webex.list_meetings", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.list_meetings", skip_all)]
     async fn list(
         &self,
         token: AccessToken,
@@ -162,7 +162,7 @@ impl WebexMeetings for WebexMeetingsClient {
         Ok(out)
     }
 
-    #[tracing::instrument(name = "webex.list_templates", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.list_templates", skip_all)]
     async fn templates(&self, token: AccessToken) -> Result<Vec<MeetingTemplate>, WebexError> {
         let token = bearer(&token);
         let resp = self

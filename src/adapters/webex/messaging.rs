@@ -50,7 +50,7 @@ impl WebexMessagingClient {
 
 #[async_trait]
 impl WebexMessaging for WebexMessagingClient {
-    #[tracing::instrument(name = "webex.people_me", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.people_me", skip_all)]
     async fn me(&self) -> Result<BotIdentity, WebexError> {
         let token = self.token()?;
         let resp = self
@@ -62,12 +62,12 @@ impl WebexMessaging for WebexMessagingClient {
         Ok(json::<PersonDto>("GET /people/me", resp).await?.into())
     }
 
-    #[tracing::instrument(name = "webex.get_person", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.get_person", skip_all)]
     async fn person_timezone(&self, id: PersonId) -> Result<Option<String>, WebexError> {
         Ok(self.person(&id).await?.timezone.filter(|z| !z.is_empty()))
     }
 
-    #[tracing::instrument(name = "webex.person_email", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.person_email", skip_all)]
     async fn person_email(&self, id: PersonId) -> Result<Option<String>, WebexError> {
         Ok(self
             .person(&id)
@@ -81,7 +81,7 @@ impl WebexMessaging for WebexMessagingClient {
         Ok(self.person(&id).await?.org_id.filter(|o| !o.is_empty()))
     }
 
-    #[tracing::instrument(name = "webex.room_member_emails", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.room_member_emails", skip_all)]
     async fn room_member_emails(&self, room: RoomId) -> Result<Vec<String>, WebexError> {
         let token = self.token()?;
         let first = self
@@ -103,7 +103,7 @@ impl WebexMessaging for WebexMessagingClient {
             .collect())
     }
 
-    #[tracing::instrument(name = "webex.get_message", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.get_message", skip_all)]
     async fn get_message(&self, id: MessageId) -> Result<IncomingMessage, WebexError> {
         let token = self.token()?;
         let path = format!("messages/{}", urlencode(id.as_str()));
@@ -116,7 +116,7 @@ impl WebexMessaging for WebexMessagingClient {
         Ok(json::<MessageDto>("GET /messages/{id}", resp).await?.into())
     }
 
-    #[tracing::instrument(name = "webex.get_card_action", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.get_card_action", skip_all)]
     async fn get_card_action(&self, id: String) -> Result<CardSubmission, WebexError> {
         let token = self.token()?;
         let path = format!("attachment/actions/{}", urlencode(&id));
@@ -131,7 +131,7 @@ impl WebexMessaging for WebexMessagingClient {
             .into())
     }
 
-    #[tracing::instrument(name = "webex.send_message", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.send_message", skip_all)]
     async fn send(&self, to: Destination, reply: Reply) -> Result<MessageId, WebexError> {
         let token = self.token()?;
         let body = CreateMessage {

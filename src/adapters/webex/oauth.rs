@@ -150,7 +150,7 @@ impl OAuthProvider for WebexOAuthClient {
         Ok(url.to_string())
     }
 
-    #[tracing::instrument(name = "webex.oauth.exchange_code", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.oauth.exchange_code", skip_all)]
     async fn exchange_code(&self, code: String, now: Timestamp) -> Result<TokenSet, OAuthError> {
         let (client_id, secret) = self.credentials()?;
         let form = vec![
@@ -164,7 +164,7 @@ impl OAuthProvider for WebexOAuthClient {
             .await
     }
 
-    #[tracing::instrument(name = "webex.oauth.refresh", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.oauth.refresh", skip_all)]
     async fn refresh(&self, token: RefreshToken, now: Timestamp) -> Result<TokenSet, OAuthError> {
         let (client_id, secret) = self.credentials()?;
         let form = vec![
@@ -177,7 +177,7 @@ impl OAuthProvider for WebexOAuthClient {
             .await
     }
 
-    #[tracing::instrument(name = "webex.oauth.whoami", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.oauth.whoami", skip_all)]
     async fn whoami(&self, token: AccessToken) -> Result<Identity, OAuthError> {
         let token = bearer(&token);
         let resp = self

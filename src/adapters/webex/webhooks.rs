@@ -23,7 +23,7 @@ impl WebexWebhooksClient {
 
 #[async_trait]
 impl WebexWebhooks for WebexWebhooksClient {
-    #[tracing::instrument(name = "webex.list_webhooks", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.list_webhooks", skip_all)]
     async fn list(&self, token: AccessToken) -> Result<Vec<Webhook>, WebexError> {
         let token = bearer(&token);
         let first = self.http.url("webhooks?max=100").to_string();
@@ -34,7 +34,7 @@ impl WebexWebhooks for WebexWebhooksClient {
         Ok(all.into_iter().map(Webhook::from).collect())
     }
 
-    #[tracing::instrument(name = "webex.create_webhook", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.create_webhook", skip_all)]
     async fn create(&self, token: AccessToken, h: NewWebhook) -> Result<Webhook, WebexError> {
         let token = bearer(&token);
         let body = WebhookBody {
@@ -56,7 +56,7 @@ impl WebexWebhooks for WebexWebhooksClient {
         Ok(json::<WebhookDto>("POST /webhooks", resp).await?.into())
     }
 
-    #[tracing::instrument(name = "webex.update_webhook", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.update_webhook", skip_all)]
     async fn reactivate(
         &self,
         token: AccessToken,
@@ -82,7 +82,7 @@ impl WebexWebhooks for WebexWebhooksClient {
         Ok(json::<WebhookDto>("PUT /webhooks/{id}", resp).await?.into())
     }
 
-    #[tracing::instrument(name = "webex.delete_webhook", skip_all)]
+    #[tracing::instrument(level = "debug", name = "webex.delete_webhook", skip_all)]
     async fn delete(&self, token: AccessToken, id: String) -> Result<(), WebexError> {
         let token = bearer(&token);
         let path = format!("webhooks/{}", urlencode(&id));
