@@ -109,7 +109,7 @@ fn migrate_then_inbox_commands_on_the_embedded_store() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout
-            .contains("SQLite file botper.db: 12 migration(s) applied"),
+            .contains("SQLite file botper.db: 13 migration(s) applied"),
         "{}",
         r.stdout
     );
