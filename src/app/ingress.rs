@@ -23,7 +23,7 @@ impl App {
     /// # Errors
     /// `Unavailable` when the database is down: the delivery was not stored and must not be
     /// acknowledged.
-    #[tracing::instrument(name = "app.receive", skip_all, fields(resource = %key.resource, event = %key.event, data_id = %key.data_id))]
+    #[tracing::instrument(level = "debug", name = "app.receive", skip_all, fields(resource = %key.resource, event = %key.event, data_id = %key.data_id))]
     pub async fn receive(&self, key: DedupKey, event: WebexEvent) -> Result<Receipt, AppError> {
         if let (Some(bot), WebexEvent::MessageCreated { person_id, .. }) =
             (self.known_bot_identity(), &event)
