@@ -44,7 +44,7 @@ contract!(
     enqueue_deduplicates_on_resource_event_and_data_id,
     claims_go_oldest_first_and_one_per_person_at_a_time,
     an_expired_lease_is_claimed_again_and_the_old_worker_loses_it,
-    an_expired_lease_is_found_among_live_ones_and_still_holds_its_person_back,
+    the_oldest_due_item_is_claimed_first_expired_leases_included,
     retry_later_hides_the_item_until_due,
     paced_items_wait_their_turn_and_refusals_jump_the_queue,
     dead_letters_are_listed_with_their_last_error,
@@ -724,38 +724,42 @@ async fn an_expired_lease_is_claimed_again_and_the_old_worker_loses_it(b: Backen
     db.complete(again.id, "w2".into(), later).await.unwrap();
 }
 
-/// A claim finds an item whose lease expired among items whose leases are live, takes it
-/// before younger pending work, and the person's later item still waits for it.
-async fn an_expired_lease_is_found_among_live_ones_and_still_holds_its_person_back(b: Backend) {
+/// A claim takes the oldest due item, whether it waits pending (here after a retry) or
+/// in flight under a lease that expired; a live lease keeps its item; a person's later
+/// item waits for their earlier one.
+async fn the_oldest_due_item_is_claimed_first_expired_leases_included(b: Backend) {
     let tdb = TestDb::new(b);
     let db = tdb.open().await;
     let secs = |s: i64| t0() + jiff::SignedDuration::from_secs(s);
     for (id, person) in [
+        ("z1", "zoe"),
         ("a1", "alice"),
         ("b1", "bob"),
-        ("c1", "carol"),
         ("a2", "alice"),
     ] {
         db.enqueue(delivery(id, person, t0())).await.unwrap();
     }
+    let z1 = db.claim("w0".into(), LEASE, t0()).await.unwrap().unwrap();
+    db.retry_later(z1.id, "w0".into(), secs(40), "Webex 503".into())
+        .await
+        .unwrap();
     let a1 = db.claim("gone".into(), LEASE, t0()).await.unwrap().unwrap();
     let b1 = db
         .claim("slow".into(), LEASE, secs(20))
         .await
         .unwrap()
         .unwrap();
-    assert_ne!(a1.id, b1.id);
-    // a1's lease has run out, b1's has not; c1 and a2 are pending.
-    let later = secs(LEASE.as_secs() as i64 + 1);
-    let again = db.claim("w".into(), LEASE, later).await.unwrap().unwrap();
-    assert_eq!((again.id, again.attempts), (a1.id, 2));
-    let next = db.claim("w2".into(), LEASE, later).await.unwrap().unwrap();
-    assert!(
-        matches!(&next.event, WebexEvent::MessageCreated { message_id, .. } if message_id.as_str() == "c1")
-    );
-    // b1 is in flight, and a2 waits for a1.
+    let ids: Vec<_> = [&z1, &a1, &b1].iter().map(|i| i.id).collect();
+    assert!(ids[0] < ids[1] && ids[1] < ids[2], "{ids:?}");
+    // At 41 s z1 is due again, a1's lease (to 30 s) has run out, b1's (to 50 s) has not.
+    let later = secs(41);
+    let first = db.claim("w1".into(), LEASE, later).await.unwrap().unwrap();
+    assert_eq!((first.id, first.attempts), (z1.id, 2), "the oldest first");
+    let second = db.claim("w2".into(), LEASE, later).await.unwrap().unwrap();
+    assert_eq!((second.id, second.attempts), (a1.id, 2));
+    // b1 is in flight under a live lease, and a2 waits for a1.
     assert!(db.claim("w3".into(), LEASE, later).await.unwrap().is_none());
-    db.complete(again.id, "w".into(), later).await.unwrap();
+    db.complete(second.id, "w2".into(), later).await.unwrap();
     let a2 = db.claim("w3".into(), LEASE, later).await.unwrap().unwrap();
     assert!(
         matches!(&a2.event, WebexEvent::MessageCreated { message_id, .. } if message_id.as_str() == "a2")

@@ -968,8 +968,10 @@ mod tests {
 
     /// A command's path through the store — its delivery stored, claimed, the task changes
     /// of the busy commands, `list`, settled with the next item claimed — prepares each
-    /// statement once per connection: the second round reuses them all. (Diesel never caches
-    /// an `UPDATE` of its own: those are hand-written.)
+    /// statement once per connection: the second round prepares none and runs only cached
+    /// ones. (Diesel never caches an `UPDATE` of its own: those are hand-written. SQLite's
+    /// own re-preparing of a cached statement is invisible here; query planner stability,
+    /// which prevents it, is checked by `sqlite_is_built_without_needless_locks`.)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_busy_path_prepares_each_statement_once() {
         use crate::domain::{TaskNumber, TaskOp, TaskTitle};
@@ -983,6 +985,8 @@ mod tests {
         #[derive(Default)]
         struct Seen {
             cached: HashSet<String>,
+            /// Statements prepared and cached since the warm-up round.
+            newly_cached: Vec<String>,
             run: Vec<String>,
         }
         let (_dir, db) = sqlite_store();
@@ -995,6 +999,7 @@ mod tests {
                 match event {
                     InstrumentationEvent::CacheQuery { sql, .. } => {
                         log.cached.insert(sql.to_owned());
+                        log.newly_cached.push(sql.to_owned());
                     }
                     InstrumentationEvent::StartQuery { query, .. } => {
                         let text = query.to_string();
@@ -1059,11 +1064,21 @@ mod tests {
                 .await
                 .unwrap();
             if round == 0 {
-                seen.lock().unwrap().run.clear();
+                let mut seen = seen.lock().unwrap();
+                seen.run.clear();
+                seen.newly_cached.clear();
             }
         }
         let seen = seen.lock().unwrap();
-        let control = ["BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK"];
+        // Transaction control, and the checkpoint the database thread may run between jobs.
+        let control = [
+            "BEGIN",
+            "COMMIT",
+            "SAVEPOINT",
+            "RELEASE",
+            "ROLLBACK",
+            "PRAGMA",
+        ];
         let again: Vec<&String> = seen
             .run
             .iter()
@@ -1072,5 +1087,10 @@ mod tests {
             .collect();
         assert!(seen.run.len() > 10, "the round ran: {:?}", seen.run);
         assert!(again.is_empty(), "prepared again on every call: {again:#?}");
+        assert!(
+            seen.newly_cached.is_empty(),
+            "prepared in the second round: {:#?}",
+            seen.newly_cached
+        );
     }
 }
