@@ -967,11 +967,12 @@ mod tests {
     }
 
     /// A command's path through the store — its delivery stored, claimed, the task changes
-    /// of the busy commands, `list`, settled with the next item claimed — prepares each
-    /// statement once per connection: the second round prepares none and runs only cached
-    /// ones. (Diesel never caches an `UPDATE` of its own: those are hand-written. SQLite's
-    /// own re-preparing of a cached statement is invisible here; query planner stability,
-    /// which prevents it, is checked by `sqlite_is_built_without_needless_locks`.)
+    /// of the busy commands and an undo, `list`, settled with the next item claimed —
+    /// prepares each statement once per connection: the second round prepares none and runs
+    /// only cached ones. (Diesel never caches an `UPDATE` of its own: those are
+    /// hand-written. SQLite's own re-preparing of a cached statement is invisible here;
+    /// query planner stability, which prevents it, is checked by
+    /// `sqlite_is_built_without_needless_locks`.)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_busy_path_prepares_each_statement_once() {
         use crate::domain::{TaskNumber, TaskOp, TaskTitle};
@@ -1054,6 +1055,7 @@ mod tests {
                 (TaskOp::Complete(n(first)), "done"),
                 (TaskOp::Edit(n(first + 1), title("two, renamed")), "edit"),
                 (TaskOp::Delete(n(first + 1)), "delete"),
+                (TaskOp::Undo, "undo"),
                 (TaskOp::Complete(n(99)), "missing"),
             ] {
                 db.apply(me.clone(), op, key(name), now).await.unwrap();

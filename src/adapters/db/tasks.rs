@@ -97,16 +97,16 @@ fn load_task(
         .transpose()
 }
 
-/// `done`, `delete` and `edit`: one column of one task, through the statement cache
-/// (diesel prepares each `UPDATE` of its own again on every call). Binds: the new value,
-/// owner, number.
+/// `done`, `delete`, `edit` and their undos: one column of one task, through the statement
+/// cache (diesel prepares each `UPDATE` of its own again on every call). Binds: the new
+/// value, owner, number.
 const MARK_DONE: &[&str] = &[
     "UPDATE tasks SET done = 1, done_at = ",
     " WHERE owner = ",
     " AND number = ",
     "",
 ];
-const MARK_DELETED: &[&str] = &[
+const SET_DELETED_AT: &[&str] = &[
     "UPDATE tasks SET deleted_at = ",
     " WHERE owner = ",
     " AND number = ",
@@ -124,13 +124,9 @@ fn set_one(
     sql: &'static [&'static str],
     value: Bind,
     owner: &str,
-    n: TaskNumber,
+    number: i64,
 ) -> Result<(), DbError> {
-    let binds = vec![
-        value,
-        Bind::Text(owner.to_owned()),
-        Bind::BigInt(i64::from(n.get())),
-    ];
+    let binds = vec![value, Bind::Text(owner.to_owned()), Bind::BigInt(number)];
     CachedSql::new(sql, binds).execute(conn)?;
     Ok(())
 }
@@ -288,9 +284,8 @@ fn undo(conn: &mut DbConnection, owner: &str, at: Timestamp) -> Result<TaskOutco
         .filter(tasks::number.eq(number));
     let change = match kind.as_str() {
         "created" => {
-            diesel::update(this)
-                .set(tasks::deleted_at.eq(Some(millis(at))))
-                .execute(conn)?;
+            let at_ms = Bind::BigInt(millis(at));
+            set_one(conn, SET_DELETED_AT, at_ms, owner, number.into())?;
             Undone::Added
         }
         "completed" => {
@@ -300,18 +295,16 @@ fn undo(conn: &mut DbConnection, owner: &str, at: Timestamp) -> Result<TaskOutco
             Undone::Completed
         }
         "deleted" => {
-            diesel::update(this)
-                .set(tasks::deleted_at.eq(None::<i64>))
-                .execute(conn)?;
+            let none = Bind::NullableBigInt(None);
+            set_one(conn, SET_DELETED_AT, none, owner, number.into())?;
             Undone::Deleted
         }
         "edited" => {
             let bad = || DbError::Other(anyhow::anyhow!("edit without its old title in history"));
             let old = TaskTitle::parse(before.as_deref().ok_or_else(bad)?).map_err(|_| bad())?;
             let now: Option<String> = this.select(tasks::title).first(conn).optional()?;
-            diesel::update(this)
-                .set(tasks::title.eq(old.as_str()))
-                .execute(conn)?;
+            let title_then = Bind::Text(old.as_str().to_owned());
+            set_one(conn, SET_TITLE, title_then, owner, number.into())?;
             let from = now
                 .and_then(|t| TaskTitle::parse(&t).ok())
                 .unwrap_or_else(|| old.clone());
@@ -411,7 +404,13 @@ fn apply_op(
             None => Ok(TaskOutcome::NotFound(n)),
             Some(t) if t.done => Ok(TaskOutcome::AlreadyDone(t)),
             Some(mut t) => {
-                set_one(conn, MARK_DONE, Bind::BigInt(millis(at)), owner, n)?;
+                set_one(
+                    conn,
+                    MARK_DONE,
+                    Bind::BigInt(millis(at)),
+                    owner,
+                    n.get().into(),
+                )?;
                 record(conn, owner, "completed", n, Before::default(), at)?;
                 if may_remind(&t) {
                     super::scheduler::sync_reminder(conn, owner, n, None, at)?;
@@ -424,7 +423,8 @@ fn apply_op(
             None => Ok(TaskOutcome::NotFound(n)),
             Some(t) => {
                 // A tombstone: the number stays taken, the meeting stays handled.
-                set_one(conn, MARK_DELETED, Bind::BigInt(millis(at)), owner, n)?;
+                let at_ms = Bind::BigInt(millis(at));
+                set_one(conn, SET_DELETED_AT, at_ms, owner, n.get().into())?;
                 record(conn, owner, "deleted", n, Before::default(), at)?;
                 if may_remind(&t) {
                     super::scheduler::sync_reminder(conn, owner, n, None, at)?;
@@ -440,7 +440,7 @@ fn apply_op(
                     SET_TITLE,
                     Bind::Text(title.as_str().to_owned()),
                     owner,
-                    n,
+                    n.get().into(),
                 )?;
                 let before = Before {
                     title: Some(t.title.as_str()),
