@@ -1055,7 +1055,6 @@ impl Inbox for Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::db::{DbTarget, PoolOptions};
 
     #[derive(QueryableByName)]
     struct PlanLine {
@@ -1068,12 +1067,7 @@ mod tests {
     /// the table, to find work.
     #[tokio::test]
     async fn the_sqlite_claim_probes_its_indexes_without_walking_the_inbox() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(
-            DbTarget::Sqlite(dir.path().join("plan.db")),
-            &PoolOptions::default(),
-        )
-        .unwrap();
+        let (_dir, db) = crate::adapters::db::tests::sqlite_store();
         db.migrate().await.unwrap();
         // Every bind a literal 0: the plan does not depend on the values.
         let sql = format!("EXPLAIN QUERY PLAN {}", CLAIM_SQLITE.join("0"));

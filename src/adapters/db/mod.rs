@@ -745,7 +745,7 @@ mod tests {
     }
 
     /// A store on a fresh SQLite file (the directory lives as long as the first value).
-    fn sqlite_store() -> (tempfile::TempDir, Db) {
+    pub(super) fn sqlite_store() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(
             DbTarget::Sqlite(dir.path().join("store.db")),
